@@ -1,0 +1,194 @@
+"""A per-service circuit breaker that is correct under asyncio.
+
+pybreaker keeps the state machine (closed -> open -> half-open, counters,
+opened_at, listeners); this module decides *when* a call may run, because
+pybreaker 1.4 gets that wrong for coroutines:
+
+- `cb.call(async_fn)` returns the coroutine unawaited and records a success,
+  and `call_async` needs tornado. So the guarded coroutine is awaited here and
+  only its outcome is fed to pybreaker (`cb.call(raise_it)` / `cb.call(noop)`).
+- pybreaker counts every BaseException as a failure, and an *excluded*
+  exception as a success. A shutdown's CancelledError is neither: it is not
+  fed to pybreaker at all.
+- Half-open admits every concurrent call; here exactly one trial runs and the
+  rest are refused until it finishes.
+- open -> half-open only happens when a call arrives; the time until the
+  trial is computed from `opened_at`, so views can show "retry in 12s".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import pybreaker
+
+from core.config import BreakerPolicy
+from core.snapshot import BreakerSnapshot
+
+T = TypeVar("T")
+
+CLOSED = pybreaker.STATE_CLOSED
+OPEN = pybreaker.STATE_OPEN
+HALF_OPEN = pybreaker.STATE_HALF_OPEN
+
+
+class BreakerOpen(Exception):
+    """The breaker refused the call: nothing was sent to the service."""
+
+    def __init__(self, reason: str, retry_at: datetime | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_at = retry_at
+
+
+class _TransitionListener(pybreaker.CircuitBreakerListener):
+    def __init__(self, on_change: Callable[[str, str], None]) -> None:
+        self._on_change = on_change
+
+    def state_change(self, cb, old_state, new_state) -> None:  # type: ignore[no-untyped-def]
+        old = old_state.name if old_state is not None else CLOSED
+        if old != new_state.name:
+            self._on_change(old, new_state.name)
+
+
+class ServiceBreaker:
+    """One service's breaker. `run()` guards a coroutine; `snapshot()` is what views show."""
+
+    def __init__(
+        self,
+        name: str,
+        policy: BreakerPolicy,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_change: Callable[[str, str], None] | None = None,
+        neutral: tuple[type[BaseException], ...] = (),
+    ) -> None:
+        """`neutral` exceptions say nothing about the service's health (e.g. rate limited):
+        they pass through without counting as a failure or a success.
+
+        pybreaker timestamps `opened_at` with the real UTC clock, so `now` must be that clock
+        too (it is injectable only so tests can look from a given instant).
+        """
+        self.name = name
+        self._now = now
+        self._neutral = neutral
+        self._storage = pybreaker.CircuitMemoryStorage(CLOSED)
+        self._cb = pybreaker.CircuitBreaker(
+            fail_max=policy.fail_max,
+            reset_timeout=policy.reset_timeout,
+            success_threshold=policy.success_threshold,
+            state_storage=self._storage,
+            name=name,
+            listeners=[_TransitionListener(on_change)] if on_change else None,
+            throw_new_error_on_trip=False,
+        )
+        self._trial_in_flight = False
+        self.last_error = ""
+
+    # -- what views read -------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self._cb.current_state
+
+    @property
+    def failures(self) -> int:
+        return self._cb.fail_counter
+
+    @property
+    def opened_at(self) -> datetime | None:
+        return self._storage.opened_at
+
+    def retry_at(self) -> datetime | None:
+        """When an open breaker admits its trial; None unless open."""
+        if self.state != OPEN or self.opened_at is None:
+            return None
+        return self.opened_at + timedelta(seconds=self._cb.reset_timeout)
+
+    def snapshot(self) -> BreakerSnapshot:
+        return BreakerSnapshot(
+            state=self.state,
+            failures=self.failures,
+            fail_max=self._cb.fail_max,
+            reset_timeout=self._cb.reset_timeout,
+            opened_at=self.opened_at,
+            retry_at=self.retry_at(),
+            trial_in_flight=self._trial_in_flight,
+            last_error=self.last_error,
+        )
+
+    # -- control -----------------------------------------------------------
+    def reset(self) -> None:
+        """Close the breaker by hand (an operator's "I fixed it, try again")."""
+        self._trial_in_flight = False
+        self._cb.close()
+
+    def admit(self) -> bool:
+        """Decide whether a call may run now; returns True if it is the half-open trial.
+
+        Raises BreakerOpen when it may not. Synchronous on purpose: between the
+        check and the trial flag there is no await, so two tasks cannot both
+        become the trial.
+        """
+        state = self.state
+        if state == CLOSED:
+            return False
+        if self._trial_in_flight:
+            raise BreakerOpen("circuit half-open, trial probe in progress", self.retry_at())
+        if state == OPEN:
+            retry_at = self.retry_at()
+            if retry_at is not None and self._now() < retry_at:
+                wait = (retry_at - self._now()).total_seconds()
+                raise BreakerOpen(
+                    f"circuit open after {self.failures} failures, retry in {_seconds(wait)}", retry_at
+                )
+            self._cb.half_open()
+        self._trial_in_flight = True
+        return True
+
+    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run `call` through the breaker: admission, then record its outcome in pybreaker."""
+        is_trial = self.admit()
+        try:
+            result = await call()
+        except asyncio.CancelledError:
+            # A shutdown or an operator's cancel says nothing about the service.
+            raise
+        except Exception as exc:
+            if isinstance(exc, self._neutral):
+                raise
+            self.last_error = str(exc)
+            self._record_failure(exc)
+            raise
+        else:
+            self._record_success()
+            return result
+        finally:
+            if is_trial:
+                self._trial_in_flight = False
+
+    def _record_failure(self, exc: Exception) -> None:
+        def fail() -> None:
+            raise exc
+
+        try:
+            self._cb.call(fail)
+        except Exception as raised:
+            if raised is not exc and not isinstance(raised, pybreaker.CircuitBreakerError):
+                raise
+
+    def _record_success(self) -> None:
+        # If another path opened the breaker while this call ran, it stays open.
+        with contextlib.suppress(pybreaker.CircuitBreakerError):
+            self._cb.call(_noop)
+
+
+def _noop() -> None:
+    return None
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}s" if value >= 1 else f"{value:.1f}s"

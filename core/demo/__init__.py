@@ -1,0 +1,1 @@
+"""Real servers for tests and for `lookout demo` (one set of servers, not two)."""

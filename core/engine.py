@@ -1,0 +1,412 @@
+"""The engine: one scheduler, one task per service, bounded concurrency.
+
+It owns time and state; views only read. Each service runs on its own
+interval (with jitter, so a fleet does not probe in lockstep); a global
+semaphore bounds how many probes run at once; every probe goes through the
+service's pipeline (gate -> breaker -> retry -> probe). A hung service costs
+at most its own timeout and one concurrency slot: it never delays another
+service's schedule.
+
+    async with Engine(load_config("services.yaml")) as engine:
+        snapshot = await engine.run_once()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx2
+
+from core import __version__
+from core.breaker import OPEN, ServiceBreaker
+from core.bus import EventBus, Subscription
+from core.clock import Clock, SystemClock
+from core.config import Config, HttpService, ServiceConfig
+from core.durations import format_duration
+from core.events import (
+    BreakerChanged,
+    Event,
+    LogEvent,
+    LogLevel,
+    ProbeCompleted,
+    RateLimitsUpdated,
+    StatusChanged,
+)
+from core.pipeline import PipelineHooks, ServicePipeline
+from core.probes.base import Probe, ProbeContext
+from core.probes.registry import probe_factory
+from core.ratelimit import RateLimit
+from core.results import ProbeResult, RateLimited, Status
+from core.snapshot import FleetSnapshot, ServiceSnapshot
+from core.state import ServiceState, apply_dependencies
+
+logger = logging.getLogger(__name__)
+
+INTERVAL_JITTER = 0.1
+"""Each wait is the interval +/- 10%: a fleet started together drifts apart."""
+FIRST_PROBE_SPREAD = 1.0
+"""At start, probes are spread over up to this many seconds, not fired at once."""
+
+
+@dataclass
+class _Service:
+    """Everything the engine keeps for one service."""
+
+    config: ServiceConfig
+    state: ServiceState
+    pipeline: ServicePipeline
+    probe: Probe
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    task: asyncio.Task[None] | None = None
+    next_due: float = 0.0
+
+
+class Engine:
+    def __init__(self, config: Config, *, clock: Clock | None = None) -> None:
+        self._config = config
+        self._clock = clock or SystemClock()
+        self._bus = EventBus()
+        self._generation = 0
+        self._running = False
+        self._http: httpx2.AsyncClient | None = None
+        self._semaphore = asyncio.Semaphore(config.concurrency)
+        self._services: dict[str, _Service] = {}
+        self._build_services()
+
+    # -- lifecycle -----------------------------------------------------------
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start probing every service on its own schedule."""
+        if self._running:
+            return
+        self._ensure_http()
+        self._running = True
+        now = self._clock.monotonic()
+        spread = min(FIRST_PROBE_SPREAD, min((s.config.interval for s in self._services.values()), default=1))
+        for name, service in self._services.items():
+            service.next_due = now + random.uniform(0, spread)
+            service.task = asyncio.create_task(self._service_loop(service), name=f"lookout:{name}")
+        self._log(LogLevel.INFO, f"engine started: {len(self._services)} services", None)
+
+    async def stop(self) -> None:
+        """Stop probing and release everything: tasks, sessions, child processes, sockets."""
+        tasks = [s.task for s in self._services.values() if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for service in self._services.values():
+            service.task = None
+        await asyncio.gather(*(self._close_probe(s.probe) for s in self._services.values()))
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        if self._running:
+            self._running = False
+            self._log(LogLevel.INFO, "engine stopped", None)
+        self._bus.close()
+
+    # -- what views and callers use ----------------------------------------
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._services)
+
+    def subscribe(self, *, maxsize: int = 1000) -> Subscription:
+        return self._bus.subscribe(maxsize)
+
+    def snapshot(self) -> FleetSnapshot:
+        own = {name: (s.state.status, s.state.reason) for name, s in self._services.items()}
+        deps = {name: s.state.depends_on for name, s in self._services.items() if s.state.depends_on}
+        effective = apply_dependencies(own, deps)
+        services: list[ServiceSnapshot] = []
+        for name, service in self._services.items():
+            status, reason = effective[name]
+            services.append(
+                service.state.snapshot(service.pipeline.breaker.snapshot(), status=status, reason=reason)
+            )
+        path = str(self._config.path) if self._config.path else None
+        return FleetSnapshot(taken_at=self._clock.now(), services=tuple(services), config_path=path)
+
+    async def run_once(self, names: Iterable[str] | None = None, *, timeout: float | None = None) -> FleetSnapshot:
+        """Probe the named services (default: all) now, concurrently, and wait for them.
+
+        `timeout` bounds the whole run: a service still being probed then is
+        cancelled and reported down with that reason, so a check never hangs.
+        """
+        self._ensure_http()
+        targets = [self._service(name) for name in (names if names is not None else self._services)]
+        tasks = {asyncio.create_task(self._probe(service)): service for service in targets}
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in pending:
+                service = tasks[task]
+                self._record(
+                    service,
+                    ProbeResult(
+                        service=service.config.name,
+                        started_at=self._clock.now(),
+                        status=Status.DOWN,
+                        reason=f"no answer within the overall time limit ({format_duration(timeout or 0)})",
+                    ),
+                )
+        return self.snapshot()
+
+    def probe_now(self, name: str | None = None) -> None:
+        """Ask for a probe at once (of one service, or all); returns without waiting."""
+        targets = [self._service(name)] if name is not None else list(self._services.values())
+        for service in targets:
+            if self._running:
+                service.wake.set()
+            else:
+                task = asyncio.ensure_future(self.run_once([service.config.name]))
+                task.add_done_callback(_consume)
+
+    def pause(self, name: str) -> None:
+        self._set_paused(self._service(name), True)
+
+    def resume(self, name: str) -> None:
+        self._set_paused(self._service(name), False)
+
+    def toggle_pause(self, name: str) -> bool:
+        service = self._service(name)
+        self._set_paused(service, not service.state.paused)
+        return service.state.paused
+
+    def reset_breaker(self, name: str) -> None:
+        service = self._service(name)
+        service.pipeline.breaker.reset()
+        self._log(LogLevel.INFO, "breaker reset by operator", name)
+        self._changed()
+
+    # -- internals -----------------------------------------------------------
+    def _build_services(self) -> None:
+        for name, config in self._config.services.items():
+            context = ProbeContext(
+                service_name=name,
+                http=_LazyClient(self),  # type: ignore[arg-type]
+                log=lambda level, message, source, _name=name: self._log(level, message, _name, source),
+                publish=self._publish,
+                redact=self._config.redact,
+                now=self._clock.now,
+            )
+            probe = probe_factory(config.kind)(config, context)
+            breaker = ServiceBreaker(
+                name,
+                config.breaker,
+                on_change=lambda old, new, _name=name: self._breaker_changed(_name, old, new),
+                neutral=(RateLimited,),
+            )
+            hooks = PipelineHooks(
+                log=lambda level, message, _name=name: self._log(level, message, _name),
+                rate_limits_changed=lambda limits, _name=name: self._rate_limits_changed(_name, limits),
+                redact=self._config.redact,
+            )
+            pipeline = ServicePipeline(config, probe, breaker, hooks, now=self._clock.now)
+            state = ServiceState(
+                name=name,
+                kind=config.kind,
+                target=describe_target(config, self._config.redact),
+                interval=config.interval,
+                tags=tuple(config.tags),
+                depends_on=tuple(config.depends_on),
+                transport=getattr(config, "transport", None),
+                config_summary=summarize_config(config, self._config),
+            )
+            self._services[name] = _Service(config=config, state=state, pipeline=pipeline, probe=probe)
+
+    def _ensure_http(self) -> httpx2.AsyncClient:
+        if self._http is None:
+            self._http = httpx2.AsyncClient(
+                verify=True,
+                follow_redirects=False,
+                limits=httpx2.Limits(
+                    max_connections=max(10, self._config.concurrency * 2),
+                    max_keepalive_connections=max(10, self._config.concurrency),
+                ),
+                headers={"User-Agent": f"lookout/{__version__}"},
+            )
+        return self._http
+
+    def _service(self, name: str) -> _Service:
+        try:
+            return self._services[name]
+        except KeyError:
+            raise KeyError(f"no service named {name!r}") from None
+
+    async def _service_loop(self, service: _Service) -> None:
+        while True:
+            delay = service.next_due - self._clock.monotonic()
+            if delay > 0 and not service.wake.is_set():
+                paused = service.state.paused
+                service.state.next_probe_at = None if paused else self._clock.now() + timedelta(seconds=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(service.wake.wait(), timeout=delay)
+            forced = service.wake.is_set()
+            service.wake.clear()
+            if forced or not service.state.paused:
+                await self._probe(service)
+            service.next_due = self._next_due(service)
+
+    def _next_due(self, service: _Service) -> float:
+        interval = service.config.interval * (1 + random.uniform(-INTERVAL_JITTER, INTERVAL_JITTER))
+        due = self._clock.monotonic() + interval
+        now_wall = self._clock.now()
+        for wake_at in (service.pipeline.breaker.retry_at(), service.pipeline.gate.blocked_until()):
+            if wake_at is not None:
+                # Try again as soon as the breaker admits a trial or the rate limit resets.
+                due = min(
+                    due, self._clock.monotonic() + max(0.0, (wake_at - now_wall).total_seconds()) + 0.05
+                )
+        return due
+
+    async def _probe(self, service: _Service) -> ProbeResult | None:
+        if service.lock.locked():
+            return None  # a probe of this service is already running: that one answers
+        async with service.lock, self._semaphore:
+            service.state.probing = True
+            self._changed()
+            try:
+                result = await service.pipeline.run()
+            finally:
+                service.state.probing = False
+            self._record(service, result)
+            return result
+
+    def _record(self, service: _Service, result: ProbeResult) -> None:
+        state = service.state
+        old_status, old_reason = state.status, state.reason
+        state.record(result)
+        state.gate_until = service.pipeline.gate.blocked_until()
+        now = self._clock.now()
+        self._publish(ProbeCompleted(at=now, service=state.name, result=result))
+        if result.status is not old_status:
+            self._publish(
+                StatusChanged(
+                    at=now, service=state.name, old=old_status, new=result.status, reason=result.reason
+                )
+            )
+            level = (
+                LogLevel.INFO
+                if result.status is Status.UP
+                else (LogLevel.WARNING if result.status is Status.DEGRADED else LogLevel.ERROR)
+            )
+            why = f": {result.reason}" if result.reason else ""
+            self._log(level, f"{old_status.value} -> {result.status.value}{why}", state.name)
+        elif result.reason != old_reason and result.status is not Status.UP:
+            self._log(LogLevel.DEBUG, f"still {result.status.value}: {result.reason}", state.name)
+        self._changed()
+
+    def _set_paused(self, service: _Service, paused: bool) -> None:
+        if service.state.paused == paused:
+            return
+        service.state.paused = paused
+        self._log(LogLevel.INFO, "paused" if paused else "resumed", service.state.name)
+        if not paused and self._running:
+            service.wake.set()  # resuming probes at once: the operator wants to see it now
+        self._changed()
+
+    def _breaker_changed(self, name: str, old: str, new: str) -> None:
+        now = self._clock.now()
+        self._services[name].state.breaker_history.append((now, old, new))
+        self._publish(BreakerChanged(at=now, service=name, old=old, new=new))
+        level = LogLevel.ERROR if new == OPEN else LogLevel.INFO
+        self._log(level, f"breaker {old} -> {new}", name)
+        self._changed()
+
+    def _rate_limits_changed(self, name: str, limits: tuple[RateLimit, ...]) -> None:
+        self._services[name].state.rate_limits = limits
+        self._publish(RateLimitsUpdated(at=self._clock.now(), service=name, limits=limits))
+        self._changed()
+
+    def _log(self, level: LogLevel, message: str, service: str | None, source: str = "engine") -> None:
+        self._publish(
+            LogEvent(
+                at=self._clock.now(),
+                level=level,
+                message=self._config.redact(message),
+                service=service,
+                source=source,
+            )
+        )
+
+    def _publish(self, event: Event) -> None:
+        self._bus.publish(event)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._generation += 1
+
+    async def _close_probe(self, probe: Probe) -> None:
+        try:
+            await probe.aclose()
+        except Exception:  # shutdown must finish even if one probe misbehaves
+            logger.exception("closing a probe failed")
+
+
+class _LazyClient:
+    """Hands probes the engine's shared client, created when the engine first needs it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine._ensure_http(), name)
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def describe_target(config: ServiceConfig, redact: Any) -> str:
+    """What a person should read as "what is probed", secrets masked."""
+    if isinstance(config, HttpService):
+        return redact(
+            f"{config.method.upper()} {config.url}" if config.method.upper() != "GET" else config.url
+        )
+    if config.transport == "stdio":
+        return redact(" ".join([config.command or "", *config.args]).strip())
+    return redact(config.url or "")
+
+
+def summarize_config(config: ServiceConfig, fleet: Config) -> dict[str, Any]:
+    """The effective config for detail views: every header and env value masked where secret."""
+    summary = config.model_dump(mode="json", exclude={"name"}, exclude_none=True)
+    if "headers" in summary:
+        summary["headers"] = fleet.redactor.headers(summary["headers"])
+    if "env" in summary:
+        summary["env"] = {key: fleet.redact(value) for key, value in summary["env"].items()}
+    if "url" in summary:
+        summary["url"] = fleet.redact(summary["url"])
+    if "args" in summary:
+        summary["args"] = [fleet.redact(arg) for arg in summary["args"]]
+    return summary

@@ -1,0 +1,192 @@
+"""One probe of one service, through every guard, in the order the design fixes:
+
+    rate-limit gate -> circuit breaker -> retry -> probe attempt (with timeout)
+
+Whatever happens becomes a `ProbeResult` with a human reason; only a
+cancellation (engine shutdown) escapes, and it is not counted against the
+service. The engine owns scheduling and state; this module owns the order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core.breaker import OPEN, BreakerOpen, ServiceBreaker
+from core.config import ServiceConfig
+from core.durations import format_duration
+from core.events import LogLevel
+from core.probes.base import Probe
+from core.ratelimit import RateLimit, RateLimitGate, RateLimitReading, RateLimitTracker
+from core.results import ProbeError, ProbeOutcome, ProbeResult, RateLimited, Status
+from core.retry import run_with_retry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class PipelineHooks:
+    """How the pipeline tells the engine what it saw, without knowing the engine."""
+
+    log: Callable[[LogLevel, str], None]
+    rate_limits_changed: Callable[[tuple[RateLimit, ...]], None]
+    redact: Callable[[str], str]
+
+
+class ServicePipeline:
+    def __init__(
+        self,
+        service: ServiceConfig,
+        probe: Probe,
+        breaker: ServiceBreaker,
+        hooks: PipelineHooks,
+        *,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.service = service
+        self.probe = probe
+        self.breaker = breaker
+        rate_limit = getattr(service, "rate_limit", None)  # MCP services have no rate-limit settings
+        self.gate = RateLimitGate(warn_below=rate_limit.warn_below if rate_limit else 0.10)
+        self.tracker = RateLimitTracker()
+        self.hooks = hooks
+        self._now = now
+        self._last_attempt = 0
+
+    async def run(self) -> ProbeResult:
+        """Probe once. Never raises except CancelledError."""
+        started_at = self._now()
+        decision = self.gate.check(started_at)
+        if not decision.allowed:
+            return self._result(started_at, Status.DEGRADED, decision.reason, contacted=False)
+        was_open = self.breaker.state == OPEN
+        try:
+            outcome, attempts = await self.breaker.run(self._attempts)
+        except BreakerOpen as refused:
+            return self._result(started_at, Status.DOWN, refused.reason, contacted=False)
+        except RateLimited as limited:
+            return self._rate_limited(started_at, limited)
+        except ProbeError as failure:
+            await self._after_failure(was_open)
+            return self._result(
+                started_at,
+                Status.DOWN,
+                failure.reason,
+                latency_ms=failure.latency_ms,
+                attempts=self._last_attempt,
+                http_status=failure.http_status,
+                details=failure.details,
+            )
+        except Exception as bug:  # a probe must never take the engine down
+            logger.exception("probe for %s crashed", self.service.name)
+            await self._after_failure(was_open)
+            return self._result(started_at, Status.DOWN, f"probe crashed: {type(bug).__name__}: {bug}")
+        status, reason = outcome.status, outcome.reason
+        warnings = self.gate.warnings(self.tracker.limits)
+        if warnings:
+            reason = "; ".join([reason, *warnings]) if reason else "; ".join(warnings)
+            status = Status.DEGRADED if status is Status.UP else status
+        return self._result(
+            started_at,
+            status,
+            reason,
+            latency_ms=outcome.latency_ms,
+            attempts=attempts,
+            http_status=outcome.http_status,
+            timings=outcome.timings,
+            details=outcome.details,
+        )
+
+    async def _attempts(self) -> tuple[ProbeOutcome, int]:
+        self._last_attempt = 0
+        return await run_with_retry(self.service.retry, self._attempt, on_retry=self._on_retry)
+
+    async def _attempt(self, number: int) -> ProbeOutcome:
+        self._last_attempt = number
+        if number > 1:
+            # A retry must not spend a request the service already refused.
+            decision = self.gate.check(self._now())
+            if not decision.allowed:
+                raise RateLimited(decision.reason, until=decision.until)
+        timeout = self.service.timeout
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                outcome = await self.probe.attempt(timeout)
+        except TimeoutError:
+            raise ProbeError(
+                f"timed out after {format_duration(timeout)}",
+                latency_ms=(time.perf_counter() - started) * 1000,
+            ) from None
+        except ProbeError as failure:
+            failure.reason = self.hooks.redact(failure.reason)
+            self._observe(failure.rate_limits, failure.http_status)
+            raise
+        self._observe(outcome.rate_limits, outcome.http_status)
+        return outcome
+
+    def _observe(self, reading: RateLimitReading | None, http_status: int | None) -> None:
+        reading = reading or RateLimitReading()
+        if not reading.limits and reading.retry_after is None and http_status != 429:
+            return
+        now = self._now()
+        self.gate.observe(reading, status=http_status or 200, now=now)
+        if reading.limits:
+            self.hooks.rate_limits_changed(self.tracker.update(reading, now))
+
+    def _on_retry(self, attempt: int, error: BaseException, wait: float) -> None:
+        reason = error.reason if isinstance(error, ProbeError) else str(error)
+        self.hooks.log(
+            LogLevel.WARNING,
+            f"attempt {attempt} failed: {reason}; retrying in {format_duration(wait)}",
+        )
+
+    def _rate_limited(self, started_at: datetime, limited: RateLimited) -> ProbeResult:
+        # The gate has already read the refusal (in _attempt) and holds requests until it may ask again.
+        decision = self.gate.check(self._now())
+        reason = decision.reason or limited.reason
+        self.hooks.log(LogLevel.WARNING, reason)
+        return self._result(
+            started_at,
+            Status.DEGRADED,
+            reason,
+            latency_ms=limited.latency_ms,
+            attempts=self._last_attempt,
+            http_status=limited.http_status,
+        )
+
+    async def _after_failure(self, was_open: bool) -> None:
+        if self.breaker.state == OPEN and not was_open:
+            # Open means "stop talking to it": drop sessions and child processes now.
+            await self.probe.reset()
+
+    def _result(
+        self,
+        started_at: datetime,
+        status: Status,
+        reason: str,
+        *,
+        contacted: bool = True,
+        latency_ms: float | None = None,
+        attempts: int = 0,
+        http_status: int | None = None,
+        timings: Mapping[str, float] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> ProbeResult:
+        return ProbeResult(
+            service=self.service.name,
+            started_at=started_at,
+            status=status,
+            reason=self.hooks.redact(reason),
+            latency_ms=latency_ms,
+            attempts=attempts if contacted else 0,
+            contacted=contacted,
+            http_status=http_status,
+            timings=dict(timings or {}),
+            details=dict(details or {}),
+        )

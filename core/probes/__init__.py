@@ -1,0 +1,1 @@
+"""Probe implementations, one module per service kind."""

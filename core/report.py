@@ -1,0 +1,281 @@
+"""Headless reports of a fleet snapshot: a table for people, JSON for machines,
+and the monitoring-plugins format that Nagios, Icinga and Zabbix checks read.
+
+Everything here renders a `FleetSnapshot` and nothing else; secrets were
+masked before the snapshot was taken.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from core import __version__
+from core.durations import format_duration
+from core.ratelimit import RateLimit
+from core.results import Status
+from core.snapshot import FleetSnapshot, ServiceSnapshot
+
+EXIT_LABEL = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+
+
+def exit_code(snapshot: FleetSnapshot) -> int:
+    """monitoring-plugins convention: 0 all up, 1 something degraded, 2 something down, 3 unknown."""
+    return snapshot.overall.severity
+
+
+# -- JSON ---------------------------------------------------------------------
+
+
+def to_json(snapshot: FleetSnapshot) -> dict[str, Any]:
+    counts = snapshot.counts()
+    return {
+        "lookout": __version__,
+        "generated_at": _iso(snapshot.taken_at),
+        "config": snapshot.config_path,
+        "status": snapshot.overall.value,
+        "exit_code": exit_code(snapshot),
+        "counts": {status.value: counts[status] for status in Status},
+        "services": [_service_json(service, snapshot.taken_at) for service in snapshot.services],
+    }
+
+
+def render_json(snapshot: FleetSnapshot) -> str:
+    return json.dumps(to_json(snapshot), indent=2, ensure_ascii=False)
+
+
+def _service_json(service: ServiceSnapshot, now: datetime) -> dict[str, Any]:
+    result = service.last_result
+    breaker = service.breaker
+    data: dict[str, Any] = {
+        "name": service.name,
+        "kind": service.kind,
+        "target": service.target,
+        "status": service.status.value,
+        "reason": service.reason,
+        "latency_ms": _round(result.latency_ms) if result else None,
+        "attempts": result.attempts if result else 0,
+        "contacted": result.contacted if result else False,
+        "http_status": result.http_status if result else None,
+        "checked_at": _iso(service.last_checked),
+        "tags": list(service.tags),
+        "depends_on": list(service.depends_on),
+        "breaker": {
+            "state": breaker.state,
+            "failures": breaker.failures,
+            "fail_max": breaker.fail_max,
+            "retry_in_s": _round(breaker.retry_in(now)),
+        },
+        "rate_limits": [_limit_json(limit) for limit in service.rate_limits],
+        "rate_limited_until": _iso(service.gate_until),
+        "timings_ms": {stage: _round(ms) for stage, ms in (result.timings.items() if result else ())},
+    }
+    if service.kind == "mcp":
+        data["transport"] = service.transport
+        data["mcp"] = _mcp_json(service.details)
+    return data
+
+
+def _mcp_json(details: Mapping[str, Any]) -> dict[str, Any]:
+    server = details.get("server") or {}
+    return {
+        "protocol_version": details.get("protocol_version"),
+        "era": details.get("era"),
+        "server": {key: server.get(key) for key in ("name", "title", "version")},
+        "capabilities": list(details.get("capabilities") or []),
+        "tool_count": details.get("tool_count"),
+        "resource_count": details.get("resource_count"),
+        "resource_template_count": details.get("resource_template_count"),
+        "prompt_count": details.get("prompt_count"),
+        "tools": [tool.get("name") for tool in details.get("tools") or []],
+        "context_tokens": details.get("context_tokens"),
+        "instructions_chars": details.get("instructions_chars"),
+        "cold_start": details.get("cold_start"),
+    }
+
+
+def _limit_json(limit: RateLimit) -> dict[str, Any]:
+    return {
+        "resource": limit.resource,
+        "limit": limit.limit,
+        "remaining": limit.remaining,
+        "used": limit.used,
+        "reset_at": _iso(limit.reset_at),
+        "exhausts_at": _iso(limit.exhausts_at),
+        "source": limit.source,
+    }
+
+
+# -- nagios -------------------------------------------------------------------
+
+
+def render_nagios(snapshot: FleetSnapshot) -> str:
+    """`LOOKOUT CRITICAL - summary | perfdata`, then one line per service not up.
+
+    Perfdata follows the monitoring-plugins guidelines: 'label'=value[UOM];warn;crit;min;max.
+    """
+    code = exit_code(snapshot)
+    counts = snapshot.counts()
+    summary = ", ".join(
+        f"{counts[s]} {s.value}"
+        for s in (Status.DOWN, Status.DEGRADED, Status.UNKNOWN, Status.UP)
+        if counts[s]
+    )
+    worst = [s for s in snapshot.services if s.status is not Status.UP]
+    headline = f"LOOKOUT {EXIT_LABEL[code]} - {summary or 'no services'}"
+    if worst:
+        first = worst[0]
+        headline += f": {first.name} {first.status.value}" + (
+            f" ({_oneline(first.reason)})" if first.reason else ""
+        )
+    perf = " ".join(_perfdata(service) for service in snapshot.services)
+    lines = [f"{headline} | {perf}".rstrip(" |")]
+    lines += [f"{s.name}: {s.status.value}" + (f" - {_oneline(s.reason)}" if s.reason else "") for s in worst]
+    return "\n".join(lines)
+
+
+def _perfdata(service: ServiceSnapshot) -> str:
+    items: list[str] = []
+    latency = service.last_result.latency_ms if service.last_result else None
+    if latency is not None:
+        items.append(f"{_label(service.name + ' latency')}={latency:.0f}ms;;;0")
+    for limit in service.rate_limits:
+        if limit.remaining is None:
+            continue
+        maximum = "" if limit.limit is None else str(limit.limit)
+        items.append(
+            f"{_label(f'{service.name} {limit.resource} remaining')}={limit.remaining};;;0;{maximum}"
+        )
+    return " ".join(items)
+
+
+def _label(text: str) -> str:
+    return "'" + text.replace("'", "").replace("=", "_") + "'"
+
+
+# -- table --------------------------------------------------------------------
+
+_COLOURS = {Status.UP: "32", Status.DEGRADED: "33", Status.DOWN: "31", Status.UNKNOWN: "35"}
+
+
+def render_table(snapshot: FleetSnapshot, *, width: int = 100, colour: bool = False) -> str:
+    """A table sized to the terminal; reasons are cut with an ellipsis, never mid-word silently."""
+    now = snapshot.taken_at
+    headers = ["STATUS", "SERVICE", "KIND", "LATENCY", "BREAKER", "RATE LIMIT", "REASON"]
+    rows = [_table_row(service, now) for service in snapshot.services]
+    fixed = [
+        max(len(headers[i]), *(len(row[i]) for row in rows)) if rows else len(headers[i]) for i in range(6)
+    ]
+    reason_width = max(12, width - sum(fixed) - 2 * 6)
+    lines = [_join([h.ljust(w) for h, w in zip(headers, fixed, strict=False)] + ["REASON"])]
+    for service, row in zip(snapshot.services, rows, strict=True):
+        cells = [cell.ljust(w) for cell, w in zip(row[:6], fixed, strict=False)]
+        if colour:
+            cells[0] = f"\x1b[{_COLOURS[service.status]}m{cells[0]}\x1b[0m"
+        lines.append(_join([*cells, ellipsize(row[6], reason_width)]).rstrip())
+        extra = _mcp_line(service) if service.kind == "mcp" else ""
+        if extra:
+            lines.append("  " + ellipsize(extra, width - 2))
+    counts = snapshot.counts()
+    lines.append("")
+    lines.append(
+        "  ".join(f"{counts[s]} {s.value}" for s in Status if counts[s] or s is Status.UP)
+        + f"   (checked {len(snapshot.services)} services"
+        + (f" from {snapshot.config_path})" if snapshot.config_path else ")")
+    )
+    return "\n".join(lines)
+
+
+def _join(cells: list[str]) -> str:
+    return "  ".join(cells)
+
+
+def _table_row(service: ServiceSnapshot, now: datetime) -> list[str]:
+    result = service.last_result
+    latency = "-" if not result or result.latency_ms is None else format_ms(result.latency_ms)
+    breaker = service.breaker.state
+    if service.breaker.state == "open":
+        retry = service.breaker.retry_in(now)
+        breaker += f" ({format_duration(retry)})" if retry is not None else ""
+    elif service.breaker.failures:
+        breaker += f" {service.breaker.failures}/{service.breaker.fail_max}"
+    return [
+        f"{service.status.symbol} {service.status.value}",
+        service.name,
+        service.kind if service.kind != "mcp" else f"mcp/{service.transport}",
+        latency,
+        breaker,
+        _rate_cell(service.rate_limits),
+        _oneline(service.reason),
+    ]
+
+
+def _rate_cell(limits: tuple[RateLimit, ...]) -> str:
+    known = [limit for limit in limits if limit.remaining is not None]
+    if not known:
+        return "-"
+    lowest = min(known, key=lambda lim: lim.fraction_remaining if lim.fraction_remaining is not None else 1.0)
+    total = f"/{lowest.limit}" if lowest.limit is not None else ""
+    return f"{lowest.resource} {lowest.remaining}{total}"
+
+
+def _mcp_line(service: ServiceSnapshot) -> str:
+    details = service.details
+    if not details:
+        return ""
+    server = details.get("server") or {}
+    parts = []
+    if details.get("protocol_version"):
+        parts.append(f"protocol {details['protocol_version']}")
+    if server.get("name"):
+        parts.append(f"server {server['name']} {server.get('version') or ''}".rstrip())
+    counts = [
+        f"{details.get(key) or 0} {label}"
+        for key, label in (
+            ("tool_count", "tools"),
+            ("resource_count", "resources"),
+            ("prompt_count", "prompts"),
+        )
+    ]
+    parts.append(", ".join(counts))
+    if details.get("context_tokens"):
+        parts.append(f"~{details['context_tokens']} tokens of tool context")
+    timings = service.last_result.timings if service.last_result else {}
+    if timings:
+        parts.append(" ".join(f"{stage} {format_ms(ms)}" for stage, ms in timings.items()))
+    tools = [tool.get("name", "") for tool in details.get("tools") or []]
+    if tools:
+        parts.append("tools: " + ", ".join(tools))
+    return " · ".join(parts)
+
+
+def format_ms(ms: float) -> str:
+    return f"{ms:.0f}ms" if ms < 1000 else f"{ms / 1000:.2f}s"
+
+
+def ellipsize(text: str, width: int) -> str:
+    """Cut to `width` characters, at a word boundary when one is near, marking the cut with …"""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space >= width * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def _oneline(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None

@@ -1,0 +1,117 @@
+"""What a probe returns, and how a failure is described.
+
+A probe *attempt* either returns a `ProbeOutcome` (the service answered; it may
+still be degraded) or raises `ProbeError` (it did not, or answered wrongly).
+The engine turns both into a `ProbeResult`: every failure is data.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.ratelimit import RateLimitReading
+
+
+class Status(enum.StrEnum):
+    """Health of a service, worst last (the order drives exit codes and sorting)."""
+
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+    @property
+    def severity(self) -> int:
+        """0 up, 1 degraded, 2 down, 3 unknown: the monitoring-plugins exit code."""
+        return _SEVERITY[self]
+
+    @property
+    def symbol(self) -> str:
+        """A glyph so status is never shown by colour alone."""
+        return _SYMBOL[self]
+
+
+_SEVERITY = {Status.UP: 0, Status.DEGRADED: 1, Status.DOWN: 2, Status.UNKNOWN: 3}
+_SYMBOL = {Status.UP: "●", Status.DEGRADED: "▲", Status.DOWN: "✖", Status.UNKNOWN: "?"}
+
+
+@dataclass(slots=True)
+class ProbeOutcome:
+    """A successful attempt: the service answered as a service should.
+
+    `status` is UP or DEGRADED (slow, rate limit low, a tool missing...);
+    `reason` says why when it is not UP.
+    """
+
+    status: Status = Status.UP
+    reason: str = ""
+    latency_ms: float | None = None
+    http_status: int | None = None
+    rate_limits: RateLimitReading | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class ProbeError(Exception):
+    """An attempt that failed. `reason` is shown to people as "down: <reason>".
+
+    `retryable` says whether another attempt could help (timeouts, resets,
+    5xx) or not (a 404, a wrong body, a missing command).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retryable: bool = True,
+        http_status: int | None = None,
+        rate_limits: RateLimitReading | None = None,
+        details: dict[str, Any] | None = None,
+        latency_ms: float | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.http_status = http_status
+        self.rate_limits = rate_limits
+        self.details = details or {}
+        self.latency_ms = latency_ms
+
+
+class RateLimited(ProbeError):
+    """The service said "not now" (429, GitHub's 403 with remaining 0).
+
+    The service is alive, so this is not a breaker failure and is never
+    retried: the rate-limit gate holds further requests until `until`.
+    """
+
+    def __init__(self, reason: str, *, until: datetime | None, **kwargs: Any) -> None:
+        kwargs.setdefault("retryable", False)
+        super().__init__(reason, **kwargs)
+        self.until = until
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """One finished probe of one service, as the engine records it."""
+
+    service: str
+    started_at: datetime
+    status: Status
+    reason: str = ""
+    latency_ms: float | None = None
+    attempts: int = 0
+    contacted: bool = True
+    """False when the gate or an open breaker kept the probe from sending anything."""
+    http_status: int | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Status.UP, Status.DEGRADED)

@@ -1,0 +1,109 @@
+"""Immutable views of the fleet that the engine hands to every reader.
+
+Views (TUI, --once reports, exporters) render these and nothing else, so a
+test can build them by hand with a fixed clock: no engine, no probes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.ratelimit import RateLimit
+from core.results import ProbeResult, Status
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSnapshot:
+    state: str = "closed"
+    """closed · open · half-open"""
+    failures: int = 0
+    fail_max: int = 5
+    reset_timeout: float = 60.0
+    opened_at: datetime | None = None
+    retry_at: datetime | None = None
+    """When an open breaker admits its half-open trial (opened_at + reset_timeout)."""
+    trial_in_flight: bool = False
+    last_error: str = ""
+
+    def retry_in(self, now: datetime) -> float | None:
+        """Seconds until the half-open trial; None unless open."""
+        if self.state != "open" or self.retry_at is None:
+            return None
+        return max(0.0, (self.retry_at - now).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    last_ms: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    samples: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSnapshot:
+    name: str
+    kind: str
+    """"http" or "mcp"."""
+    target: str
+    """What is probed: a URL, or a command line (secrets already masked)."""
+    status: Status = Status.UNKNOWN
+    reason: str = "not probed yet"
+    tags: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    transport: str | None = None
+    paused: bool = False
+    probing: bool = False
+    last_result: ProbeResult | None = None
+    history: tuple[ProbeResult, ...] = ()
+    """Oldest first, bounded."""
+    latency: LatencyStats = field(default_factory=LatencyStats)
+    uptime: float | None = None
+    """Fraction of contacted probes in `history` that were up or degraded."""
+    probes: int = 0
+    consecutive_failures: int = 0
+    retries: int = 0
+    """Retries spent in total (attempts beyond the first)."""
+    breaker: BreakerSnapshot = field(default_factory=BreakerSnapshot)
+    breaker_history: tuple[tuple[datetime, str, str], ...] = ()
+    """(when, old, new) breaker transitions, oldest first, bounded."""
+    rate_limits: tuple[RateLimit, ...] = ()
+    gate_until: datetime | None = None
+    """No request is sent to this service before this time (rate limited)."""
+    last_checked: datetime | None = None
+    next_probe_at: datetime | None = None
+    interval: float = 30.0
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """Kind-specific findings (for MCP: protocol, server, tools...)."""
+    config_summary: Mapping[str, Any] = field(default_factory=dict)
+    """The service's effective config, secrets masked, for detail views."""
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSnapshot:
+    taken_at: datetime
+    services: tuple[ServiceSnapshot, ...]
+    config_path: str | None = None
+
+    @property
+    def overall(self) -> Status:
+        """The worst status in the fleet (unknown counts only if nothing else is known)."""
+        if not self.services:
+            return Status.UNKNOWN
+        return max((s.status for s in self.services), key=lambda st: st.severity)
+
+    def counts(self) -> dict[Status, int]:
+        totals = dict.fromkeys(Status, 0)
+        for service in self.services:
+            totals[service.status] += 1
+        return totals
+
+    def get(self, name: str) -> ServiceSnapshot | None:
+        for service in self.services:
+            if service.name == name:
+                return service
+        return None

@@ -1,0 +1,328 @@
+"""The engine against a real HTTP server on loopback: every claim is proven by the
+server's own request counts, not by what the engine says about itself."""
+
+from __future__ import annotations
+
+import asyncio
+
+from helpers import make_config
+
+from core.engine import Engine
+from core.events import BreakerChanged, LogEvent, ProbeCompleted, StatusChanged
+from core.results import Status
+
+
+def http(url: str, **extra) -> dict:
+    return {"kind": "http", "url": url, **extra}
+
+
+async def test_healthy_service_is_up_with_latency(http_api, unique_key) -> None:
+    config = make_config({"api": http(f"{http_api.url}/ok/{unique_key}")})
+    async with Engine(config) as engine:
+        snapshot = await engine.run_once()
+    service = snapshot.get("api")
+    assert service.status is Status.UP and service.reason == ""
+    assert service.last_result.http_status == 200
+    assert service.last_result.latency_ms > 0
+    assert http_api.count("ok", unique_key) == 1
+
+
+async def test_retries_until_success_with_backoff(http_api, unique_key) -> None:
+    config = make_config(
+        {"api": http(f"{http_api.url}/fail/{unique_key}?times=2")},
+        retry={"attempts": 3, "initial": "100ms", "max": "1s", "multiplier": 2, "jitter": 0},
+    )
+    engine = Engine(config)
+    events = engine.subscribe()
+    try:
+        snapshot = await engine.run_once()
+    finally:
+        await engine.stop()
+    service = snapshot.get("api")
+    assert service.status is Status.UP
+    assert service.last_result.attempts == 3
+    assert service.retries == 2
+    assert http_api.count("fail", unique_key) == 3
+    arrivals = http_api.times("fail", unique_key)
+    # Backoff as configured: 100ms, then 200ms (lower bounds only; a busy machine may be slower).
+    assert arrivals[1] - arrivals[0] >= 0.09
+    assert arrivals[2] - arrivals[1] >= 0.19
+    retry_logs = [e.message for e in events.drain() if isinstance(e, LogEvent) and "retrying" in e.message]
+    assert len(retry_logs) == 2 and "HTTP 500" in retry_logs[0]
+
+
+async def test_gives_up_after_attempts_and_reports_the_last_reason(http_api, unique_key) -> None:
+    config = make_config(
+        {"api": http(f"{http_api.url}/status/{unique_key}/503")},
+        retry={"attempts": 2, "initial": "10ms", "max": "10ms", "jitter": 0},
+    )
+    async with Engine(config) as engine:
+        snapshot = await engine.run_once()
+    service = snapshot.get("api")
+    assert service.status is Status.DOWN
+    assert service.reason == "HTTP 503 Service Unavailable (expected 200)"
+    assert http_api.count("status", unique_key) == 2
+
+
+async def test_client_errors_are_not_retried(http_api, unique_key) -> None:
+    config = make_config(
+        {"api": http(f"{http_api.url}/status/{unique_key}/404")},
+        retry={"attempts": 5, "initial": "10ms", "jitter": 0},
+    )
+    async with Engine(config) as engine:
+        snapshot = await engine.run_once()
+    assert snapshot.get("api").status is Status.DOWN
+    assert http_api.count("status", unique_key) == 1
+
+
+async def test_open_breaker_sends_nothing(http_api, unique_key) -> None:
+    config = make_config(
+        {"api": http(f"{http_api.url}/status/{unique_key}/500")},
+        breaker={"fail_max": 2, "reset_timeout": "60s"},
+    )
+    engine = Engine(config)
+    events = engine.subscribe()
+    try:
+        for _ in range(2):
+            await engine.run_once()
+        assert engine.snapshot().get("api").breaker.state == "open"
+        for _ in range(5):
+            snapshot = await engine.run_once()
+    finally:
+        await engine.stop()
+    assert http_api.count("status", unique_key) == 2
+    service = snapshot.get("api")
+    assert service.status is Status.DOWN
+    assert service.reason.startswith("circuit open after 2 failures, retry in")
+    assert service.last_result.contacted is False
+    assert 55 < service.breaker.retry_in(snapshot.taken_at) <= 60
+    transitions = [(e.old, e.new) for e in events.drain() if isinstance(e, BreakerChanged)]
+    assert transitions == [("closed", "open")]
+
+
+async def test_half_open_sends_exactly_one_trial_then_closes(http_api, unique_key) -> None:
+    config = make_config(
+        {"api": http(f"{http_api.url}/fail/{unique_key}?times=2")},
+        breaker={"fail_max": 2, "reset_timeout": "300ms"},
+    )
+    async with Engine(config) as engine:
+        await engine.run_once()
+        await engine.run_once()
+        assert engine.snapshot().get("api").breaker.state == "open"
+        await engine.run_once()
+        assert http_api.count("fail", unique_key) == 2
+        await asyncio.sleep(0.4)
+        # Several callers at once after reset_timeout: the service sees exactly one trial.
+        await asyncio.gather(*(engine.run_once() for _ in range(4)))
+        assert http_api.count("fail", unique_key) == 3
+        service = engine.snapshot().get("api")
+    assert service.breaker.state == "closed"
+    assert service.status is Status.UP
+    assert [(old, new) for _, old, new in service.breaker_history] == [
+        ("closed", "open"),
+        ("open", "half-open"),
+        ("half-open", "closed"),
+    ]
+
+
+async def test_failed_trial_reopens_and_sends_one_request(http_api, unique_key) -> None:
+    config = make_config(
+        {"api": http(f"{http_api.url}/status/{unique_key}/500")},
+        breaker={"fail_max": 1, "reset_timeout": "200ms"},
+    )
+    async with Engine(config) as engine:
+        await engine.run_once()
+        await asyncio.sleep(0.3)
+        await engine.run_once()
+        await engine.run_once()
+        service = engine.snapshot().get("api")
+    assert http_api.count("status", unique_key) == 2
+    assert service.breaker.state == "open"
+
+
+async def test_429_gate_sends_nothing_until_reset(http_api, unique_key) -> None:
+    config = make_config(
+        {"api": http(f"{http_api.url}/quota/{unique_key}?limit=2&window=2")},
+        retry={"attempts": 3, "initial": "10ms", "jitter": 0},
+    )
+    async with Engine(config) as engine:
+        first = await engine.run_once()
+        limits = first.get("api").rate_limits
+        assert limits and limits[0].limit == 2 and limits[0].remaining == 1
+        await engine.run_once()
+        limited = await engine.run_once()
+        assert http_api.count("quota", unique_key) == 3  # the 429 is not retried
+        service = limited.get("api")
+        assert service.status is Status.DEGRADED
+        assert "rate limited" in service.reason
+        assert service.gate_until is not None
+        for _ in range(3):
+            gated = await engine.run_once()
+        assert http_api.count("quota", unique_key) == 3
+        assert gated.get("api").last_result.contacted is False
+        wait = (gated.get("api").gate_until - gated.taken_at).total_seconds()
+        await asyncio.sleep(max(0.0, wait) + 0.2)
+        recovered = await engine.run_once()
+    assert http_api.count("quota", unique_key) == 4
+    assert recovered.get("api").status is Status.UP
+
+
+async def test_github_403_with_zero_remaining_blocks_until_reset(http_api, unique_key) -> None:
+    config = make_config({"gh": http(f"{http_api.url}/github/{unique_key}/rate_limit?limit=1&window=30")})
+    async with Engine(config) as engine:
+        await engine.run_once()
+        limited = await engine.run_once()
+        for _ in range(3):
+            await engine.run_once()
+    service = limited.get("gh")
+    assert service.status is Status.DEGRADED
+    assert "rate limited" in service.reason
+    assert http_api.count("github", unique_key) == 2
+
+
+async def test_low_remaining_quota_degrades_with_reason(http_api, unique_key) -> None:
+    config = make_config(
+        {
+            "gh": http(
+                f"{http_api.url}/github/{unique_key}/rate_limit?limit=20&window=60",
+                rate_limit={"warn_below": "90%"},
+            )
+        }
+    )
+    async with Engine(config) as engine:
+        snapshot = await engine.run_once()
+    service = snapshot.get("gh")
+    assert service.status is Status.DEGRADED
+    assert "core" in service.reason and "low" in service.reason
+    assert any(limit.resource == "core" and limit.remaining == 19 for limit in service.rate_limits)
+
+
+async def test_hung_service_does_not_delay_a_healthy_one(http_api, unique_key) -> None:
+    config = make_config(
+        {
+            "hung": http(f"{http_api.url}/hang/{unique_key}", timeout="5s", interval="200ms"),
+            "healthy": http(f"{http_api.url}/ok/{unique_key}", interval="200ms"),
+        },
+        concurrency=4,
+    )
+    async with Engine(config):
+        await asyncio.sleep(2.0)
+    assert http_api.count("hang", unique_key) == 1  # still waiting on its first probe
+    assert http_api.count("ok", unique_key) >= 4  # ~10 expected; the hang did not hold it up
+
+
+async def test_timeout_is_a_failure_with_a_reason(http_api, unique_key) -> None:
+    config = make_config({"hung": http(f"{http_api.url}/hang/{unique_key}", timeout="300ms")})
+    async with Engine(config) as engine:
+        snapshot = await engine.run_once()
+    service = snapshot.get("hung")
+    assert service.status is Status.DOWN
+    assert service.reason.startswith("timed out after 300ms")
+    assert service.breaker.failures == 1
+
+
+async def test_transport_failures_become_reasons(http_api, unique_key, reset_url, free_port) -> None:
+    config = make_config(
+        {
+            "refused": http(f"http://127.0.0.1:{free_port}/"),
+            "reset": http(reset_url),
+            "badjson": http(f"{http_api.url}/badjson/{unique_key}", expect={"body": {"status": "ok"}}),
+            "wrongbody": http(f"{http_api.url}/ok/{unique_key}", expect={"body": {"status": "degraded"}}),
+        }
+    )
+    async with Engine(config) as engine:
+        snapshot = await engine.run_once()
+    reasons = {s.name: (s.status, s.reason) for s in snapshot.services}
+    assert reasons["refused"] == (Status.DOWN, "connection refused")
+    assert reasons["reset"][0] is Status.DOWN
+    assert reasons["reset"][1] in ("connection reset by peer", "connection closed before a complete response")
+    assert reasons["badjson"] == (Status.DOWN, "response body is not valid JSON")
+    assert reasons["wrongbody"] == (Status.DOWN, "body mismatch: status is 'ok', expected 'degraded'")
+
+
+async def test_slow_answer_is_degraded(http_api, unique_key) -> None:
+    config = make_config(
+        {"slow": http(f"{http_api.url}/slow/{unique_key}?ms=300", expect={"max_latency": "100ms"})}
+    )
+    async with Engine(config) as engine:
+        snapshot = await engine.run_once()
+    service = snapshot.get("slow")
+    assert service.status is Status.DEGRADED
+    assert service.reason.startswith("slow: ") and service.reason.endswith("> 100ms")
+
+
+async def test_dependency_down_degrades_the_dependent(http_api, unique_key) -> None:
+    config = make_config(
+        {
+            "base": http(f"{http_api.url}/status/{unique_key}/500"),
+            "app": http(f"{http_api.url}/ok/{unique_key}", depends_on=["base"]),
+        }
+    )
+    async with Engine(config) as engine:
+        snapshot = await engine.run_once()
+    app = snapshot.get("app")
+    assert app.status is Status.DEGRADED
+    assert app.reason == "depends on base, which is down"
+    assert snapshot.overall is Status.DOWN
+
+
+async def test_scheduler_probes_on_interval_pause_resume_and_probe_now(http_api, unique_key) -> None:
+    config = make_config({"api": http(f"{http_api.url}/ok/{unique_key}", interval="300ms")})
+    async with Engine(config) as engine:
+        events = engine.subscribe()
+        await asyncio.sleep(1.0)
+        running = http_api.count("ok", unique_key)
+        assert running >= 2
+        engine.pause("api")
+        await asyncio.sleep(0.1)
+        paused_at = http_api.count("ok", unique_key)
+        await asyncio.sleep(0.8)
+        assert http_api.count("ok", unique_key) == paused_at
+        assert engine.snapshot().get("api").paused
+        engine.probe_now("api")  # an operator's explicit probe runs even while paused
+        await asyncio.sleep(0.3)
+        assert http_api.count("ok", unique_key) == paused_at + 1
+        engine.resume("api")
+        await asyncio.sleep(0.8)
+        assert http_api.count("ok", unique_key) >= paused_at + 3
+    kinds = {type(e) for e in events.drain()}
+    assert ProbeCompleted in kinds and LogEvent in kinds
+
+
+async def test_status_change_events_and_generation(http_api, unique_key) -> None:
+    config = make_config({"api": http(f"{http_api.url}/fail/{unique_key}?times=1")})
+    engine = Engine(config)
+    events = engine.subscribe()
+    before = engine.generation
+    try:
+        await engine.run_once()
+        await engine.run_once()
+    finally:
+        await engine.stop()
+    assert engine.generation > before
+    changes = [(e.old, e.new) for e in events.drain() if isinstance(e, StatusChanged)]
+    assert changes == [(Status.UNKNOWN, Status.DOWN), (Status.DOWN, Status.UP)]
+
+
+async def test_reset_breaker_lets_probes_through_again(http_api, unique_key) -> None:
+    config = make_config(
+        {"api": http(f"{http_api.url}/fail/{unique_key}?times=1")},
+        breaker={"fail_max": 1, "reset_timeout": "60s"},
+    )
+    async with Engine(config) as engine:
+        await engine.run_once()
+        assert engine.snapshot().get("api").breaker.state == "open"
+        engine.reset_breaker("api")
+        snapshot = await engine.run_once()
+    assert http_api.count("fail", unique_key) == 2
+    assert snapshot.get("api").status is Status.UP
+    assert snapshot.get("api").breaker.state == "closed"
+
+
+async def test_overall_timeout_bounds_run_once(http_api, unique_key) -> None:
+    config = make_config({"hung": http(f"{http_api.url}/hang/{unique_key}", timeout="30s")})
+    async with Engine(config) as engine:
+        snapshot = await engine.run_once(timeout=0.5)
+    service = snapshot.get("hung")
+    assert service.status is Status.DOWN
+    assert service.reason == "no answer within the overall time limit (500ms)"

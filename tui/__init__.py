@@ -1,0 +1,1 @@
+"""Lookout's terminal app and command line: clients of `core`, nothing more."""

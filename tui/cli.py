@@ -1,0 +1,202 @@
+"""The `lookout` command line.
+
+`lookout` opens the terminal app; `lookout --once` probes the fleet once,
+prints a report and exits with a monitoring-plugins code. This module must not
+import Textual at module level: the headless path never loads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.config import Config, ConfigError, load_config
+from core.durations import parse_duration
+
+from core import __version__
+
+EXIT_UNKNOWN = 3
+EXIT_INTERRUPTED = 130
+DEFAULT_ONCE_TIMEOUT = 60.0
+
+
+def config_candidates() -> list[Path]:
+    """Where Lookout looks for services.yaml when -c is not given, in order."""
+    candidates = []
+    if os.environ.get("LOOKOUT_CONFIG"):
+        candidates.append(Path(os.environ["LOOKOUT_CONFIG"]))
+    candidates.append(Path("services.yaml"))
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    candidates.append(config_home / "lookout" / "services.yaml")
+    return candidates
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lookout",
+        description="Which integration is sick? Live health, rate limits and circuit breakers "
+        "for MCP servers and HTTP APIs.",
+        epilog="Commands: `lookout demo` runs a local fleet that shows every state; "
+        "`lookout schema` prints the JSON Schema of services.yaml.",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="services.yaml, or an MCP client's mcp.json (default: $LOOKOUT_CONFIG, "
+        "./services.yaml, ~/.config/lookout/services.yaml)",
+    )
+    parser.add_argument("--once", action="store_true", help="probe every service once, print a report, exit")
+    parser.add_argument(
+        "--format",
+        choices=["table", "json", "nagios"],
+        default="table",
+        help="report format for --once (default: table)",
+    )
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="probe only these services (--once)")
+    parser.add_argument(
+        "--timeout",
+        metavar="DURATION",
+        default=None,
+        help=f"overall limit for --once, e.g. 30s (default: {DEFAULT_ONCE_TIMEOUT:.0f}s)",
+    )
+    parser.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour the --once table (default: auto; NO_COLOR is honoured)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="with --once: print engine log lines (retries, breaker changes) to stderr",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="validate the config and exit (0 valid, 3 invalid)"
+    )
+    parser.add_argument(
+        "--ansi",
+        action="store_true",
+        help="use the terminal's own 16-colour palette (auto when truecolor is not advertised)",
+    )
+    parser.add_argument("--version", action="version", version=f"lookout {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["schema"]:
+        return _print_schema()
+    if args_list[:1] == ["demo"]:
+        from tui.demo_cli import main as demo_main
+
+        return demo_main(args_list[1:])
+    args = build_parser().parse_args(args_list)
+    try:
+        config = _load(args.config)
+        timeout = parse_duration(args.timeout) if args.timeout else DEFAULT_ONCE_TIMEOUT
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_UNKNOWN
+    except ValueError as error:
+        print(f"lookout: --timeout: {error}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    if args.check:
+        print(f"{config.path}: {len(config.services)} services, config is valid")
+        return 0
+    if args.only:
+        unknown = [name for name in args.only if name not in config.services]
+        if unknown:
+            known = ", ".join(config.services) or "none"
+            print(
+                f"lookout: --only: no service named {', '.join(unknown)} (services: {known})", file=sys.stderr
+            )
+            return EXIT_UNKNOWN
+    if args.once:
+        return run_once(
+            config, fmt=args.format, only=args.only, timeout=timeout, color=args.color, verbose=args.verbose
+        )
+    from tui.app import run_app
+
+    return run_app(config, config_path=str(config.path), ansi=args.ansi or None)
+
+
+def _load(path: str | None) -> Config:
+    if path is not None:
+        return load_config(path)
+    for candidate in config_candidates():
+        if candidate.is_file():
+            return load_config(candidate)
+    tried = ", ".join(str(c) for c in config_candidates())
+    raise ConfigError.single(
+        "lookout", f"no services.yaml found (looked for {tried}); pass -c FILE, or try `lookout demo`"
+    )
+
+
+def run_once(
+    config: Config,
+    *,
+    fmt: str = "table",
+    only: Sequence[str] | None = None,
+    timeout: float = DEFAULT_ONCE_TIMEOUT,
+    color: str = "auto",
+    verbose: bool = False,
+) -> int:
+    """Probe once and print the report; the exit code follows the monitoring-plugins convention."""
+    from core.report import exit_code, render_json, render_nagios, render_table
+
+    try:
+        snapshot = asyncio.run(_probe_once(config, only, timeout, verbose))
+    except KeyboardInterrupt:
+        print("lookout: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if fmt == "json":
+        print(render_json(snapshot))
+    elif fmt == "nagios":
+        print(render_nagios(snapshot))
+    else:
+        use_colour = color == "always" or (
+            color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        )
+        width = shutil.get_terminal_size((100, 24)).columns
+        print(render_table(snapshot, width=width, colour=use_colour))
+    return exit_code(snapshot)
+
+
+async def _probe_once(config: Config, only: Sequence[str] | None, timeout: float, verbose: bool):  # type: ignore[no-untyped-def]
+    from core.engine import Engine
+
+    engine = Engine(config)
+    printer = asyncio.create_task(_print_logs(engine)) if verbose else None
+    try:
+        return await engine.run_once(only, timeout=timeout)
+    finally:
+        await engine.stop()
+        if printer is not None:
+            await printer
+
+
+async def _print_logs(engine) -> None:  # type: ignore[no-untyped-def]
+    async for event in engine.subscribe():
+        if hasattr(event, "level"):
+            who = f"{event.service}: " if event.service else ""
+            print(f"{event.at:%H:%M:%S} {event.level.label:<7} {who}{event.message}", file=sys.stderr)
+
+
+def _print_schema() -> int:
+    import json
+
+    from core.config import config_json_schema
+
+    print(json.dumps(config_json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
