@@ -52,8 +52,8 @@ def peak_rss_mb() -> float:
 async def lookout_scheduled(url: str, services: int, seconds: float, concurrency: int) -> dict:
     """The real engine, scheduling N services on a 1s interval for `seconds`."""
     import yaml
-    from core.config import parse_config
 
+    from core.config import parse_config
     from core.engine import Engine
 
     fleet = {f"svc-{i}": {"kind": "http", "url": f"{url}/ok/svc-{i}"} for i in range(services)}
@@ -75,8 +75,8 @@ async def lookout_scheduled(url: str, services: int, seconds: float, concurrency
 async def lookout_saturated(url: str, services: int, seconds: float, concurrency: int) -> dict:
     """The engine flat out: run_once over N services repeatedly, `concurrency` at a time."""
     import yaml
-    from core.config import parse_config
 
+    from core.config import parse_config
     from core.engine import Engine
 
     fleet = {f"svc-{i}": {"kind": "http", "url": f"{url}/ok/svc-{i}"} for i in range(services)}

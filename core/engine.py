@@ -404,7 +404,7 @@ def summarize_config(config: ServiceConfig, fleet: Config) -> dict[str, Any]:
     if "headers" in summary:
         summary["headers"] = fleet.redactor.headers(summary["headers"])
     if "env" in summary:
-        summary["env"] = {key: fleet.redact(value) for key, value in summary["env"].items()}
+        summary["env"] = fleet.redactor.env(summary["env"])
     if "url" in summary:
         summary["url"] = fleet.redact(summary["url"])
     if "args" in summary:

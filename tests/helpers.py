@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+
 from core.config import Config, parse_config
 
 FAST_DEFAULTS: dict[str, Any] = {

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pybreaker
 import pytest
-from core.config import BreakerPolicy
 
 from core.breaker import CLOSED, HALF_OPEN, OPEN, BreakerOpen, ServiceBreaker
+from core.config import BreakerPolicy
 from core.results import ProbeError, RateLimited
 
 

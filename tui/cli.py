@@ -15,10 +15,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core import __version__
 from core.config import Config, ConfigError, load_config
 from core.durations import parse_duration
-
-from core import __version__
 
 EXIT_UNKNOWN = 3
 EXIT_INTERRUPTED = 130

@@ -1,0 +1,39 @@
+"""services.yaml: the models, the loader and its errors.
+
+    config = load_config("services.yaml")   # raises ConfigError with file:line: field: message
+"""
+
+from core.config.errors import ConfigError, ConfigIssue
+from core.config.loader import Config, config_json_schema, load_config, parse_config, write_schema
+from core.config.models import (
+    BreakerPolicy,
+    Defaults,
+    HttpExpect,
+    HttpService,
+    McpCall,
+    McpExpect,
+    McpService,
+    RateLimitSettings,
+    RetryPolicy,
+    ServiceConfig,
+)
+
+__all__ = [
+    "BreakerPolicy",
+    "Config",
+    "ConfigError",
+    "ConfigIssue",
+    "Defaults",
+    "HttpExpect",
+    "HttpService",
+    "McpCall",
+    "McpExpect",
+    "McpService",
+    "RateLimitSettings",
+    "RetryPolicy",
+    "ServiceConfig",
+    "config_json_schema",
+    "load_config",
+    "parse_config",
+    "write_schema",
+]

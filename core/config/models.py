@@ -1,0 +1,281 @@
+"""The shape of services.yaml, as pydantic models.
+
+These models are the single source of truth: the loader validates with them and
+`lookout schema` generates the JSON Schema editors use from them. Every model
+forbids unknown keys, so a typo is an error rather than a silently ignored line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+from core.durations import parse_duration
+
+DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?(ms|s|m|h|d))+\s*$|^\s*\d+(\.\d+)?\s*$"},
+    ],
+    "description": "a duration: 500ms, 10s, 2m, 1h or a number of seconds",
+}
+
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
+PositiveDuration = Annotated[Duration, Field(gt=0)]
+
+
+def _fraction(value: object) -> float:
+    """"10%" or 0.1 -> 0.1."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            number = float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage like 10%") from None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        raise ValueError(f"{value!r} is not a percentage like 10% or a fraction like 0.1")
+    if not 0 <= number <= 1:
+        raise ValueError(f"{value!r} is out of range: use 0%..100% (or 0..1)")
+    return number
+
+
+Fraction = Annotated[
+    float,
+    BeforeValidator(_fraction),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 1},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?%\s*$"},
+            ],
+            "description": "a percentage like 10% or a fraction like 0.1",
+        }
+    ),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class RetryPolicy(Strict):
+    """Attempts within one probe, with exponential backoff and jitter between them."""
+
+    attempts: int = Field(3, ge=1, le=20, description="attempts per probe; 1 = no retries")
+    initial: Duration = Field(0.5, description="first wait")
+    max: Duration = Field(8.0, description="cap on any wait")
+    multiplier: float = Field(2.0, ge=1, le=10, description="each wait is this many times the one before")
+    jitter: Duration = Field(0.5, description="plus a random 0..jitter")
+
+
+class BreakerPolicy(Strict):
+    """Circuit breaker: after fail_max failed probes in a row, stop contacting the service."""
+
+    fail_max: int = Field(5, ge=1, le=1000, description="consecutive failed probes that open the breaker")
+    reset_timeout: PositiveDuration = Field(60.0, description="how long it stays open before one trial")
+    success_threshold: int = Field(1, ge=1, le=100, description="successful trials needed to close it")
+
+
+class RateLimitSettings(Strict):
+    scheme: Literal["auto", "github", "ietf", "openai", "none"] = Field(
+        "auto", description="which rate-limit headers to read; auto reads every known family"
+    )
+    warn_below: Fraction = Field(0.10, description="degraded when a resource has less than this left")
+
+
+class HttpExpect(Strict):
+    status: list[Annotated[int, Field(ge=100, le=599)]] = Field(
+        default_factory=lambda: [200], min_length=1, description="acceptable status codes"
+    )
+    max_latency: Duration | None = Field(None, description="slower than this = degraded")
+    body: dict[str, Any] | None = Field(None, description="the JSON body must contain this (subset match)")
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _one_status(cls, value: object) -> object:
+        return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class McpExpect(Strict):
+    tools: list[str] = Field(default_factory=list, description="tools that must be listed, else degraded")
+    min_tools: int | None = Field(None, ge=0, description="fewer tools than this = degraded")
+    max_latency: Duration | None = Field(None, description="a slower probe = degraded")
+    max_context_tokens: int | None = Field(
+        None, ge=1, description="degraded when the tool list costs an agent more context than this"
+    )
+
+
+class McpCall(Strict):
+    """An optional deep check: call one tool each probe."""
+
+    tool: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    expect_text: str | None = Field(None, description="a substring the result text must contain")
+
+
+class ServiceBase(Strict):
+    name: SkipJsonSchema[str] = Field("", exclude=True)
+    description: str = ""
+    interval: PositiveDuration = Field(30.0, description="time between probes (+/-10% jitter)")
+    timeout: PositiveDuration = Field(10.0, description="one attempt may take this long")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
+    tags: list[str] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list, description="names of services this one needs")
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _check_http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    return url
+
+
+class HttpService(ServiceBase):
+    """A plain HTTP API."""
+
+    kind: Literal["http"] = "http"
+    url: str
+    method: str = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = Field(None, description="request body to send (e.g. for POST health checks)")
+    expect: HttpExpect = Field(default_factory=HttpExpect)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        if value.upper() not in HTTP_METHODS:
+            raise ValueError(f"{value!r} is not an HTTP method: use one of {', '.join(HTTP_METHODS)}")
+        return value.upper()
+
+
+class McpService(ServiceBase):
+    """An MCP server: started over stdio, or reached over streamable HTTP or SSE."""
+
+    kind: Literal["mcp"] = "mcp"
+    transport: Literal["stdio", "http", "sse"] = "stdio"
+    command: str | None = Field(None, description="stdio: the program to start (npx, uvx, docker, ...)")
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, description="stdio: extra environment for the server")
+    cwd: str | None = None
+    url: str | None = Field(None, description="http/sse: the server's URL")
+    headers: dict[str, str] = Field(default_factory=dict)
+    session: Literal["persistent", "fresh"] = Field(
+        "persistent", description="persistent: keep one session and check it; fresh: connect every probe"
+    )
+    expect: McpExpect = Field(default_factory=McpExpect)
+    call: McpCall | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _check_http_url(value) if value is not None else None
+
+    @field_validator("args", mode="before")
+    @classmethod
+    def _args_as_strings(cls, value: object) -> object:
+        # `args: [--port, 8080]` is natural YAML; the number is meant as text.
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _transport_fields(self) -> McpService:
+        if self.transport == "stdio":
+            if not self.command:
+                raise ValueError("a stdio MCP server needs `command` (or set transport: http with a url)")
+            if self.url:
+                raise ValueError("`url` is for transport http or sse; a stdio server has `command`")
+        else:
+            if not self.url:
+                raise ValueError(f"transport {self.transport} needs `url`")
+            if self.command:
+                raise ValueError(f"`command` is for transport stdio; transport {self.transport} has `url`")
+        return self
+
+
+ServiceConfig = HttpService | McpService
+
+
+class Defaults(Strict):
+    interval: PositiveDuration = 30.0
+    timeout: PositiveDuration = 10.0
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
+    concurrency: int = Field(32, ge=1, le=1000, description="probes in flight at once, fleet-wide")
+
+
+class McpClientEntry(BaseModel):
+    """One entry of the `mcpServers` block MCP clients use (Claude, Cursor, VS Code...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    type: Literal["stdio", "http", "streamable-http", "streamableHttp", "sse"] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    # Client-side settings Lookout has no use for; accepted so a pasted block loads as is.
+    disabled: bool = False
+    autoApprove: SkipJsonSchema[list[str] | None] = None
+    alwaysAllow: SkipJsonSchema[list[str] | None] = None
+    timeout: SkipJsonSchema[float | None] = None
+    description: str = ""
+
+    @field_validator("args", mode="before")
+    @classmethod
+    def _args_as_strings(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in value]
+        return value
+
+    def as_service(self) -> dict[str, Any]:
+        transport = {"streamable-http": "http", "streamableHttp": "http"}.get(self.type or "", self.type)
+        transport = transport or ("stdio" if self.command else "http")
+        service: dict[str, Any] = {"kind": "mcp", "transport": transport}
+        if self.description:
+            service["description"] = self.description
+        for key in ("command", "cwd", "url"):
+            if getattr(self, key) is not None:
+                service[key] = getattr(self, key)
+        for key in ("args", "env", "headers"):
+            if getattr(self, key):
+                service[key] = getattr(self, key)
+        return service
+
+
+class ServicesFile(BaseModel):
+    """services.yaml as a whole: the model the JSON Schema is generated from."""
+
+    model_config = ConfigDict(extra="forbid", title="Lookout services.yaml")
+
+    defaults: Defaults = Field(default_factory=Defaults)
+    services: dict[str, Annotated[HttpService | McpService, Field(discriminator="kind")]] = Field(
+        default_factory=dict
+    )
+    mcpServers: dict[str, McpClientEntry] = Field(
+        default_factory=dict, description="an MCP client's server block, pasted as is"
+    )

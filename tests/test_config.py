@@ -1,0 +1,274 @@
+"""services.yaml: every malformed file gets one exact, located message; valid files load as documented."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from core.config import ConfigError, HttpService, McpService, config_json_schema, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MALFORMED = [
+    (
+        "retry attempts below one",
+        "services:\n  a:\n    kind: http\n    url: http://x\n    retry: {attempts: 0}\n",
+        "services.yaml:5: services.a.retry.attempts: must be >= 1 (got 0)",
+    ),
+    (
+        "misspelt field",
+        "services:\n  a:\n    kind: http\n    url: http://x\n    retyr: {attempts: 2}\n",
+        "services.yaml:5: services.a.retyr: unknown field (did you mean 'retry'?)",
+    ),
+    (
+        "bad duration in defaults",
+        "defaults:\n  interval: 10x\nservices:\n  a: {kind: http, url: 'http://x'}\n",
+        "services.yaml:2: defaults.interval: '10x' is not a duration: use 500ms, 10s, 2m, 1h or a number of seconds",
+    ),
+    (
+        "duplicate service name",
+        "services:\n  a: {kind: http, url: 'http://x'}\n  a: {kind: http, url: 'http://y'}\n",
+        "services.yaml:3: services.a: duplicate service name 'a' (first defined on line 2)",
+    ),
+    (
+        "dependency cycle",
+        "services:\n  a: {kind: http, url: 'http://x', depends_on: [b]}\n"
+        "  b: {kind: http, url: 'http://x', depends_on: [a]}\n",
+        "services.yaml:2: services.a.depends_on: dependency cycle: a -> b -> a",
+    ),
+    (
+        "unknown dependency",
+        "services:\n  base: {kind: http, url: 'http://x'}\n  a: {kind: http, url: 'http://x', depends_on: [bsae]}\n",
+        "services.yaml:3: services.a.depends_on[0]: unknown service 'bsae' (did you mean 'base'?)",
+    ),
+    (
+        "missing environment variable",
+        "services:\n  a:\n    kind: http\n    url: http://x\n    headers: {Authorization: 'Bearer ${NOPE_TOKEN}'}\n",
+        "services.yaml:5: services.a.headers.Authorization: environment variable NOPE_TOKEN is not set "
+        "(write ${NOPE_TOKEN:-} to make it optional)",
+    ),
+    (
+        "unknown kind",
+        "services:\n  a: {kind: htp, url: 'http://x'}\n",
+        "services.yaml:2: services.a.kind: must be http or mcp (got 'htp'; did you mean 'http'?)",
+    ),
+    (
+        "no kind",
+        "services:\n  a: {url: 'http://x'}\n",
+        "services.yaml:2: services.a: kind: required: http or mcp",
+    ),
+    (
+        "stdio server without command",
+        "services:\n  a: {kind: mcp, transport: stdio}\n",
+        "services.yaml:2: services.a: a stdio MCP server needs `command` (or set transport: http with a url)",
+    ),
+    (
+        "unknown transport",
+        "services:\n  a: {kind: mcp, transport: websocket, url: 'http://x'}\n",
+        "services.yaml:2: services.a.transport: must be one of 'stdio', 'http' or 'sse' (got 'websocket')",
+    ),
+    (
+        "YAML syntax error",
+        "services:\n  a: {kind: http\n",
+        "services.yaml:3: invalid YAML: expected ',' or '}', but got '<stream end>'",
+    ),
+    ("empty file", "", "services.yaml: the file is empty: expected a `services:` mapping"),
+    ("a list, not a mapping", "- a\n- b\n", "services.yaml:1: expected a mapping with `services:` at the top level"),
+    (
+        "status code out of range",
+        "services:\n  a: {kind: http, url: 'http://x', expect: {status: [600]}}\n",
+        "services.yaml:2: services.a.expect.status[0]: must be <= 599 (got 600)",
+    ),
+    (
+        "percentage out of range",
+        "services:\n  a: {kind: http, url: 'http://x', rate_limit: {warn_below: 150%}}\n",
+        "services.yaml:2: services.a.rate_limit.warn_below: '150%' is out of range: use 0%..100% (or 0..1)",
+    ),
+    (
+        "not an http URL",
+        "services:\n  a: {kind: http, url: 'ftp://x'}\n",
+        "services.yaml:2: services.a.url: 'ftp://x' is not an http:// or https:// URL",
+    ),
+    (
+        "misspelt top level",
+        "servics:\n  a: {kind: http, url: 'http://x'}\n",
+        "services.yaml:1: servics: unknown top-level field (did you mean 'services'?); "
+        "expected one of defaults, services, mcpServers",
+    ),
+    (
+        "fractional attempts",
+        "services:\n  a: {kind: http, url: 'http://x', retry: {attempts: 2.5}}\n",
+        "services.yaml:2: services.a.retry.attempts: must be a whole number (got 2.5)",
+    ),
+    (
+        "tags not a list",
+        "services:\n  a: {kind: http, url: 'http://x', tags: api}\n",
+        "services.yaml:2: services.a.tags: must be a list (got 'api')",
+    ),
+    (
+        "zero interval",
+        "services:\n  a: {kind: http, url: 'http://x', interval: 0}\n",
+        "services.yaml:2: services.a.interval: must be > 0 (got 0)",
+    ),
+    (
+        "unknown HTTP method",
+        "services:\n  a: {kind: http, url: 'http://x', method: FETCH}\n",
+        "services.yaml:2: services.a.method: 'FETCH' is not an HTTP method: "
+        "use one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+    ),
+    (
+        "unknown session mode",
+        "services:\n  a: {kind: mcp, command: x, session: sometimes}\n",
+        "services.yaml:2: services.a.session: must be one of 'persistent' or 'fresh' (got 'sometimes')",
+    ),
+    (
+        "depends on itself",
+        "services:\n  a: {kind: http, url: 'http://x', depends_on: [a]}\n",
+        "services.yaml:2: services.a.depends_on[0]: a service cannot depend on itself",
+    ),
+    (
+        "unterminated variable",
+        "services:\n  a: {kind: http, url: 'http://x/${HOME'}\n",
+        "services.yaml:2: services.a.url: unterminated '${': write '$$' for a literal '$'",
+    ),
+    (
+        "tool call without a tool",
+        "services:\n  a: {kind: mcp, command: x, call: {arguments: {}}}\n",
+        "services.yaml:2: services.a.call.tool: required",
+    ),
+    (
+        "service is a string",
+        "services:\n  a: just-a-string\n",
+        "services.yaml:2: services.a: must be a mapping of settings (kind, url or command, ...)",
+    ),
+    ("no services", "defaults: {interval: 5s}\n", "services.yaml:1: no services defined"),
+    (
+        "duration in wrong unit",
+        "services:\n  a:\n    kind: http\n    url: http://x\n    timeout: 5 seconds\n",
+        "services.yaml:5: services.a.timeout: '5 seconds' is not a duration: "
+        "use 500ms, 10s, 2m, 1h or a number of seconds",
+    ),
+    (
+        "http service with MCP fields",
+        "services:\n  a:\n    kind: http\n    url: http://x\n    command: npx\n",
+        "services.yaml:5: services.a.command: unknown field; known fields: body, breaker, depends_on, "
+        "description, expect, headers, interval, kind, method, rate_limit, retry, tags, timeout, url",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), [c[1:] for c in MALFORMED], ids=[c[0] for c in MALFORMED])
+def test_malformed_config_has_one_exact_message(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="services.yaml", env={})
+    assert str(caught.value) == message
+
+
+def test_every_problem_is_reported_at_once_in_file_order() -> None:
+    text = (
+        "services:\n"
+        "  a:\n    kind: http\n    url: http://x\n    retry: {attempts: 0}\n"
+        "  b:\n    kind: http\n    url: http://x\n    breaker: {fail_max: 0}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="s.yaml", env={})
+    assert str(caught.value).splitlines() == [
+        "s.yaml: 2 problems",
+        "  s.yaml:5: services.a.retry.attempts: must be >= 1 (got 0)",
+        "  s.yaml:9: services.b.breaker.fail_max: must be >= 1 (got 0)",
+    ]
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "nope.yaml")
+    assert str(caught.value) == f"{tmp_path / 'nope.yaml'}: no such file"
+
+
+def test_defaults_apply_field_by_field() -> None:
+    config = parse_config(
+        "defaults:\n  interval: 2m\n  retry: {attempts: 4, initial: 250ms}\n  breaker: {fail_max: 2}\n"
+        "services:\n  a: {kind: http, url: 'http://x', retry: {attempts: 1}, timeout: 1500ms}\n",
+        env={},
+    )
+    service = config.services["a"]
+    assert isinstance(service, HttpService)
+    assert service.interval == 120 and service.timeout == 1.5
+    assert (service.retry.attempts, service.retry.initial, service.retry.max) == (1, 0.25, 8.0)
+    assert service.breaker.fail_max == 2
+    assert service.name == "a"
+
+
+def test_environment_interpolation_and_dropped_empty_credentials() -> None:
+    text = (
+        "services:\n"
+        "  a:\n    kind: http\n    url: 'http://127.0.0.1:${PORT:-8080}/$$x'\n"
+        "    headers: {Authorization: 'Bearer ${TOKEN:-}', Accept: application/json}\n"
+    )
+    without = parse_config(text, env={}).services["a"]
+    assert without.url == "http://127.0.0.1:8080/$x"
+    assert without.headers == {"Accept": "application/json"}  # an unset optional token sends no header
+    with_token = parse_config(text, env={"TOKEN": "s3cr3t-value", "PORT": "9"}).services["a"]
+    assert with_token.url == "http://127.0.0.1:9/$x"
+    assert with_token.headers["Authorization"] == "Bearer s3cr3t-value"
+
+
+def test_environment_secrets_are_masked_everywhere_the_config_prints() -> None:
+    config = parse_config(
+        "services:\n  a:\n    kind: mcp\n    command: npx\n    args: [--key, '${API_KEY}']\n"
+        "    env: {SERVICE_TOKEN: '${API_KEY}', MODE: fast}\n",
+        env={"API_KEY": "abcd-1234-secret"},
+    )
+    assert config.redact("failed with --key abcd-1234-secret") == "failed with --key ***"
+    assert config.redactor.env({"SERVICE_TOKEN": "abcd-1234-secret", "MODE": "fast"}) == {
+        "SERVICE_TOKEN": "***",
+        "MODE": "fast",
+    }
+    assert config.redactor.headers({"Authorization": "Bearer abcd-1234-secret"}) == {"Authorization": "Bearer ***"}
+
+
+def test_literal_tokens_in_headers_are_treated_as_secrets() -> None:
+    config = parse_config(
+        "services:\n  a: {kind: http, url: 'http://x', headers: {Authorization: 'token ghp_literal123'}}\n", env={}
+    )
+    assert config.redact("sent token ghp_literal123") == "sent token ***"
+
+
+def test_mcp_client_block_loads_as_services() -> None:
+    config = parse_config(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "fs": {"command": "npx", "args": ["-y", "server-fs", "/tmp"], "autoApprove": []},
+                    "remote": {"type": "streamable-http", "url": "https://mcp.example.com/mcp"},
+                    "legacy": {"type": "sse", "url": "https://mcp.example.com/sse"},
+                    "off": {"command": "x", "disabled": True},
+                },
+                "globalShortcut": "Ctrl+Space",  # other client settings are ignored in a client config file
+            }
+        ),
+        env={},
+    )
+    assert list(config.services) == ["fs", "remote", "legacy"]
+    fs, remote, legacy = (config.services[n] for n in ("fs", "remote", "legacy"))
+    assert isinstance(fs, McpService) and fs.transport == "stdio" and fs.args == ["-y", "server-fs", "/tmp"]
+    assert remote.transport == "http" and legacy.transport == "sse"
+
+
+def test_shipped_services_yaml_is_valid_without_any_tokens() -> None:
+    config = load_config(ROOT / "services.yaml", env={})
+    assert {"github-api", "github-mcp", "context7", "playwright", "magic"} <= set(config.services)
+    assert "Authorization" not in config.services["github-api"].headers
+
+
+def test_schema_is_generated_from_the_models_and_validates_the_shipped_file() -> None:
+    schema = config_json_schema()
+    shipped = json.loads((ROOT / "core" / "services.schema.json").read_text())
+    assert shipped == schema, "core/services.schema.json is stale: run `lookout schema > core/services.schema.json`"
+    jsonschema.validate(yaml.safe_load((ROOT / "services.yaml").read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"services": {"a": {"kind": "http", "url": "http://x", "retyr": 1}}}, schema)
