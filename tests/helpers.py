@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import yaml
 
 from core.config import Config, parse_config
+from core.engine import Engine
 
 FAST_DEFAULTS: dict[str, Any] = {
     "interval": "1s",
@@ -23,3 +26,13 @@ def make_config(
     merged = {**FAST_DEFAULTS, **defaults}
     text = yaml.safe_dump({"defaults": merged, "services": services}, sort_keys=False)
     return parse_config(text, source="test.yaml", env=env or {})
+
+
+@asynccontextmanager
+async def idle_engine(config: Config) -> AsyncIterator[Engine]:
+    """An engine that probes only when told (run_once): exact request counts, no scheduler."""
+    engine = Engine(config)
+    try:
+        yield engine
+    finally:
+        await engine.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from helpers import make_config
+from helpers import idle_engine, make_config
 
 from core.engine import Engine
 from core.events import BreakerChanged, LogEvent, ProbeCompleted, StatusChanged
@@ -18,7 +18,7 @@ def http(url: str, **extra) -> dict:
 
 async def test_healthy_service_is_up_with_latency(http_api, unique_key) -> None:
     config = make_config({"api": http(f"{http_api.url}/ok/{unique_key}")})
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         snapshot = await engine.run_once()
     service = snapshot.get("api")
     assert service.status is Status.UP and service.reason == ""
@@ -56,7 +56,7 @@ async def test_gives_up_after_attempts_and_reports_the_last_reason(http_api, uni
         {"api": http(f"{http_api.url}/status/{unique_key}/503")},
         retry={"attempts": 2, "initial": "10ms", "max": "10ms", "jitter": 0},
     )
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         snapshot = await engine.run_once()
     service = snapshot.get("api")
     assert service.status is Status.DOWN
@@ -69,7 +69,7 @@ async def test_client_errors_are_not_retried(http_api, unique_key) -> None:
         {"api": http(f"{http_api.url}/status/{unique_key}/404")},
         retry={"attempts": 5, "initial": "10ms", "jitter": 0},
     )
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         snapshot = await engine.run_once()
     assert snapshot.get("api").status is Status.DOWN
     assert http_api.count("status", unique_key) == 1
@@ -105,7 +105,7 @@ async def test_half_open_sends_exactly_one_trial_then_closes(http_api, unique_ke
         {"api": http(f"{http_api.url}/fail/{unique_key}?times=2")},
         breaker={"fail_max": 2, "reset_timeout": "300ms"},
     )
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         await engine.run_once()
         await engine.run_once()
         assert engine.snapshot().get("api").breaker.state == "open"
@@ -130,7 +130,7 @@ async def test_failed_trial_reopens_and_sends_one_request(http_api, unique_key) 
         {"api": http(f"{http_api.url}/status/{unique_key}/500")},
         breaker={"fail_max": 1, "reset_timeout": "200ms"},
     )
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         await engine.run_once()
         await asyncio.sleep(0.3)
         await engine.run_once()
@@ -140,43 +140,63 @@ async def test_failed_trial_reopens_and_sends_one_request(http_api, unique_key) 
     assert service.breaker.state == "open"
 
 
-async def test_429_gate_sends_nothing_until_reset(http_api, unique_key) -> None:
+async def test_exhausted_quota_sends_nothing_until_reset(http_api, unique_key) -> None:
     config = make_config(
         {"api": http(f"{http_api.url}/quota/{unique_key}?limit=2&window=2")},
         retry={"attempts": 3, "initial": "10ms", "jitter": 0},
     )
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         first = await engine.run_once()
         limits = first.get("api").rate_limits
         assert limits and limits[0].limit == 2 and limits[0].remaining == 1
-        await engine.run_once()
-        limited = await engine.run_once()
-        assert http_api.count("quota", unique_key) == 3  # the 429 is not retried
-        service = limited.get("api")
-        assert service.status is Status.DEGRADED
-        assert "rate limited" in service.reason
-        assert service.gate_until is not None
+        await engine.run_once()  # spends the last request: remaining 0, reset in ~2s
         for _ in range(3):
             gated = await engine.run_once()
-        assert http_api.count("quota", unique_key) == 3
-        assert gated.get("api").last_result.contacted is False
-        wait = (gated.get("api").gate_until - gated.taken_at).total_seconds()
+        assert http_api.count("quota", unique_key) == 2  # no request is spent on a known refusal
+        service = gated.get("api")
+        assert service.status is Status.DEGRADED
+        assert service.reason.startswith("rate limited (default quota exhausted): not sending requests until")
+        assert service.last_result.contacted is False
+        wait = (service.gate_until - gated.taken_at).total_seconds()
         await asyncio.sleep(max(0.0, wait) + 0.2)
         recovered = await engine.run_once()
-    assert http_api.count("quota", unique_key) == 4
+    assert http_api.count("quota", unique_key) == 3
     assert recovered.get("api").status is Status.UP
 
 
-async def test_github_403_with_zero_remaining_blocks_until_reset(http_api, unique_key) -> None:
-    config = make_config({"gh": http(f"{http_api.url}/github/{unique_key}/rate_limit?limit=1&window=30")})
-    async with Engine(config) as engine:
+async def test_429_with_retry_after_is_not_retried_and_gates(http_api, unique_key) -> None:
+    # scheme none: only Retry-After is read, so the engine learns of the limit from the 429 itself.
+    config = make_config(
+        {"api": http(f"{http_api.url}/quota/{unique_key}?limit=1&window=3", rate_limit={"scheme": "none"})},
+        retry={"attempts": 3, "initial": "10ms", "jitter": 0},
+    )
+    async with idle_engine(config) as engine:
         await engine.run_once()
         limited = await engine.run_once()
+        assert http_api.count("quota", unique_key) == 2  # the 429 is not retried
+        service = limited.get("api")
+        assert service.status is Status.DEGRADED
+        assert service.reason.startswith("rate limited (HTTP 429 with Retry-After)")
+        assert service.gate_until is not None
         for _ in range(3):
-            await engine.run_once()
+            gated = await engine.run_once()
+    assert http_api.count("quota", unique_key) == 2
+    assert gated.get("api").last_result.contacted is False
+
+
+async def test_github_403_with_zero_remaining_blocks_until_reset(http_api, unique_key) -> None:
+    # Two services share one quota (as two clients share a token): "other" spends it, "gh" meets the 403.
+    url = f"{http_api.url}/github/{unique_key}/rate_limit?limit=1&window=30"
+    config = make_config({"other": http(url), "gh": http(url)})
+    async with idle_engine(config) as engine:
+        await engine.run_once(["other"])
+        limited = await engine.run_once(["gh"])
+        for _ in range(3):
+            await engine.run_once(["gh"])
     service = limited.get("gh")
     assert service.status is Status.DEGRADED
-    assert "rate limited" in service.reason
+    assert service.reason.startswith("rate limited (HTTP 403, core quota exhausted)")
+    assert service.last_result.http_status == 403
     assert http_api.count("github", unique_key) == 2
 
 
@@ -185,11 +205,11 @@ async def test_low_remaining_quota_degrades_with_reason(http_api, unique_key) ->
         {
             "gh": http(
                 f"{http_api.url}/github/{unique_key}/rate_limit?limit=20&window=60",
-                rate_limit={"warn_below": "90%"},
+                rate_limit={"warn_below": "96%"},
             )
         }
     )
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         snapshot = await engine.run_once()
     service = snapshot.get("gh")
     assert service.status is Status.DEGRADED
@@ -213,7 +233,7 @@ async def test_hung_service_does_not_delay_a_healthy_one(http_api, unique_key) -
 
 async def test_timeout_is_a_failure_with_a_reason(http_api, unique_key) -> None:
     config = make_config({"hung": http(f"{http_api.url}/hang/{unique_key}", timeout="300ms")})
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         snapshot = await engine.run_once()
     service = snapshot.get("hung")
     assert service.status is Status.DOWN
@@ -230,7 +250,7 @@ async def test_transport_failures_become_reasons(http_api, unique_key, reset_url
             "wrongbody": http(f"{http_api.url}/ok/{unique_key}", expect={"body": {"status": "degraded"}}),
         }
     )
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         snapshot = await engine.run_once()
     reasons = {s.name: (s.status, s.reason) for s in snapshot.services}
     assert reasons["refused"] == (Status.DOWN, "connection refused")
@@ -244,7 +264,7 @@ async def test_slow_answer_is_degraded(http_api, unique_key) -> None:
     config = make_config(
         {"slow": http(f"{http_api.url}/slow/{unique_key}?ms=300", expect={"max_latency": "100ms"})}
     )
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         snapshot = await engine.run_once()
     service = snapshot.get("slow")
     assert service.status is Status.DEGRADED
@@ -258,7 +278,7 @@ async def test_dependency_down_degrades_the_dependent(http_api, unique_key) -> N
             "app": http(f"{http_api.url}/ok/{unique_key}", depends_on=["base"]),
         }
     )
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         snapshot = await engine.run_once()
     app = snapshot.get("app")
     assert app.status is Status.DEGRADED
@@ -309,7 +329,7 @@ async def test_reset_breaker_lets_probes_through_again(http_api, unique_key) -> 
         {"api": http(f"{http_api.url}/fail/{unique_key}?times=1")},
         breaker={"fail_max": 1, "reset_timeout": "60s"},
     )
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         await engine.run_once()
         assert engine.snapshot().get("api").breaker.state == "open"
         engine.reset_breaker("api")
@@ -321,7 +341,7 @@ async def test_reset_breaker_lets_probes_through_again(http_api, unique_key) -> 
 
 async def test_overall_timeout_bounds_run_once(http_api, unique_key) -> None:
     config = make_config({"hung": http(f"{http_api.url}/hang/{unique_key}", timeout="30s")})
-    async with Engine(config) as engine:
+    async with idle_engine(config) as engine:
         snapshot = await engine.run_once(timeout=0.5)
     service = snapshot.get("hung")
     assert service.status is Status.DOWN

@@ -215,8 +215,12 @@ def _phase(exc: httpx2.TimeoutException) -> str:
     }.get(type(exc), "request")
 
 
-def _connect_reason(exc: httpx2.ConnectError) -> str:
-    text = str(exc).lower()
+def _connect_reason(exc: BaseException) -> str:
+    # httpx2 reports "All connection attempts failed"; the OS's own error is further down the chain.
+    errors = _chain(exc)
+    if any(isinstance(e, ConnectionRefusedError) for e in errors):
+        return "connection refused"
+    text = " ".join(str(e) for e in errors).lower()
     if "refused" in text:
         return "connection refused"
     if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
@@ -226,6 +230,15 @@ def _connect_reason(exc: httpx2.ConnectError) -> str:
     if "unreachable" in text:
         return "network unreachable"
     return f"cannot connect: {exc}" if str(exc) else "cannot connect"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
 
 
 def _network_reason(exc: Exception, default: str) -> str:

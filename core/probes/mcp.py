@@ -1,0 +1,486 @@
+"""MCP server probes: connect (stdio, streamable HTTP or SSE), negotiate, list, ping, optionally call a tool.
+
+One overall deadline bounds the whole probe; every stage reports where the
+time went ("timed out after 2s waiting for tools/list"). A `persistent` probe
+keeps its session between probes and checks it (ping in the handshake era,
+`server/discover` in the 2026 era), reconnecting through the engine's breaker
+and retry policy when it dies; a `fresh` probe connects, checks and
+disconnects every time. Once a server's era is known, later connections are
+made in that era directly, so a legacy server never pays for the `auto` probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import httpx2
+from mcp.shared.exceptions import MCPError
+from mcp_types import PaginatedRequestParams
+
+from core.config import McpService
+from core.durations import format_duration
+from core.events import InventoryChanged, LogLevel
+from core.probes.base import ProbeContext
+from core.probes.http import _connect_reason
+from core.probes.mcp_inventory import Inventory, diff_names, tool_info
+from core.probes.mcp_session import McpSession
+from core.results import ProbeError, ProbeOutcome, Status
+
+T = TypeVar("T")
+
+STDERR_BURST = 40
+"""stderr lines per second passed on as log events; a flooding server is summarised, not relayed."""
+DEADLINE_MARGIN = 0.05
+"""Finish just before the engine's backstop timeout so our reason (which stage) wins."""
+EXIT_WAIT = 1.0
+"""How long to wait for a dead server's exit status to be collected."""
+
+LOG_LEVELS = {
+    "debug": LogLevel.DEBUG,
+    "info": LogLevel.INFO,
+    "notice": LogLevel.INFO,
+    "warning": LogLevel.WARNING,
+    "error": LogLevel.ERROR,
+    "critical": LogLevel.ERROR,
+    "alert": LogLevel.ERROR,
+    "emergency": LogLevel.ERROR,
+}
+
+
+def create_mcp_probe(service: McpService, ctx: ProbeContext) -> McpProbe:
+    return McpProbe(service, ctx)
+
+
+class McpProbe:
+    def __init__(self, service: McpService, ctx: ProbeContext) -> None:
+        self.service = service
+        self.ctx = ctx
+        self._session: McpSession | None = None
+        self._mode = "auto"
+        self._ever_connected = False
+        self._last_tools: dict[str, str] | None = None
+        self._last_other: dict[str, tuple[str, ...]] = {}
+        self._list_changed = False
+        self._stderr_window = (0.0, 0)
+        self._stderr_dropped = 0
+        self._unreadable = 0
+
+    # -- the probe ------------------------------------------------------------------------------
+
+    async def attempt(self, timeout: float) -> ProbeOutcome:
+        started = time.perf_counter()
+        deadline = started + max(0.01, timeout - min(DEADLINE_MARGIN, timeout * 0.05))
+        timings: dict[str, float] = {}
+        cold_start: float | None = None
+        fresh = self.service.session == "fresh"
+        try:
+            session = self._session
+            if session is not None and (lost := await self._lost_reason(session)):
+                self.ctx.log(LogLevel.WARNING, f"session lost: {lost}; reconnecting", "engine")
+                await self._drop()
+                raise ProbeError(lost)
+            if session is None:
+                session = await self._connect(deadline, timeout, timings)
+                if not self._ever_connected and self.service.transport == "stdio":
+                    cold_start = timings.get("connect", 0) + timings.get("handshake", 0)
+                self._ever_connected = True
+            else:
+                await self._stage(session, "ping", session.ping(), deadline, timeout, timings)
+            inventory = await self._inventory(session, deadline, timeout, timings)
+            call_problem = await self._call(session, deadline, timeout, timings) if self.service.call else ""
+            outcome = self._outcome(session, inventory, timings, call_problem, started, cold_start)
+        except BaseException:
+            if self._session is not None:
+                # A failed check leaves nothing half-open: the next probe starts clean.
+                await self._drop()
+            raise
+        if fresh:
+            await self._drop()
+        return outcome
+
+    async def reset(self) -> None:
+        await self._drop()
+
+    async def aclose(self) -> None:
+        await self._drop()
+
+    # -- stages ---------------------------------------------------------------------------------
+
+    async def _connect(self, deadline: float, timeout: float, timings: dict[str, float]) -> McpSession:
+        session = McpSession(
+            self.service,
+            mode=self._mode,
+            timeout=timeout,
+            on_stderr=self._stderr,
+            on_message=self._message,
+            on_log=self._server_log,
+        )
+        self._session = session
+        what = "the server to start and answer the handshake" if self.service.transport == "stdio" else "the handshake"
+        client = await self._stage(session, what, session.open(), deadline, timeout, timings, record=False)
+        if session.connect_ms is not None:
+            timings["connect"] = session.connect_ms
+        if session.handshake_ms is not None:
+            timings["handshake"] = session.handshake_ms
+        # Later connections skip the auto probe: a handshake-era server goes straight to initialize.
+        self._mode = "legacy" if session.era() == "handshake" else "auto"
+        version = client.protocol_version
+        self.ctx.log(LogLevel.DEBUG, f"connected: protocol {version} ({session.era()} era)", "engine")
+        return session
+
+    async def _inventory(
+        self, session: McpSession, deadline: float, timeout: float, timings: dict[str, float]
+    ) -> Inventory:
+        client = session.client
+        assert client is not None
+        caps = client.server_capabilities
+        inventory = Inventory()
+
+        async def pages(method: str, fetch: Any, items: str) -> list[Any]:
+            collected: list[Any] = []
+            cursor: str | None = None
+            seen: set[str] = set()
+            for _ in range(100):
+                page = await self._stage(
+                    session,
+                    method,
+                    fetch(PaginatedRequestParams(cursor=cursor)),
+                    deadline,
+                    timeout,
+                    timings,
+                    accumulate=True,
+                )
+                collected.extend(getattr(page, items))
+                cursor = page.next_cursor
+                if not cursor or cursor in seen:
+                    break
+                seen.add(cursor)
+            return collected
+
+        raw = client.session
+        if caps.tools is not None or not _any_capability(caps):
+            inventory.tools = [
+                tool_info(t) for t in await pages("tools/list", lambda p: raw.list_tools(params=p), "tools")
+            ]
+        if caps.resources is not None:
+            inventory.resources = [
+                r.name for r in await pages("resources/list", lambda p: raw.list_resources(params=p), "resources")
+            ]
+            inventory.resource_templates = [
+                r.name
+                for r in await pages(
+                    "resources/templates/list",
+                    lambda p: raw.list_resource_templates(params=p),
+                    "resource_templates",
+                )
+            ]
+        if caps.prompts is not None:
+            inventory.prompts = [
+                p.name for p in await pages("prompts/list", lambda p: raw.list_prompts(params=p), "prompts")
+            ]
+        self._report_changes(inventory)
+        return inventory
+
+    async def _call(self, session: McpSession, deadline: float, timeout: float, timings: dict[str, float]) -> str:
+        """The deep check. Returns a problem ("" if the tool answered as expected)."""
+        call = self.service.call
+        assert call is not None and session.client is not None
+        result = await self._stage(
+            session,
+            f"tools/call {call.tool}",
+            session.client.session.call_tool(call.tool, call.arguments),
+            deadline,
+            timeout,
+            timings,
+            key="call",
+        )
+        text = " ".join(getattr(block, "text", "") for block in getattr(result, "content", []) or [])
+        if getattr(result, "is_error", False):
+            return f"tool {call.tool} returned an error: {_clip(text) or 'no details'}"
+        if call.expect_text is not None and call.expect_text not in text:
+            return f"tool {call.tool} answered without {call.expect_text!r}"
+        return ""
+
+    async def _stage(
+        self,
+        session: McpSession,
+        what: str,
+        awaitable: Awaitable[T],
+        deadline: float,
+        timeout: float,
+        timings: dict[str, float],
+        *,
+        record: bool = True,
+        key: str | None = None,
+        accumulate: bool = False,
+    ) -> T:
+        """Run one stage within the overall deadline; turn every failure into a reason."""
+        remaining = deadline - time.perf_counter()
+        started = time.perf_counter()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(remaining):
+                result = await awaitable
+        except TimeoutError:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()
+            raise ProbeError(f"timed out after {format_duration(timeout)} waiting for {what}") from None
+        except ProbeError:
+            raise
+        except Exception as exc:
+            raise await self._failure(session, what, exc) from None
+        if record:
+            elapsed = (time.perf_counter() - started) * 1000
+            name = key or what
+            timings[name] = timings.get(name, 0.0) + elapsed if accumulate else elapsed
+        return result
+
+    # -- outcome --------------------------------------------------------------------------------
+
+    def _outcome(
+        self,
+        session: McpSession,
+        inventory: Inventory,
+        timings: dict[str, float],
+        call_problem: str,
+        started: float,
+        cold_start: float | None,
+    ) -> ProbeOutcome:
+        client = session.client
+        assert client is not None
+        latency_ms = (time.perf_counter() - started) * 1000
+        expect = self.service.expect
+        problems: list[str] = []
+        names = {tool.name for tool in inventory.tools}
+        missing = [tool for tool in expect.tools if tool not in names]
+        if missing:
+            problems.append("missing tools: " + ", ".join(missing))
+        if expect.min_tools is not None and len(inventory.tools) < expect.min_tools:
+            problems.append(f"{len(inventory.tools)} tools, expected at least {expect.min_tools}")
+        if expect.max_context_tokens is not None and inventory.context_tokens > expect.max_context_tokens:
+            problems.append(
+                f"tool list costs ~{inventory.context_tokens} tokens of context (limit {expect.max_context_tokens})"
+            )
+        if call_problem:
+            problems.append(call_problem)
+        if expect.max_latency is not None and latency_ms > expect.max_latency * 1000:
+            problems.append(f"slow: {format_duration(latency_ms / 1000)} > {format_duration(expect.max_latency)}")
+        info = client.server_info
+        caps = client.server_capabilities
+        details: dict[str, Any] = {
+            "transport": self.service.transport,
+            "session": self.service.session,
+            "protocol_version": client.protocol_version,
+            "era": session.era(),
+            "server": {
+                "name": getattr(info, "name", None),
+                "title": getattr(info, "title", None),
+                "version": getattr(info, "version", None),
+            },
+            "capabilities": [
+                name
+                for name in ("tools", "resources", "prompts", "logging", "completions")
+                if getattr(caps, name, None) is not None
+            ],
+            "instructions_chars": len(client.instructions or ""),
+            "tools": [
+                {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in inventory.tools
+            ],
+            "tool_count": len(inventory.tools),
+            "resource_count": len(inventory.resources),
+            "resource_template_count": len(inventory.resource_templates),
+            "prompt_count": len(inventory.prompts),
+            "resources": list(inventory.resources),
+            "resource_templates": list(inventory.resource_templates),
+            "prompts": list(inventory.prompts),
+            "context_chars": inventory.context_chars,
+            "context_tokens": inventory.context_tokens,
+            "cold_start": round(cold_start, 1) if cold_start is not None else None,
+        }
+        if session.process is not None:
+            details["pid"] = session.process.pid
+            details["stderr_lines"] = session.process.stderr_lines
+        return ProbeOutcome(
+            status=Status.DEGRADED if problems else Status.UP,
+            reason="; ".join(problems),
+            latency_ms=latency_ms,
+            timings=timings,
+            details=details,
+        )
+
+    def _report_changes(self, inventory: Inventory) -> None:
+        tools = inventory.tool_map()
+        others = {
+            "resources": tuple(inventory.resources),
+            "resource templates": tuple(inventory.resource_templates),
+            "prompts": tuple(inventory.prompts),
+        }
+        if self._last_tools is not None:
+            diff = diff_names(self._last_tools, tools)
+            if diff:
+                self._publish_change("tools", diff)
+            for kind, names in others.items():
+                before = dict.fromkeys(self._last_other.get(kind, ()), "")
+                change = diff_names(before, dict.fromkeys(names, ""))
+                if change:
+                    self._publish_change(kind, change)
+        self._last_tools = tools
+        self._last_other = others
+        self._list_changed = False
+
+    def _publish_change(self, kind: str, diff: Any) -> None:
+        self.ctx.log(LogLevel.WARNING, f"{kind} changed: {diff.describe()}", "engine")
+        self.ctx.publish(
+            InventoryChanged(
+                at=self.ctx.now(),
+                service=self.service.name,
+                kind=kind,
+                added=diff.added,
+                removed=diff.removed,
+                changed=diff.changed,
+            )
+        )
+
+    # -- failures -------------------------------------------------------------------------------
+
+    async def _lost_reason(self, session: McpSession) -> str:
+        """Why an open persistent session is no longer usable ("" if it looks alive)."""
+        if session.process is not None and session.process.returncode is not None:
+            return self._exit_reason(session)
+        if session.finished:
+            failure = session.failure
+            return _describe(failure) if failure is not None else "the connection closed"
+        return ""
+
+    async def _failure(self, session: McpSession, what: str, exc: BaseException) -> ProbeError:
+        leaf = _leaf(exc)
+        if isinstance(leaf, FileNotFoundError) and self.service.transport == "stdio":
+            return ProbeError(f"command not found: {self.service.command}", retryable=False)
+        if isinstance(leaf, PermissionError) and self.service.transport == "stdio":
+            return ProbeError(f"cannot run {self.service.command}: permission denied", retryable=False)
+        process = session.process
+        if process is not None and process.pid is not None:
+            exited = await _wait_for_exit(process)
+            if exited:
+                return ProbeError(self._exit_reason(session))
+        if isinstance(leaf, httpx2.ConnectError):
+            return ProbeError(_connect_reason(leaf))
+        if isinstance(leaf, httpx2.TimeoutException):
+            return ProbeError(f"timed out waiting for {what}")
+        if isinstance(leaf, httpx2.HTTPStatusError):
+            response = leaf.response
+            return ProbeError(
+                f"HTTP {response.status_code} {response.reason_phrase} during {what}".replace("  ", " "),
+                retryable=response.status_code >= 500,
+                http_status=response.status_code,
+            )
+        if isinstance(leaf, MCPError):
+            return ProbeError(self.ctx.redact(f"{what} failed: {leaf.message} (error {leaf.code})"))
+        return ProbeError(self.ctx.redact(f"{what} failed: {_describe(leaf)}"))
+
+    def _exit_reason(self, session: McpSession) -> str:
+        process = session.process
+        assert process is not None
+        code = process.returncode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            text = f"process killed by {name}"
+        else:
+            text = f"process exited with code {code}"
+        last = process.last_stderr()
+        return self.ctx.redact(f"{text}: {_clip(last)}" if last else text)
+
+    async def _drop(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await asyncio.shield(session.close())
+
+    # -- what the server says on the side -------------------------------------------------------
+
+    def _stderr(self, line: str) -> None:
+        now = time.monotonic()
+        window, count = self._stderr_window
+        if now - window >= 1.0:
+            if self._stderr_dropped:
+                self.ctx.log(LogLevel.WARNING, f"({self._stderr_dropped} more stderr lines not shown)", "stderr")
+                self._stderr_dropped = 0
+            window, count = now, 0
+        if count < STDERR_BURST:
+            self.ctx.log(LogLevel.INFO, line, "stderr")
+        else:
+            self._stderr_dropped += 1
+        self._stderr_window = (window, count + 1)
+
+    def _message(self, message: Any) -> None:
+        if isinstance(message, Exception):
+            self._unreadable += 1
+            if self._unreadable <= 3 or self._unreadable % 100 == 0:
+                self.ctx.log(
+                    LogLevel.WARNING, f"unreadable message from the server: {_clip(_describe(message))}", "engine"
+                )
+            return
+        method = getattr(getattr(message, "root", message), "method", "")
+        if method.endswith("/list_changed"):
+            self._list_changed = True
+            self.ctx.log(LogLevel.INFO, f"server sent {method}", "engine")
+
+    def _server_log(self, params: Any) -> None:
+        level = LOG_LEVELS.get(str(getattr(params, "level", "info")), LogLevel.INFO)
+        data = getattr(params, "data", "")
+        self.ctx.log(level, _clip(data if isinstance(data, str) else repr(data), 500), "server")
+
+
+def _any_capability(caps: Any) -> bool:
+    return any(getattr(caps, name, None) is not None for name in ("tools", "resources", "prompts"))
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real error inside anyio's exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _describe(exc: BaseException) -> str:
+    exc = _leaf(exc)
+    text = str(exc).strip()
+    if isinstance(exc, MCPError):
+        return f"{exc.message} (error {exc.code})"
+    name = type(exc).__name__
+    if name in ("ClosedResourceError", "BrokenResourceError", "EndOfStream", "BrokenPipeError"):
+        return "the connection closed"
+    return f"{name}: {text}" if text else name
+
+
+async def _wait_for_exit(process: Any) -> bool:
+    """Give a dying server a moment to be reaped, so its exit code can be reported."""
+    deadline = time.monotonic() + EXIT_WAIT
+    while time.monotonic() < deadline:
+        if process.returncode is not None:
+            return True
+        if not process.alive():
+            await asyncio.sleep(0.05)
+            return process.returncode is not None
+        await asyncio.sleep(0.02)
+    return False
+
+
+def _clip(text: str, width: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+with contextlib.suppress(Exception):
+    # Quiet the SDK's per-line warnings for servers that print garbage: we report those ourselves.
+    import logging
+
+    logging.getLogger("mcp.client.stdio").setLevel(logging.ERROR)

@@ -1,0 +1,187 @@
+"""One connection to an MCP server, owned by a task of its own.
+
+The SDK's client is a stack of anyio context managers: it must be entered and
+left in the same task. A persistent session outlives any one probe (each probe
+runs in whichever task the engine uses), so a dedicated owner task enters the
+client, hands it over, and leaves it when asked to close or when cancelled.
+Closing is bounded: the SDK's own shutdown (stdin close, SIGTERM, SIGKILL to the
+process group) gets a few seconds, then the owner is cancelled, then the
+process group is killed outright. Nothing outlives `close()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import mcp_types as types
+from mcp import Client
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from core.config import McpService
+from core.probes.mcp_transport import ServerProcess, http_transport, sse_transport, stdio_transport
+
+CLOSE_GRACE = 4.0
+"""The SDK waits up to ~2s for a server to exit after stdin closes, then escalates; allow for that."""
+
+
+class McpSession:
+    def __init__(
+        self,
+        service: McpService,
+        *,
+        mode: str,
+        timeout: float,
+        on_stderr: Callable[[str], None],
+        on_message: Callable[[Any], Any],
+        on_log: Callable[[Any], Any],
+    ) -> None:
+        self.service = service
+        self.mode = mode
+        self.timeout = timeout
+        self.process = ServerProcess() if service.transport == "stdio" else None
+        self._on_stderr = on_stderr
+        self._on_message = on_message
+        self._on_log = on_log
+        self._ready: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
+        self._closing = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.started_at = 0.0
+        self.transport_ready_at: float | None = None
+        self.connected_at: float | None = None
+        self.failure: BaseException | None = None
+        """What ended the session from the inside (transport died), if anything."""
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def open(self) -> Client:
+        """Connect and negotiate. The caller bounds this with its own deadline (and calls close())."""
+        self.started_at = time.perf_counter()
+        self._task = asyncio.create_task(self._own(), name=f"mcp-session:{self.service.name}")
+        return await asyncio.shield(self._ready)
+
+    async def close(self) -> None:
+        """Leave the session and make sure the server is gone. Never raises, always bounded."""
+        self._closing.set()
+        task = self._task
+        if task is not None and not task.done():
+            done, _ = await asyncio.wait({task}, timeout=CLOSE_GRACE)
+            if not done:
+                task.cancel()
+                await asyncio.wait({task}, timeout=CLOSE_GRACE)
+        if self.process is not None:
+            self.process.kill_group()
+        if not self._ready.done():
+            self._ready.cancel()
+
+    @property
+    def client(self) -> Client | None:
+        return (
+            self._ready.result()
+            if self._ready.done() and not self._ready.cancelled() and not self._ready.exception()
+            else None
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    # -- what the connection learned ------------------------------------------------------------
+
+    @property
+    def connect_ms(self) -> float | None:
+        if self.transport_ready_at is None:
+            return None
+        return (self.transport_ready_at - self.started_at) * 1000
+
+    @property
+    def handshake_ms(self) -> float | None:
+        if self.connected_at is None or self.transport_ready_at is None:
+            return None
+        return (self.connected_at - self.transport_ready_at) * 1000
+
+    def era(self) -> str:
+        client = self.client
+        version = client.protocol_version if client else ""
+        return "modern" if version in MODERN_PROTOCOL_VERSIONS else "handshake"
+
+    async def ping(self) -> None:
+        """Liveness on an open session: `ping` in the handshake era, `server/discover` after it."""
+        client = self._require()
+        if self.era() == "handshake":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                await client.session.send_ping()
+        else:
+            await client.session.send_discover(client.protocol_version)
+
+    def _require(self) -> Client:
+        client = self.client
+        if client is None:
+            raise RuntimeError("the session is not open")
+        return client
+
+    # -- the owner task -------------------------------------------------------------------------
+
+    async def _own(self) -> None:
+        try:
+            client = Client(
+                self._timed(self._transport()),
+                mode=self.mode,  # type: ignore[arg-type]
+                cache=None,  # a monitor must see the server, not a cache
+                read_timeout_seconds=self.timeout,
+                message_handler=self._handle_message,
+                logging_callback=self._handle_log,
+                client_info=types.Implementation(name="lookout", version=_version()),
+            )
+            async with client:
+                self.connected_at = time.perf_counter()
+                self._ready.set_result(client)
+                await self._closing.wait()
+        except BaseException as exc:
+            if not self._ready.done():
+                if isinstance(exc, asyncio.CancelledError):
+                    self._ready.cancel()
+                else:
+                    self._ready.set_exception(exc)
+            elif not self._closing.is_set():
+                self.failure = exc
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            if self._ready.done() and not self._ready.cancelled():
+                self._ready.exception()  # mark retrieved: failures are reported by the probe, not by asyncio
+
+    def _transport(self) -> Any:
+        service = self.service
+        if service.transport == "stdio":
+            assert self.process is not None
+            return stdio_transport(service, self.process, self._on_stderr)
+        if service.transport == "sse":
+            return sse_transport(service, self.timeout)
+        return http_transport(service, self.timeout)
+
+    @asynccontextmanager
+    async def _timed(self, transport: Any) -> AsyncIterator[Any]:
+        async with transport as streams:
+            self.transport_ready_at = time.perf_counter()
+            yield streams
+
+    async def _handle_message(self, message: Any) -> None:
+        with contextlib.suppress(Exception):
+            self._on_message(message)
+
+    async def _handle_log(self, params: Any) -> None:
+        with contextlib.suppress(Exception):
+            self._on_log(params)
+
+
+def _version() -> str:
+    from core import __version__
+
+    return __version__
