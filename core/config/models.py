@@ -174,7 +174,9 @@ class McpService(ServiceBase):
     """An MCP server: started over stdio, or reached over streamable HTTP or SSE."""
 
     kind: Literal["mcp"] = "mcp"
-    transport: Literal["stdio", "http", "sse"] = "stdio"
+    transport: Literal["stdio", "http", "sse"] = Field(
+        "stdio", description="stdio (default with `command`), http = streamable HTTP (default with `url`), sse"
+    )
     command: str | None = Field(None, description="stdio: the program to start (npx, uvx, docker, ...)")
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict, description="stdio: extra environment for the server")
@@ -186,6 +188,14 @@ class McpService(ServiceBase):
     )
     expect: McpExpect = Field(default_factory=McpExpect)
     call: McpCall | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_transport(cls, data: Any) -> Any:
+        # `url:` alone means a remote server over streamable HTTP; `command:` means stdio.
+        if isinstance(data, dict) and "transport" not in data and "url" in data and "command" not in data:
+            return {**data, "transport": "http"}
+        return data
 
     @field_validator("url")
     @classmethod

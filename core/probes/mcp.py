@@ -69,6 +69,7 @@ class McpProbe:
         self._stderr_window = (0.0, 0)
         self._stderr_dropped = 0
         self._unreadable = 0
+        self._unreadable_sample = ""
 
     # -- the probe ------------------------------------------------------------------------------
 
@@ -90,14 +91,16 @@ class McpProbe:
                     cold_start = timings.get("connect", 0) + timings.get("handshake", 0)
                 self._ever_connected = True
             else:
-                await self._stage(session, "ping", session.ping(), deadline, timeout, timings)
+                check = "ping" if session.era() == "handshake" else "server/discover"
+                await self._stage(session, check, session.ping(), deadline, timeout, timings)
             inventory = await self._inventory(session, deadline, timeout, timings)
             call_problem = await self._call(session, deadline, timeout, timings) if self.service.call else ""
             outcome = self._outcome(session, inventory, timings, call_problem, started, cold_start)
         except BaseException:
             if self._session is not None:
-                # A failed check leaves nothing half-open: the next probe starts clean.
-                await self._drop()
+                # A failed check leaves nothing half-open: the next probe starts clean. No grace for a
+                # server that just failed (a hung one would ignore it): kill first, then unwind.
+                await self._drop(graceful=False)
             raise
         if fresh:
             await self._drop()
@@ -230,7 +233,9 @@ class McpProbe:
         except TimeoutError:
             if asyncio.iscoroutine(awaitable):
                 awaitable.close()
-            raise ProbeError(f"timed out after {format_duration(timeout)} waiting for {what}") from None
+            raise ProbeError(
+                f"timed out after {format_duration(timeout)} waiting for {what}{self._unreadable_note()}"
+            ) from None
         except ProbeError:
             raise
         except Exception as exc:
@@ -399,9 +404,11 @@ class McpProbe:
         last = process.last_stderr()
         return self.ctx.redact(f"{text}: {_clip(last)}" if last else text)
 
-    async def _drop(self) -> None:
+    async def _drop(self, *, graceful: bool = True) -> None:
         session, self._session = self._session, None
         if session is not None:
+            if not graceful and session.process is not None:
+                session.process.kill_group()
             await asyncio.shield(session.close())
 
     # -- what the server says on the side -------------------------------------------------------
@@ -420,9 +427,17 @@ class McpProbe:
             self._stderr_dropped += 1
         self._stderr_window = (window, count + 1)
 
+    def _unreadable_note(self) -> str:
+        if not self._unreadable:
+            return ""
+        lines = "line" if self._unreadable == 1 else "lines"
+        return f" (the server wrote {self._unreadable} unreadable {lines}, e.g. {self._unreadable_sample!r})"
+
     def _message(self, message: Any) -> None:
         if isinstance(message, Exception):
             self._unreadable += 1
+            if not self._unreadable_sample:
+                self._unreadable_sample = _clip(_bad_input(message), 60)
             if self._unreadable <= 3 or self._unreadable % 100 == 0:
                 self.ctx.log(
                     LogLevel.WARNING, f"unreadable message from the server: {_clip(_describe(message))}", "engine"
@@ -437,6 +452,17 @@ class McpProbe:
         level = LOG_LEVELS.get(str(getattr(params, "level", "info")), LogLevel.INFO)
         data = getattr(params, "data", "")
         self.ctx.log(level, _clip(data if isinstance(data, str) else repr(data), 500), "server")
+
+
+def _bad_input(exc: Exception) -> str:
+    """The text a server sent that was not JSON-RPC (pydantic keeps it in the error)."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        with contextlib.suppress(Exception):
+            value = errors()[0].get("input")
+            if isinstance(value, str | bytes):
+                return value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return str(exc)
 
 
 def _any_capability(caps: Any) -> bool:
@@ -483,4 +509,4 @@ with contextlib.suppress(Exception):
     # Quiet the SDK's per-line warnings for servers that print garbage: we report those ourselves.
     import logging
 
-    logging.getLogger("mcp.client.stdio").setLevel(logging.ERROR)
+    logging.getLogger("mcp.client.stdio").setLevel(logging.CRITICAL)

@@ -1,0 +1,268 @@
+"""MCP servers written with the official SDK, healthy and misbehaving, for the tests and `lookout demo`.
+
+    python -m core.demo.mcp_servers NAME [--transport stdio|http|sse] [--port N] [--era auto|legacy]
+
+Healthy: docs, many-tools (paginated), slow-start, crashy, changing, verbose.
+Misbehaving (stdio): silent, garbage, exit-at-once, stderr-flood, hang-on-list, die-mid-session.
+
+`--era legacy` removes `server/discover`, so the server speaks only the
+handshake era (`initialize`, 2024-11-05..2025-11-25); by default the SDK server
+answers both eras. The misbehaving servers that never speak MCP at all are
+plain loops: there is no SDK way to be that broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import sys
+import threading
+import time
+from typing import Any
+
+import anyio
+from mcp.server import MCPServer
+from mcp_types import ListToolsResult, PaginatedRequestParams, Tool
+
+HEALTHY = ("docs", "many-tools", "slow-start", "crashy", "changing", "verbose", "hang-on-list", "die-mid-session")
+RAW = ("silent", "garbage", "exit-at-once", "stderr-flood")
+NAMES = HEALTHY + RAW
+PAGE_SIZE = 25
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _docs(server: MCPServer) -> None:
+    @server.tool(name="search-docs", description="Search the documentation and return matching page titles.")
+    def search_docs(query: str, limit: int = 5) -> str:
+        return f"{min(limit, 3)} pages match {query!r}: Getting started, Configuring {query}, {query} FAQ"
+
+    @server.tool(name="get-page", description="Fetch one documentation page as Markdown.")
+    def get_page(path: str) -> str:
+        return f"# {path}\n\nThis page explains {path}."
+
+    @server.tool(name="echo", description="Return the text unchanged (a cheap deep check).")
+    def echo(text: str) -> str:
+        return text
+
+    @server.resource("docs://index", name="index", description="Table of contents")
+    def index() -> str:
+        return "Getting started\nConfiguration\nFAQ"
+
+    @server.resource("docs://changelog", name="changelog", description="What changed")
+    def changelog() -> str:
+        return "1.4.2: faster search"
+
+    @server.resource("docs://pages/{path}", name="page", description="Any page by path")
+    def page(path: str) -> str:
+        return f"# {path}"
+
+    @server.prompt(name="summarize", description="Summarize a page")
+    def summarize(path: str) -> str:
+        return f"Summarize the page {path} in three bullet points."
+
+    @server.prompt(name="explain", description="Explain a concept from the docs")
+    def explain(topic: str) -> str:
+        return f"Explain {topic} to a new user."
+
+
+def _paginated_tools(server: MCPServer, tools: list[Tool]) -> None:
+    async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
+        start = int(params.cursor) if params is not None and params.cursor else 0
+        end = start + PAGE_SIZE
+        return ListToolsResult(tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None)
+
+    server._lowlevel_server.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
+
+
+def _tool(name: str, description: str, **properties: str) -> Tool:
+    return Tool(
+        name=name,
+        description=description,
+        input_schema={
+            "type": "object",
+            "properties": {key: {"type": kind} for key, kind in properties.items()},
+            "required": list(properties),
+        },
+    )
+
+
+def build_server(name: str, *, era: str = "auto", **options: Any) -> MCPServer:
+    """An SDK server for one of the HEALTHY names (also serves over HTTP/SSE through `asgi_app`)."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    server = MCPServer(
+        f"{name}-demo",
+        title=f"Lookout demo: {name}",
+        version="1.4.2",
+        instructions=f"A Lookout demo server ({name}). Use search-docs before get-page.",
+        log_level="WARNING",
+    )
+    # MCPServer configures the root logger for its process; in-process (tests, the demo's TUI) that is
+    # not its call to make: a log line on stderr would garble the screen.
+    root.handlers[:], _ = saved
+    root.setLevel(saved[1])
+    _docs(server)
+    if name == "many-tools":
+        _paginated_tools(server, [_tool(f"tool-{i:02d}", f"Demo tool number {i}.", value="string") for i in range(60)])
+    elif name == "changing":
+        _changing(server, float(options.get("every", 20)))
+    elif name == "hang-on-list":
+
+        async def never(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
+            await anyio.sleep_forever()
+            raise AssertionError("unreachable")
+
+        server._lowlevel_server.add_request_handler("tools/list", PaginatedRequestParams, never)
+    elif name == "die-mid-session":
+        _die_after(server, int(options.get("requests", 3)))
+    if era == "legacy":
+        # Without server/discover the SDK client's auto mode falls back to initialize: a 2025-era server.
+        server._lowlevel_server._request_handlers.pop("server/discover", None)
+    return server
+
+
+def _changing(server: MCPServer, every: float) -> None:
+    """A tool appears and disappears, and another's schema changes, every `every` seconds."""
+    started = time.monotonic()
+    base = [
+        _tool("search-docs", "Search the documentation and return matching page titles.", query="string"),
+        _tool("get-page", "Fetch one documentation page as Markdown.", path="string"),
+    ]
+    changed = [
+        _tool(
+            "search-docs", "Search the documentation and return matching page titles.", query="string", lang="string"
+        ),
+        _tool("get-page", "Fetch one documentation page as Markdown.", path="string"),
+        _tool("beta-feature", "An experimental tool that comes and goes.", input="string"),
+    ]
+
+    async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
+        phase = int((time.monotonic() - started) / every) % 2
+        return ListToolsResult(tools=changed if phase else base)
+
+    server._lowlevel_server.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
+
+
+def _die_after(server: MCPServer, requests: int) -> None:
+    seen = 0
+    original = server._lowlevel_server._request_handlers["tools/list"].handler
+
+    async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
+        nonlocal seen
+        seen += 1
+        if seen > requests:
+            _say("panic: lost connection to backend")
+            os._exit(2)
+        return await original(ctx, params)
+
+    server._lowlevel_server.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
+
+
+async def _serve_legacy_stdio(server: MCPServer) -> None:
+    """Handshake era only: the SDK's `serve_loop` (what Server.run uses minus the 2026 era routing)."""
+    from mcp.server.runner import serve_loop
+    from mcp.server.stdio import stdio_server
+
+    low = server._lowlevel_server
+    async with stdio_server() as (read_stream, write_stream), low.lifespan(low) as state:
+        await serve_loop(
+            low, read_stream, write_stream, lifespan_state=state, init_options=low.create_initialization_options()
+        )
+
+
+def asgi_app(name: str, transport: str = "http", *, era: str = "auto", **options: Any) -> Any:
+    """The server as an ASGI app: streamable HTTP at /mcp, or the legacy SSE transport at /sse."""
+    server = build_server(name, era=era, **options)
+    if transport == "sse":
+        return server.sse_app(host="127.0.0.1")
+    return server.streamable_http_app(host="127.0.0.1")
+
+
+# -- misbehaving processes ----------------------------------------------------------------------
+
+
+def _run_raw(name: str) -> None:
+    if name == "exit-at-once":
+        _say("error: missing API key")
+        sys.exit(1)
+    if name == "silent":
+        for _ in sys.stdin:
+            pass
+        time.sleep(3600)
+    if name == "garbage":
+        print("Welcome to the server! (this banner is not JSON-RPC)", flush=True)
+        for line in sys.stdin:
+            print(f"garbage: {line[:20]!r}", flush=True)
+        time.sleep(3600)
+    if name == "stderr-flood":
+        chunk = ("flood " * 20 + "\n") * 500
+        while True:
+            sys.stderr.write(chunk)
+
+
+def _background(name: str, options: argparse.Namespace) -> None:
+    if name == "crashy":
+        lifetime = random.uniform(options.lifetime_min, options.lifetime_max)
+
+        def crash() -> None:
+            time.sleep(lifetime)
+            _say("fatal: simulated crash")
+            os._exit(1)
+
+        threading.Thread(target=crash, daemon=True).start()
+    if name == "verbose":
+
+        def chatter() -> None:
+            n = 0
+            while True:
+                n += 1
+                _say(f"debug: background sync #{n} ok")
+                time.sleep(0.1)
+
+        threading.Thread(target=chatter, daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m core.demo.mcp_servers", description=__doc__.splitlines()[0])
+    parser.add_argument("name", choices=NAMES)
+    parser.add_argument("--transport", choices=("stdio", "http", "sse"), default="stdio")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--era", choices=("auto", "legacy"), default="auto")
+    parser.add_argument("--delay", type=float, default=3.0, help="slow-start: seconds before serving")
+    parser.add_argument("--lifetime-min", type=float, default=30.0)
+    parser.add_argument("--lifetime-max", type=float, default=60.0)
+    parser.add_argument("--every", type=float, default=20.0, help="changing: seconds between tool-list changes")
+    parser.add_argument("--requests", type=int, default=3, help="die-mid-session: tools/list calls before dying")
+    args = parser.parse_args(argv)
+    if args.name in RAW:
+        _run_raw(args.name)
+        return
+    if args.name == "slow-start":
+        _say(f"warming up for {args.delay:g}s")
+        time.sleep(args.delay)
+    server = build_server(args.name, era=args.era, every=args.every, requests=args.requests)
+    _background(args.name, args)
+    if args.transport == "stdio":
+        if args.era == "legacy":
+            anyio.run(_serve_legacy_stdio, server)
+        else:
+            server.run("stdio")
+        return
+    import uvicorn
+
+    from core.demo.serve import bind_loopback
+
+    sock = bind_loopback("127.0.0.1", args.port)
+    path = "/sse" if args.transport == "sse" else "/mcp"
+    _say(f"listening on http://127.0.0.1:{sock.getsockname()[1]}{path}")
+    app = asgi_app(args.name, args.transport, era=args.era, every=args.every, requests=args.requests)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()
