@@ -8,7 +8,7 @@ claims from the server's own counts ("the open breaker sent nothing").
     /fail/{key}?times=N                    500 for the first N requests, then 200
     /status/{key}/{code}                   that status
     /quota/{key}?limit=L&window=W          IETF RateLimit fields; 429 + Retry-After at zero
-    /github/{key}/rate_limit?limit=L&window=W   GitHub X-RateLimit-* and /rate_limit body; 403 at zero
+    /github/{key}/rate_limit?limit=L&window=W[&used=U]   GitHub X-RateLimit-* and /rate_limit body; 403 at zero
     /openai/{key}?limit=L&window=W         x-ratelimit-*-requests/tokens, "6m0s" resets; 429 at zero
     /hang/{key}                            never answers
     /slow/{key}?ms=N                       answers after N ms
@@ -83,13 +83,14 @@ class Recorder:
         with self.lock:
             return time.monotonic() - self.first_seen.get((route, key), time.monotonic())
 
-    def window(self, route: str, key: str, limit: int, length: float) -> Window:
-        """The key's window, rolled forward; caller holds no lock (we take it)."""
+    def window(self, route: str, key: str, limit: int, length: float, first_used: int = 0) -> Window:
+        """The key's window, rolled forward. `first_used`: quota already spent in the very first window
+        (as when Lookout starts while other clients share the token)."""
         with self.lock:
             now = time.monotonic()
             window = self.windows.get((route, key))
             if window is None or window.limit != limit or window.length != length:
-                window = self.windows[(route, key)] = Window(limit, length, now)
+                window = self.windows[(route, key)] = Window(limit, length, now, used=min(first_used, limit))
             window.roll(now)
             return window
 
@@ -159,7 +160,7 @@ def create_http_api() -> Starlette:
     async def github(request: Request) -> Response:
         key = key_of(request, "github")
         limit, length = _int(request, "limit", 60), _float(request, "window", 3600)
-        window = recorder.window("github", key, limit, length)
+        window = recorder.window("github", key, limit, length, _int(request, "used", 0))
         now = time.monotonic()
         reset_epoch = int(time.time() + window.seconds_left(now)) + 1
         allowed = recorder.spend(window)

@@ -1,0 +1,84 @@
+"""`lookout demo`: the offline fleet shows every state, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+from fixtures_mcp import tagged_processes
+from helpers import make_config
+
+from core.config import load_config
+from core.demo.fleet import start_demo_fleet
+from core.engine import Engine
+from core.events import BreakerChanged
+
+
+def test_demo_once_json_shows_every_state_and_leaves_nothing_behind(tag) -> None:
+    env = {**os.environ, "LOOKOUT_TEST_TAG": tag}
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "demo", "--once", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 2, done.stderr  # something is down (the offline API, by design)
+    report = json.loads(done.stdout)
+    statuses = {service["status"] for service in report["services"]}
+    assert {"up", "degraded", "down"} <= statuses
+    assert report["status"] == "down"
+    by_name = {service["name"]: service for service in report["services"]}
+    assert by_name["offline-api"]["reason"] == "connection refused"
+    assert by_name["agent-gateway"]["reason"] == "depends on offline-api, which is down"
+    github = by_name["github-like-api"]
+    core = next(limit for limit in github["rate_limits"] if limit["resource"] == "core")
+    assert core["remaining"] / core["limit"] < 0.30 and github["status"] == "degraded"
+    assert "core quota low" in github["reason"]
+    assert by_name["docs-mcp"]["mcp"]["tool_count"] == 3
+    assert tagged_processes(tag) == []
+
+
+def test_demo_config_is_a_valid_example() -> None:
+    with start_demo_fleet() as fleet:
+        config = load_config(fleet.config_path)
+        written = fleet.config_path
+        assert {"flaky-api", "docs-mcp", "remote-mcp", "legacy-sse-mcp", "offline-api"} <= set(config.services)
+    assert not written.exists()  # stop() removes what the demo wrote
+
+
+async def test_flapping_api_breaker_opens_half_opens_and_closes() -> None:
+    with start_demo_fleet() as fleet:
+        api = fleet.servers[0].url
+        config = make_config(
+            {
+                "flaky-api": {
+                    "kind": "http",
+                    "url": f"{api}/flap/breaker-test?up=1.5&down=1.5",
+                    "interval": "150ms",
+                    "breaker": {"fail_max": 2, "reset_timeout": "1s"},
+                }
+            },
+            retry={"attempts": 1},
+        )
+        transitions: list[tuple[str, str]] = []
+        async with Engine(config) as engine:
+            events = engine.subscribe()
+
+            async def watch() -> None:
+                async for event in events:
+                    if isinstance(event, BreakerChanged):
+                        transitions.append((event.old, event.new))
+                        if ("closed", "open") in transitions and transitions[-1] == ("half-open", "closed"):
+                            return
+
+            try:
+                await asyncio.wait_for(watch(), timeout=30)
+            except TimeoutError:
+                raise AssertionError(f"breaker went {transitions}") from None
+    assert ("closed", "open") in transitions
+    assert ("open", "half-open") in transitions
+    assert transitions[-1] == ("half-open", "closed")
