@@ -206,6 +206,7 @@ class Engine:
         service.pipeline.breaker.reset()
         self._log(LogLevel.INFO, "breaker reset by operator", name)
         self._changed()
+        service.wake.set()  # the operator wants to know now whether it works again, not in an interval
 
     # -- internals -----------------------------------------------------------
     def _build_services(self) -> None:

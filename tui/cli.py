@@ -76,9 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --once: print engine log lines (retries, breaker changes) to stderr",
     )
-    parser.add_argument(
-        "--check", action="store_true", help="validate the config and exit (0 valid, 3 invalid)"
-    )
+    parser.add_argument("--check", action="store_true", help="validate the config and exit (0 valid, 3 invalid)")
     parser.add_argument(
         "--ansi",
         action="store_true",
@@ -113,9 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         unknown = [name for name in args.only if name not in config.services]
         if unknown:
             known = ", ".join(config.services) or "none"
-            print(
-                f"lookout: --only: no service named {', '.join(unknown)} (services: {known})", file=sys.stderr
-            )
+            print(f"lookout: --only: no service named {', '.join(unknown)} (services: {known})", file=sys.stderr)
             return EXIT_UNKNOWN
     if args.once:
         return run_once(
@@ -160,9 +156,7 @@ def run_once(
     elif fmt == "nagios":
         print(render_nagios(snapshot))
     else:
-        use_colour = color == "always" or (
-            color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        )
+        use_colour = color == "always" or (color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
         width = shutil.get_terminal_size((100, 24)).columns
         print(render_table(snapshot, width=width, colour=use_colour))
     return exit_code(snapshot)

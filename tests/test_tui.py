@@ -1,0 +1,150 @@
+"""The monitor's behaviour, driven by the pilot against an engine probing real loopback servers."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from fixtures_mcp import stdio_service, tagged_processes
+from helpers import make_config
+from rich.console import Console
+
+from core.events import LogLevel
+from core.results import Status
+from tui.app import LookoutApp
+from tui.logpane import LogPane
+from tui.panels import BreakerTable, McpTable, RateLimitTable
+from tui.screens import ConfirmScreen, DetailScreen, HelpScreen
+from tui.source import EngineSource
+
+
+async def wait_for(condition, pilot, timeout: float = 20.0) -> None:
+    """Let the app run until `condition()` holds (bounded; the engine probes in the background)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.1)
+
+
+def fleet_config(http_api, unique_key, tag):
+    return make_config(
+        {
+            "api": {"kind": "http", "url": f"{http_api.url}/ok/{unique_key}", "tags": ["payments"]},
+            "quota": {
+                "kind": "http",
+                "url": f"{http_api.url}/github/{unique_key}/rate_limit?limit=100&window=600&used=95",
+                "rate_limit": {"warn_below": "10%"},
+            },
+            "broken": {"kind": "http", "url": f"{http_api.url}/status/{unique_key}/500"},
+            "docs": stdio_service("docs", tag=tag),
+        },
+        interval="30s",
+        timeout="15s",
+        breaker={"fail_max": 1, "reset_timeout": "60s"},
+    )
+
+
+async def test_panels_fill_from_the_live_engine_and_keys_act(http_api, unique_key, tag) -> None:
+    source = EngineSource(fleet_config(http_api, unique_key, tag))
+    app = LookoutApp(source, config_path="test.yaml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(lambda: all(s.last_checked for s in source.snapshot().services), pilot)
+        await pilot.pause(0.5)
+        mcp = app.query_one(McpTable)
+        limits = app.query_one(RateLimitTable)
+        breakers = app.query_one(BreakerTable)
+        assert mcp.row_count == 1 and mcp.get_row("docs")[1] == "docs"
+        assert str(mcp.get_row("docs")[0]) == "● up"
+        assert str(limits.get_row("quota\0core")[3]).endswith("4/100")
+        assert str(limits.get_row("quota\0core")[0]) == "▲ degraded"
+        assert str(breakers.get_row("broken")[0]) == "✖ open"
+
+        # r: probe the selected service now (the server's own count proves it)
+        before = http_api.count("ok", unique_key)
+        limits.focus()
+        limits.move_cursor(row=limits.get_row_index("api\0"))
+        await pilot.press("r")
+        await wait_for(lambda: http_api.count("ok", unique_key) == before + 1, pilot)
+
+        # space: pause, and the badge says so
+        await pilot.press("space")
+        assert source.snapshot().get("api").paused
+        await pilot.pause(0.3)
+        assert str(limits.get_row("api\0")[0]) == "‖ paused"
+        await pilot.press("space")
+        assert not source.snapshot().get("api").paused
+
+        # b: reset a breaker, after confirmation
+        breakers.focus()
+        breakers.move_cursor(row=breakers.get_row_index("broken"))
+        await pilot.press("b")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert source.snapshot().get("broken").breaker.state == "open"
+        sent = http_api.count("status", unique_key)
+        await pilot.press("b")
+        await pilot.press("y")
+        # The reset lets one probe through at once; the server (still failing) opens it again.
+        await wait_for(lambda: http_api.count("status", unique_key) == sent + 1, pilot)
+        await wait_for(lambda: source.snapshot().get("broken").breaker.state == "open", pilot)
+
+        # enter: detail; esc: back
+        mcp.focus()
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen) and app.screen.service_name == "docs"
+        await pilot.pause(0.3)
+        console = Console(width=160, record=True, file=io.StringIO())
+        console.print(*app.screen.sections)
+        body = console.export_text()
+        assert "search-docs" in body and "2026-07-28 (modern era) over stdio" in body
+        assert "3 tools, 2 resources, 1 templates, 2 prompts" in body
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
+
+        # ?: help
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+    assert tagged_processes(tag) == []  # quitting stopped the engine and its stdio server
+
+
+async def test_filter_sort_panels_and_log(http_api, unique_key, tag) -> None:
+    source = EngineSource(fleet_config(http_api, unique_key, tag))
+    app = LookoutApp(source, config_path="test.yaml")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: all(s.last_checked for s in source.snapshot().services), pilot)
+        breakers = app.query_one(BreakerTable)
+        await pilot.pause(0.3)
+        assert breakers.row_count == 4
+
+        await pilot.press("slash", *"pay")
+        await pilot.pause(0.3)
+        assert breakers.row_count == 1 and breakers.get_row_at(0)[1] == "api"  # by tag
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert breakers.row_count == 4
+
+        await pilot.press("s")  # name -> status: the down service first
+        await pilot.pause(0.3)
+        assert breakers.get_row_at(0)[1] == "broken"
+        await pilot.press("s", "s")  # latency, then back to name
+        await pilot.pause(0.3)
+        assert [breakers.get_row_at(i)[1] for i in range(4)] == ["api", "broken", "docs", "quota"]
+
+        await pilot.press("3")
+        assert not breakers.display
+        await pilot.press("3")
+        assert breakers.display
+
+        log = app.query_one(LogPane)
+        await pilot.press("l")
+        assert app.focused is log
+        assert any(e.service == "broken" and e.level is LogLevel.ERROR for e in log.events)
+        await pilot.press("v", "v")  # info -> warning -> error
+        assert log.min_level is LogLevel.ERROR
+        assert all(line.level >= LogLevel.ERROR for line in log.events if log._visible(line))
+        assert len(log.lines) == sum(1 for line in log.events if log._visible(line))
+        assert source.snapshot().get("broken").status is Status.DOWN
+        await pilot.press("q")
+    assert tagged_processes(tag) == []

@@ -1,0 +1,277 @@
+"""The Lookout terminal app: live panels over the engine's snapshots.
+
+The UI never waits on a probe: a timer reads the engine's generation counter a
+few times a second and, only when something changed (or a second passed, for
+the "12s ago" clocks), pulls one snapshot and updates table cells by key.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.widgets import Footer, Input, Static
+
+from core.config import Config
+from core.events import LogLevel
+from core.results import Status
+from core.snapshot import FleetSnapshot
+from tui.format import STATUS_STYLE
+from tui.logpane import LogPane
+from tui.panels import SORTS, BreakerTable, FleetTable, McpTable, RateLimitTable
+from tui.screens import ConfirmScreen, DetailScreen, HelpScreen
+from tui.source import EngineSource, FleetSource
+
+REFRESH_HZ = 4
+WIDE = 150
+"""Columns from which the panels sit side by side."""
+COMPACT_BELOW = 36
+"""Rows under which panels drop their boxes for a one-line title rule."""
+LEVELS = (LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING, LogLevel.ERROR)
+
+
+class LookoutApp(App[int]):
+    CSS_PATH = "lookout.tcss"
+    TITLE = "Lookout"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "filter", "Filter"),
+        Binding("r", "probe_selected", "Probe"),
+        Binding("R", "probe_all", "Probe all"),
+        Binding("space", "pause_selected", "Pause"),
+        Binding("b", "reset_selected", "Reset breaker"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("enter", "detail", "Detail", show=False),
+        Binding("l", "focus_log", "Log"),
+        Binding("1", "toggle_panel('mcp')", "MCP", show=False),
+        Binding("2", "toggle_panel('http')", "HTTP", show=False),
+        Binding("3", "toggle_panel('breakers')", "Breakers", show=False),
+        Binding("4", "toggle_panel('log')", "Log", show=False),
+        Binding("v", "log_level", "Log level", show=False),
+        Binding("f", "log_service", "Log: this service", show=False),
+        Binding("escape", "back", "Back", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        source: FleetSource,
+        *,
+        config_path: str | None = None,
+        ansi: bool | None = None,
+        live: bool = True,
+    ) -> None:
+        super().__init__(ansi_color=bool(ansi))
+        self.source = source
+        self.config_path = config_path
+        self.use_ansi = bool(ansi)
+        self.live = live
+        self.sort_mode = "name"
+        self.filter_text = ""
+        self._generation = -1
+        self._second = -1
+        self._snapshot: FleetSnapshot | None = None
+        self._selected: str | None = None
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="summary")
+        yield Input(placeholder="filter by name or tag; enter to keep, esc to clear", id="filter")
+        with Container(id="panels"):
+            yield McpTable(id="mcp")
+            yield RateLimitTable(id="http")
+            yield BreakerTable(id="breakers")
+            yield LogPane(id="log")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.theme = "ansi-dark" if self.use_ansi else "textual-dark"
+        self._layout_for(self.size.width, self.size.height)
+        await self.source.start()
+        self.refresh_view(force=True)
+        if self.live:
+            self.set_interval(1 / REFRESH_HZ, self.refresh_view)
+        self.query_one(McpTable).focus()
+
+    def on_resize(self, event: Any) -> None:
+        self._layout_for(event.size.width, event.size.height)
+
+    def _layout_for(self, width: int, height: int) -> None:
+        panels = self.query_one("#panels")
+        panels.set_class(width >= WIDE, "-wide")
+        panels.set_class(height < COMPACT_BELOW, "-compact")
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def refresh_view(self, force: bool = False) -> None:
+        """Cheap when nothing changed: a counter comparison and a clock read."""
+        events = self.source.drain_events()
+        if events:
+            self.query_one(LogPane).add_events(events)
+        now = self.source.clock.now()
+        generation = self.source.generation
+        second = int(now.timestamp())
+        if not force and generation == self._generation and second == self._second:
+            return
+        self._generation, self._second = generation, second
+        snapshot = self.source.snapshot()
+        self._snapshot = snapshot
+        for table in self.query(FleetTable):
+            if table.display:
+                table.sync(snapshot, now, text=self.filter_text, sort=self.sort_mode)
+        self._render_summary(snapshot)
+        if isinstance(self.screen, DetailScreen):
+            self.screen.show(snapshot.get(self.screen.service_name), now)
+
+    def _render_summary(self, snapshot: FleetSnapshot) -> None:
+        counts = snapshot.counts()
+        text = Text("Lookout ", style="bold")
+        for status in (Status.UP, Status.DEGRADED, Status.DOWN, Status.UNKNOWN):
+            if counts[status] or status is not Status.UNKNOWN:
+                text.append(f" {status.symbol} {counts[status]} {status.value} ", style=STATUS_STYLE[status])
+        paused = sum(1 for s in snapshot.services if s.paused)
+        if paused:
+            text.append(f" ‖ {paused} paused ", style="dim")
+        text.append(f"  sort: {self.sort_mode}", style="dim")
+        if self.filter_text:
+            text.append(f"  filter: {self.filter_text}", style="bold")
+        if self.config_path:
+            text.append(f"  {self.config_path}", style="dim")
+        self.query_one("#summary", Static).update(text)
+
+    # -- selection ------------------------------------------------------------------------------
+
+    def selected_service(self) -> str | None:
+        if isinstance(self.screen, DetailScreen):
+            return self.screen.service_name
+        focused = self.focused
+        if isinstance(focused, FleetTable):
+            self._selected = focused.selected_service() or self._selected
+        return self._selected
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-visible")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.refresh_view(force=True)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        box = self.query_one("#filter", Input)
+        if not box.value:
+            box.remove_class("-visible")
+        self.query_one(McpTable).focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_class("-visible") or self.filter_text:
+            box.value = ""
+            box.remove_class("-visible")
+            self.filter_text = ""
+            self.refresh_view(force=True)
+            self.query_one(McpTable).focus()
+
+    def action_probe_selected(self) -> None:
+        name = self.selected_service()
+        if name:
+            self.source.probe_now(name)
+            self.notify(f"probing {name}", timeout=2)
+
+    def action_probe_all(self) -> None:
+        self.source.probe_now(None)
+        self.notify("probing every service", timeout=2)
+
+    def action_pause_selected(self) -> None:
+        name = self.selected_service()
+        if name:
+            paused = self.source.toggle_pause(name)
+            self.notify(f"{name} {'paused' if paused else 'resumed'}", timeout=2)
+            self.refresh_view(force=True)
+
+    def action_reset_selected(self) -> None:
+        name = self.selected_service()
+        if not name:
+            return
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self.source.reset_breaker(name)
+                self.notify(f"breaker of {name} reset", timeout=2)
+                self.refresh_view(force=True)
+
+        self.push_screen(
+            ConfirmScreen(f"Reset the circuit breaker of {name}? It will be probed again at once."), confirmed
+        )
+
+    def action_cycle_sort(self) -> None:
+        self.sort_mode = SORTS[(SORTS.index(self.sort_mode) + 1) % len(SORTS)]
+        self.refresh_view(force=True)
+
+    def action_detail(self) -> None:
+        name = self.selected_service()
+        if name and not isinstance(self.screen, DetailScreen):
+            screen = DetailScreen(name)
+            self.push_screen(screen)
+            if self._snapshot is not None:
+                self.call_after_refresh(screen.show, self._snapshot.get(name), self.source.clock.now())
+
+    def action_focus_log(self) -> None:
+        log = self.query_one(LogPane)
+        if not log.display:
+            log.display = True
+        log.focus()
+
+    def action_toggle_panel(self, panel: str) -> None:
+        widget = self.query_one(f"#{panel}")
+        widget.display = not widget.display
+        if widget.display:
+            self.refresh_view(force=True)
+
+    def action_log_level(self) -> None:
+        log = self.query_one(LogPane)
+        log.set_filter(min_level=LEVELS[(LEVELS.index(log.min_level) + 1) % len(LEVELS)])
+
+    def action_log_service(self) -> None:
+        log = self.query_one(LogPane)
+        log.set_filter(service=None if log.service else self.selected_service())
+
+    @on(FleetTable.RowHighlighted)
+    def _row_highlighted(self, event: FleetTable.RowHighlighted) -> None:
+        table = event.data_table
+        if isinstance(table, FleetTable):
+            self._selected = table.selected_service() or self._selected
+
+    @on(FleetTable.RowSelected)
+    def _row_selected(self, event: FleetTable.RowSelected) -> None:
+        self.action_detail()
+
+    async def action_quit(self) -> None:
+        await self.source.stop()
+        self.exit(0)
+
+    async def on_unmount(self) -> None:
+        await self.source.stop()
+
+
+def run_app(config: Config, *, config_path: str | None = None, ansi: bool | None = None) -> int:
+    """Open the monitor on `config`. Returns the process exit code."""
+    if ansi is None:
+        ansi = os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
+    app = LookoutApp(EngineSource(config), config_path=config_path, ansi=ansi)
+    result = app.run()
+    return result or 0

@@ -1,0 +1,87 @@
+"""Small text renderings shared by the panels: ages, countdowns, bars, sparklines, badges.
+
+Status is never colour alone: every badge carries a symbol and a word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.text import Text
+
+from core.durations import format_duration
+from core.results import Status
+
+STATUS_STYLE = {
+    Status.UP: "bold green",
+    Status.DEGRADED: "bold yellow",
+    Status.DOWN: "bold red",
+    Status.UNKNOWN: "dim",
+}
+BREAKER_STYLE = {"closed": "green", "open": "bold red", "half-open": "bold yellow"}
+BREAKER_SYMBOL = {"closed": "●", "open": "✖", "half-open": "◐"}
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def badge(status: Status, *, paused: bool = False) -> Text:
+    if paused:
+        return Text("‖ paused", style="dim")
+    return Text(f"{status.symbol} {status.value}", style=STATUS_STYLE[status])
+
+
+def breaker_badge(state: str) -> Text:
+    return Text(f"{BREAKER_SYMBOL.get(state, '?')} {state}", style=BREAKER_STYLE.get(state, ""))
+
+
+def ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    seconds = (now - when).total_seconds()
+    if seconds < 1:
+        return "just now"
+    return f"{format_duration(seconds if seconds < 10 else round(seconds))} ago"
+
+
+def until(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "-"
+    seconds = (when - now).total_seconds()
+    return "now" if seconds <= 0 else f"in {format_duration(seconds if seconds < 10 else round(seconds))}"
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}ms" if value < 1000 else f"{value / 1000:.1f}s"
+
+
+def sparkline(values: Sequence[float], width: int = 8) -> str:
+    values = list(values)[-width:]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low or 1.0
+    return "".join(SPARKS[min(len(SPARKS) - 1, int((v - low) / span * (len(SPARKS) - 1)))] for v in values)
+
+
+def quota_bar(remaining: int | None, limit: int | None, width: int = 10) -> Text:
+    """remaining/limit as a bar coloured by how close it is to zero (and the numbers, never colour alone)."""
+    if remaining is None:
+        return Text("-")
+    if not limit:
+        return Text(str(remaining))
+    fraction = max(0.0, min(1.0, remaining / limit))
+    filled = round(fraction * width)
+    style = "green" if fraction >= 0.5 else "yellow" if fraction >= 0.1 else "bold red"
+    bar = Text("█" * filled, style=style)
+    bar.append("░" * (width - filled), style="dim")
+    bar.append(f" {remaining}/{limit}")
+    return bar
+
+
+def percent(fraction: float | None) -> str:
+    if fraction is None:
+        return "-"
+    value = fraction * 100
+    return f"{value:.0f}%" if value >= 99.5 or value < 10 else f"{value:.1f}%"

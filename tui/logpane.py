@@ -1,0 +1,74 @@
+"""The log pane: engine events and server stderr, newest at the bottom, filterable, bounded in memory."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from core.events import Event, LogEvent, LogLevel
+
+MAX_LINES = 2000
+LEVEL_STYLE = {LogLevel.DEBUG: "dim", LogLevel.INFO: "", LogLevel.WARNING: "yellow", LogLevel.ERROR: "bold red"}
+LEVEL_TAG = {LogLevel.DEBUG: "DBG", LogLevel.INFO: "INF", LogLevel.WARNING: "WRN", LogLevel.ERROR: "ERR"}
+
+
+class LogPane(RichLog):
+    """Keeps the last MAX_LINES events itself, so a filter change can redraw from them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, highlight=False, **kwargs)
+        self.border_title = "Log"
+        self.events: deque[LogEvent] = deque(maxlen=MAX_LINES)
+        self.min_level = LogLevel.INFO
+        self.service: str | None = None
+
+    def add_events(self, events: list[Event]) -> None:
+        for event in events:
+            line = _as_log(event)
+            if line is None:
+                continue
+            self.events.append(line)
+            if self._visible(line):
+                self.write(_render(line))
+
+    def set_filter(self, *, min_level: LogLevel | None = None, service: str | bool | None = False) -> None:
+        if min_level is not None:
+            self.min_level = min_level
+        if service is not False:
+            self.service = service  # type: ignore[assignment]
+        self.clear()
+        for line in self.events:
+            if self._visible(line):
+                self.write(_render(line))
+        self._update_subtitle()
+
+    def _update_subtitle(self) -> None:
+        parts = [f"≥ {self.min_level.label}"]
+        if self.service:
+            parts.append(f"service {self.service}")
+        self.border_subtitle = " · ".join(parts) + "  (v level, f service)"
+
+    def on_mount(self) -> None:
+        self._update_subtitle()
+
+    def _visible(self, line: LogEvent) -> bool:
+        return line.level >= self.min_level and (self.service is None or line.service == self.service)
+
+
+def _as_log(event: Event) -> LogEvent | None:
+    # The engine already writes breaker transitions, status changes and inventory changes as log lines.
+    return event if isinstance(event, LogEvent) else None
+
+
+def _render(line: LogEvent) -> Text:
+    text = Text(f"{line.at:%H:%M:%S} ", style="dim")
+    text.append(LEVEL_TAG[line.level], style=LEVEL_STYLE[line.level] or "bold")
+    if line.service:
+        text.append(f" {line.service}", style="bold")
+    if line.source == "stderr":
+        text.append(" stderr", style="cyan")
+    text.append(f" {line.message}", style=LEVEL_STYLE[line.level])
+    return text

@@ -1,0 +1,234 @@
+"""Screens over the main view: a service's detail, the help, and the breaker-reset confirmation."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Label, Static
+
+from core.snapshot import ServiceSnapshot
+from tui.format import ago, badge, breaker_badge, ms, percent, quota_bar, sparkline, until
+
+HELP = [
+    ("?", "this help"),
+    ("/", "filter rows by name or tag (esc clears)"),
+    ("enter", "details of the selected service"),
+    ("r", "probe the selected service now"),
+    ("R", "probe every service now"),
+    ("space", "pause / resume the selected service"),
+    ("b", "reset the selected service's breaker (asks first)"),
+    ("s", "cycle sort: name, status, latency"),
+    ("1 2 3 4", "show / hide panels: MCP, HTTP & rate limits, breakers, log"),
+    ("l", "focus the log;  in the log: v level, f this service only"),
+    ("tab", "next panel"),
+    ("esc", "back"),
+    ("ctrl+p", "command palette (every action)"),
+    ("q", "quit (stops the engine and every server it started)"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for key, what in HELP:
+            table.add_row(key, what)
+        legend = Text.assemble(
+            ("● up  ", "green"),
+            ("▲ degraded  ", "yellow"),
+            ("✖ down  ", "red"),
+            ("? unknown  ", "dim"),
+            ("‖ paused", "dim"),
+        )
+        yield VerticalScroll(
+            Static(Group(Text("Lookout keys", style="bold"), Text(""), table, Text(""), legend)), id="help"
+        )
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Grid(id="confirm"):
+            yield Label(self.question, id="question")
+            yield Button("Reset (y)", variant="warning", id="yes")
+            yield Button("Cancel (n)", variant="primary", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class DetailScreen(Screen[None]):
+    """Everything the engine knows about one service; refreshed with each snapshot."""
+
+    BINDINGS = [
+        Binding("escape,enter", "app.pop_screen", "Back"),
+        Binding("r", "app.probe_selected", "Probe now"),
+        Binding("space", "app.pause_selected", "Pause/resume"),
+        Binding("b", "app.reset_selected", "Reset breaker"),
+    ]
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.service_name = name
+        self.sections: list[Any] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-title")
+        with VerticalScroll(id="detail"):
+            yield Static(id="detail-body")
+        yield Footer()
+
+    def show(self, service: ServiceSnapshot | None, now: datetime) -> None:
+        title = self.query_one("#detail-title", Static)
+        body = self.query_one("#detail-body", Static)
+        if service is None:
+            title.update(Text(f"{self.service_name}: no longer in the config", style="bold"))
+            return
+        heading = Text.assemble(
+            badge(service.status, paused=service.paused),
+            " ",
+            (service.name, "bold"),
+            f"  {service.kind}",
+            f"  {service.target}",
+        )
+        if service.reason:
+            heading.append(f"\n{service.reason}", style="italic")
+        title.update(heading)
+        self.sections = detail_sections(service, now)
+        body.update(Group(*self.sections))
+
+
+def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
+    sections: list[Any] = []
+
+    def section(name: str) -> None:
+        sections.append(Text(""))
+        sections.append(Text(name, style="bold underline"))
+
+    section("Health")
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    facts.add_row("last checked", ago(s.last_checked, now))
+    facts.add_row("next probe", "paused" if s.paused else until(s.next_probe_at, now))
+    facts.add_row(
+        "latency",
+        f"last {ms(s.latency.last_ms)}  p50 {ms(s.latency.p50_ms)}  "
+        f"p95 {ms(s.latency.p95_ms)}  p99 {ms(s.latency.p99_ms)}  ({s.latency.samples} samples)",
+    )
+    facts.add_row("uptime", f"{percent(s.uptime)} of {s.probes} probes")
+    facts.add_row("failures in a row", str(s.consecutive_failures))
+    facts.add_row("retries spent", str(s.retries))
+    if s.depends_on:
+        facts.add_row("depends on", ", ".join(s.depends_on))
+    if s.tags:
+        facts.add_row("tags", ", ".join(s.tags))
+    sections.append(facts)
+
+    latencies = [r.latency_ms for r in s.history if r.latency_ms is not None and r.ok]
+    if latencies:
+        section("Latency history")
+        sections.append(Text(sparkline(latencies, width=60), style="cyan"))
+        sections.append(Text(f"min {ms(min(latencies))}  max {ms(max(latencies))}  oldest → newest", style="dim"))
+
+    if s.last_result and s.last_result.timings:
+        section("Last probe, stage by stage")
+        stages = Table.grid(padding=(0, 2))
+        for stage, value in s.last_result.timings.items():
+            stages.add_row(stage, ms(value))
+        sections.append(stages)
+
+    section("Recent results")
+    recent = Table(box=None, padding=(0, 1), show_edge=False)
+    for column in ("when", "status", "latency", "tries", "reason"):
+        recent.add_column(column, style="dim" if column == "when" else None)
+    for r in list(s.history)[-10:][::-1]:
+        recent.add_row(ago(r.started_at, now), badge(r.status), ms(r.latency_ms), str(r.attempts or "-"), r.reason)
+    sections.append(recent)
+
+    section("Circuit breaker")
+    b = s.breaker
+    breaker = Table.grid(padding=(0, 2))
+    breaker.add_row("state", breaker_badge(b.state))
+    breaker.add_row("failures", f"{b.failures}/{b.fail_max}  (opens at {b.fail_max} in a row)")
+    if b.state == "open":
+        breaker.add_row("half-open trial", until(b.retry_at, now))
+    if b.last_error:
+        breaker.add_row("last error", b.last_error)
+    for when, old, new in list(s.breaker_history)[-5:][::-1]:
+        breaker.add_row(ago(when, now), f"{old} → {new}")
+    sections.append(breaker)
+
+    if s.rate_limits:
+        section("Rate limits")
+        limits = Table(box=None, padding=(0, 1), show_edge=False)
+        for column in ("resource", "remaining", "resets", "runs out", "source"):
+            limits.add_column(column)
+        for limit in s.rate_limits:
+            limits.add_row(
+                limit.resource,
+                quota_bar(limit.remaining, limit.limit),
+                until(limit.reset_at, now),
+                until(limit.exhausts_at, now) if limit.exhausts_at else "-",
+                limit.source,
+            )
+        sections.append(limits)
+        if s.gate_until:
+            sections.append(Text(f"not sending requests until {s.gate_until:%H:%M:%S} UTC", style="yellow"))
+
+    d = s.details
+    if s.kind == "mcp" and d:
+        section("MCP server")
+        server = d.get("server") or {}
+        mcp = Table.grid(padding=(0, 2))
+        mcp.add_column(style="dim")
+        mcp.add_row("server", " ".join(str(x) for x in (server.get("name"), server.get("version")) if x))
+        if server.get("title"):
+            mcp.add_row("title", str(server["title"]))
+        mcp.add_row("protocol", f"{d.get('protocol_version')} ({d.get('era')} era) over {d.get('transport')}")
+        mcp.add_row("capabilities", ", ".join(d.get("capabilities") or []) or "-")
+        mcp.add_row("instructions", f"{d.get('instructions_chars', 0)} characters")
+        mcp.add_row(
+            "inventory",
+            f"{d.get('tool_count', 0)} tools, {d.get('resource_count', 0)} resources, "
+            f"{d.get('resource_template_count', 0)} templates, {d.get('prompt_count', 0)} prompts",
+        )
+        mcp.add_row("tool context", f"~{d.get('context_tokens', 0)} tokens ({d.get('context_chars', 0)} characters)")
+        if d.get("cold_start"):
+            mcp.add_row("cold start", ms(d["cold_start"]))
+        sections.append(mcp)
+        tools = Table(box=None, padding=(0, 1), show_edge=False)
+        tools.add_column("tool", style="bold", no_wrap=True)
+        tools.add_column("~tokens", justify="right")
+        tools.add_column("description")
+        for tool in d.get("tools") or []:
+            cost = len(json.dumps(tool, separators=(",", ":"), sort_keys=True)) // 4
+            tools.add_row(tool.get("name", ""), str(cost), (tool.get("description") or "").split("\n")[0])
+        sections.append(tools)
+
+    section("Config (secrets masked)")
+    sections.append(Text(json.dumps(dict(s.config_summary), indent=2, sort_keys=True, default=str), style="dim"))
+    return sections
