@@ -58,7 +58,7 @@ async def lookout_scheduled(url: str, services: int, seconds: float, concurrency
 
     fleet = {f"svc-{i}": {"kind": "http", "url": f"{url}/ok/svc-{i}"} for i in range(services)}
     text = yaml.safe_dump(
-        {"concurrency": concurrency, "defaults": {"interval": "1s", "timeout": "10s"}, "services": fleet}
+        {"defaults": {"interval": "1s", "timeout": "10s", "concurrency": concurrency}, "services": fleet}
     )
     config = parse_config(text, source="bench.yaml", env={})
     async with Engine(config) as engine:
@@ -80,7 +80,7 @@ async def lookout_saturated(url: str, services: int, seconds: float, concurrency
     from core.engine import Engine
 
     fleet = {f"svc-{i}": {"kind": "http", "url": f"{url}/ok/svc-{i}"} for i in range(services)}
-    text = yaml.safe_dump({"concurrency": concurrency, "defaults": {"timeout": "10s"}, "services": fleet})
+    text = yaml.safe_dump({"defaults": {"timeout": "10s", "concurrency": concurrency}, "services": fleet})
     engine = Engine(parse_config(text, source="bench.yaml", env={}))
     await engine.run_once()  # warm the pool
     probes, cpu0, wall0 = 0, time.process_time(), time.perf_counter()

@@ -148,3 +148,18 @@ async def test_filter_sort_panels_and_log(http_api, unique_key, tag) -> None:
         assert source.snapshot().get("broken").status is Status.DOWN
         await pilot.press("q")
     assert tagged_processes(tag) == []
+
+
+async def test_command_palette_offers_every_action() -> None:
+    import fleet_samples
+
+    from tui.source import StaticSource
+
+    source = StaticSource(fleet_samples.fleet(), clock=fleet_samples.clock())
+    app = LookoutApp(source, live=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Probe every service now" in titles and "Reset selected service's breaker" in titles
+        await pilot.press("ctrl+p", *"probe every", "enter")
+        await pilot.pause(0.3)
+    assert ("probe", None) in source.actions

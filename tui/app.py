@@ -8,11 +8,13 @@ the "12s ago" clocks), pulls one snapshot and updates table cells by key.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from rich.text import Text
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Footer, Input, Static
@@ -33,6 +35,25 @@ WIDE = 150
 COMPACT_BELOW = 36
 """Rows under which panels drop their boxes for a one-line title rule."""
 LEVELS = (LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING, LogLevel.ERROR)
+
+
+PALETTE = (
+    ("Probe selected service now", "r", "probe_selected"),
+    ("Probe every service now", "R", "probe_all"),
+    ("Pause or resume selected service", "space", "pause_selected"),
+    ("Reset selected service's breaker", "b", "reset_selected"),
+    ("Filter services by name or tag", "/", "filter"),
+    ("Cycle sort: name, status, latency", "s", "cycle_sort"),
+    ("Show selected service's details", "enter", "detail"),
+    ("Focus the log", "l", "focus_log"),
+    ("Log: cycle minimum level", "v", "log_level"),
+    ("Log: only the selected service (toggle)", "f", "log_service"),
+    ("Show or hide the MCP panel", "1", "toggle_panel('mcp')"),
+    ("Show or hide the HTTP and rate limits panel", "2", "toggle_panel('http')"),
+    ("Show or hide the breakers panel", "3", "toggle_panel('breakers')"),
+    ("Show or hide the log panel", "4", "toggle_panel('log')"),
+    ("Lookout keys", "?", "help"),
+)
 
 
 class LookoutApp(App[int]):
@@ -156,6 +177,12 @@ class LookoutApp(App[int]):
         return self._selected
 
     # -- actions --------------------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Any) -> Iterable[SystemCommand]:
+        """Every key's action is in the command palette too (ctrl+p), for those who forget keys."""
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in PALETTE:
+            yield SystemCommand(title, help_text, partial(self.run_action, action))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
