@@ -34,9 +34,7 @@ uvicorn.Server(config).run(sockets=[sock])
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVER_CODE], stdout=subprocess.PIPE, text=True, cwd=ROOT
-    )
+    process = subprocess.Popen([sys.executable, "-c", SERVER_CODE], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert process.stdout is not None
     port = int(process.stdout.readline())
     return process, f"http://127.0.0.1:{port}"
@@ -160,9 +158,7 @@ def main() -> None:
     server, url = start_server()
     try:
         print(f"server {url} (separate process); {os.cpu_count()} cores; concurrency {args.concurrency}")
-        print(
-            f"{'scenario':<20}{'N':>6}{'probes/s':>11}{'CPU s/1000':>12}{'vs httpx2':>11}{'peak RSS MB':>13}"
-        )
+        print(f"{'scenario':<20}{'N':>6}{'probes/s':>11}{'CPU s/1000':>12}{'vs httpx2':>11}{'peak RSS MB':>13}")
         for size in [int(s) for s in args.sizes.split(",")]:
             rows = {}
             for name in ("httpx2", "httpx", "aiohttp", "lookout-saturated", "lookout"):

@@ -138,6 +138,7 @@ async def run(size: int, seconds: float, presses: int) -> None:
         fps = len(frames) / (time.perf_counter() - wall)
         idle_cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall)
         latencies = []
+        by_key: dict[str, list[float]] = {"down": [], "s": []}
         for i in range(presses):
             key = "down" if i % 10 else "s"
             before = len(frames)
@@ -146,6 +147,7 @@ async def run(size: int, seconds: float, presses: int) -> None:
             while len(frames) == before:
                 await asyncio.sleep(0.001)
             latencies.append((frames[before] - started) * 1000)
+            by_key[key].append(latencies[-1])
             await asyncio.sleep(random.uniform(0.05, 0.2))
     cpu_end = resource.getrusage(resource.RUSAGE_SELF)
     latencies.sort()
@@ -154,6 +156,11 @@ async def run(size: int, seconds: float, presses: int) -> None:
     print(f"frames per second       {fps:.1f}  (state changes 1/s, clocks tick 1/s)")
     print(f"key -> screen p50       {statistics.median(latencies):.1f} ms")
     print(f"key -> screen p95       {p95:.1f} ms  (over {presses} presses: cursor moves and re-sorts)")
+    for key, values in by_key.items():
+        if values:
+            values.sort()
+            what = "cursor move" if key == "down" else "re-sort"
+            print(f"  {what:<21} p50 {statistics.median(values):.1f} ms, max {values[-1]:.1f} ms ({len(values)})")
     print(f"CPU while watching      {idle_cpu * 100:.1f}% of one core")
     total = (cpu_end.ru_utime + cpu_end.ru_stime) - (cpu_start.ru_utime + cpu_start.ru_stime)
     print(f"CPU total               {total:.1f} s")

@@ -142,9 +142,7 @@ class ServiceBreaker:
             retry_at = self.retry_at()
             if retry_at is not None and self._now() < retry_at:
                 wait = (retry_at - self._now()).total_seconds()
-                raise BreakerOpen(
-                    f"circuit open after {self.failures} failures, retry in {_seconds(wait)}", retry_at
-                )
+                raise BreakerOpen(f"circuit open after {self.failures} failures, retry in {_seconds(wait)}", retry_at)
             self._cb.half_open()
         self._trial_in_flight = True
         return True

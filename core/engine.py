@@ -147,9 +147,7 @@ class Engine:
         services: list[ServiceSnapshot] = []
         for name, service in self._services.items():
             status, reason = effective[name]
-            services.append(
-                service.state.snapshot(service.pipeline.breaker.snapshot(), status=status, reason=reason)
-            )
+            services.append(service.state.snapshot(service.pipeline.breaker.snapshot(), status=status, reason=reason))
         path = str(self._config.path) if self._config.path else None
         return FleetSnapshot(taken_at=self._clock.now(), services=tuple(services), config_path=path)
 
@@ -284,9 +282,7 @@ class Engine:
         for wake_at in (service.pipeline.breaker.retry_at(), service.pipeline.gate.blocked_until()):
             if wake_at is not None:
                 # Try again as soon as the breaker admits a trial or the rate limit resets.
-                due = min(
-                    due, self._clock.monotonic() + max(0.0, (wake_at - now_wall).total_seconds()) + 0.05
-                )
+                due = min(due, self._clock.monotonic() + max(0.0, (wake_at - now_wall).total_seconds()) + 0.05)
         return due
 
     async def _probe(self, service: _Service) -> ProbeResult | None:
@@ -311,9 +307,7 @@ class Engine:
         self._publish(ProbeCompleted(at=now, service=state.name, result=result))
         if result.status is not old_status:
             self._publish(
-                StatusChanged(
-                    at=now, service=state.name, old=old_status, new=result.status, reason=result.reason
-                )
+                StatusChanged(at=now, service=state.name, old=old_status, new=result.status, reason=result.reason)
             )
             level = (
                 LogLevel.INFO
@@ -391,9 +385,7 @@ def _consume(task: asyncio.Future[Any]) -> None:
 def describe_target(config: ServiceConfig, redact: Any) -> str:
     """What a person should read as "what is probed", secrets masked."""
     if isinstance(config, HttpService):
-        return redact(
-            f"{config.method.upper()} {config.url}" if config.method.upper() != "GET" else config.url
-        )
+        return redact(f"{config.method.upper()} {config.url}" if config.method.upper() != "GET" else config.url)
     if config.transport == "stdio":
         return redact(" ".join([config.command or "", *config.args]).strip())
     return redact(config.url or "")

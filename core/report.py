@@ -120,17 +120,13 @@ def render_nagios(snapshot: FleetSnapshot) -> str:
     code = exit_code(snapshot)
     counts = snapshot.counts()
     summary = ", ".join(
-        f"{counts[s]} {s.value}"
-        for s in (Status.DOWN, Status.DEGRADED, Status.UNKNOWN, Status.UP)
-        if counts[s]
+        f"{counts[s]} {s.value}" for s in (Status.DOWN, Status.DEGRADED, Status.UNKNOWN, Status.UP) if counts[s]
     )
     worst = [s for s in snapshot.services if s.status is not Status.UP]
     headline = f"LOOKOUT {EXIT_LABEL[code]} - {summary or 'no services'}"
     if worst:
         first = worst[0]
-        headline += f": {first.name} {first.status.value}" + (
-            f" ({_oneline(first.reason)})" if first.reason else ""
-        )
+        headline += f": {first.name} {first.status.value}" + (f" ({_oneline(first.reason)})" if first.reason else "")
     perf = " ".join(_perfdata(service) for service in snapshot.services)
     lines = [f"{headline} | {perf}".rstrip(" |")]
     lines += [f"{s.name}: {s.status.value}" + (f" - {_oneline(s.reason)}" if s.reason else "") for s in worst]
@@ -146,9 +142,7 @@ def _perfdata(service: ServiceSnapshot) -> str:
         if limit.remaining is None:
             continue
         maximum = "" if limit.limit is None else str(limit.limit)
-        items.append(
-            f"{_label(f'{service.name} {limit.resource} remaining')}={limit.remaining};;;0;{maximum}"
-        )
+        items.append(f"{_label(f'{service.name} {limit.resource} remaining')}={limit.remaining};;;0;{maximum}")
     return " ".join(items)
 
 
@@ -166,9 +160,7 @@ def render_table(snapshot: FleetSnapshot, *, width: int = 100, colour: bool = Fa
     now = snapshot.taken_at
     headers = ["STATUS", "SERVICE", "KIND", "LATENCY", "BREAKER", "RATE LIMIT", "REASON"]
     rows = [_table_row(service, now) for service in snapshot.services]
-    fixed = [
-        max(len(headers[i]), *(len(row[i]) for row in rows)) if rows else len(headers[i]) for i in range(6)
-    ]
+    fixed = [max(len(headers[i]), *(len(row[i]) for row in rows)) if rows else len(headers[i]) for i in range(6)]
     reason_width = max(12, width - sum(fixed) - 2 * 6)
     lines = [_join([h.ljust(w) for h, w in zip(headers, fixed, strict=False)] + ["REASON"])]
     for service, row in zip(snapshot.services, rows, strict=True):

@@ -67,9 +67,7 @@ class ServiceState:
     status: Status = Status.UNKNOWN
     reason: str = "not probed yet"
     history: deque[ProbeResult] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    breaker_history: deque[tuple[datetime, str, str]] = field(
-        default_factory=lambda: deque(maxlen=BREAKER_HISTORY)
-    )
+    breaker_history: deque[tuple[datetime, str, str]] = field(default_factory=lambda: deque(maxlen=BREAKER_HISTORY))
     probes: int = 0
     consecutive_failures: int = 0
     retries: int = 0

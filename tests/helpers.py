@@ -19,9 +19,7 @@ FAST_DEFAULTS: dict[str, Any] = {
 }
 
 
-def make_config(
-    services: dict[str, dict[str, Any]], *, env: dict[str, str] | None = None, **defaults: Any
-) -> Config:
+def make_config(services: dict[str, dict[str, Any]], *, env: dict[str, str] | None = None, **defaults: Any) -> Config:
     """A Config built by the real loader (so tests exercise validation and defaults merging)."""
     merged = {**FAST_DEFAULTS, **defaults}
     text = yaml.safe_dump({"defaults": merged, "services": services}, sort_keys=False)

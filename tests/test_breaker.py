@@ -13,12 +13,8 @@ from core.config import BreakerPolicy
 from core.results import ProbeError, RateLimited
 
 
-def make(
-    fail_max: int = 2, reset_timeout: float = 0.2, success_threshold: int = 1, **kwargs
-) -> ServiceBreaker:
-    policy = BreakerPolicy(
-        fail_max=fail_max, reset_timeout=reset_timeout, success_threshold=success_threshold
-    )
+def make(fail_max: int = 2, reset_timeout: float = 0.2, success_threshold: int = 1, **kwargs) -> ServiceBreaker:
+    policy = BreakerPolicy(fail_max=fail_max, reset_timeout=reset_timeout, success_threshold=success_threshold)
     return ServiceBreaker("svc", policy, **kwargs)
 
 

@@ -49,6 +49,8 @@ def test_exit_codes_follow_monitoring_plugins(tmp_path, http_api, unique_key, fr
     assert done.returncode == 3
     assert done.stderr.strip() == f"{broken}:5: services.a.retry.attempts: must be >= 1 (got 0)"
     assert "Traceback" not in done.stderr
+    monitor = lookout("-c", str(broken))  # the monitor refuses the same way, before opening any screen
+    assert monitor.returncode == 3 and monitor.stderr == done.stderr and monitor.stdout == ""
 
 
 def test_json_and_nagios_reports(tmp_path, http_api, unique_key) -> None:

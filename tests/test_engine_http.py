@@ -261,9 +261,7 @@ async def test_transport_failures_become_reasons(http_api, unique_key, reset_url
 
 
 async def test_slow_answer_is_degraded(http_api, unique_key) -> None:
-    config = make_config(
-        {"slow": http(f"{http_api.url}/slow/{unique_key}?ms=300", expect={"max_latency": "100ms"})}
-    )
+    config = make_config({"slow": http(f"{http_api.url}/slow/{unique_key}?ms=300", expect={"max_latency": "100ms"})})
     async with idle_engine(config) as engine:
         snapshot = await engine.run_once()
     service = snapshot.get("slow")

@@ -56,9 +56,7 @@ def test_once_does_not_load_textual(tmp_path: Path, free_port: int) -> None:
         "assert 'textual' not in sys.modules, 'textual was imported'\n"
         "sys.exit(code)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert out.returncode == 2, out.stderr
     assert '"status": "down"' in out.stdout
 

@@ -1,6 +1,7 @@
 """services.yaml: the models, the loader and its errors.
 
-    config = load_config("services.yaml")   # raises ConfigError with file:line: field: message
+`load_config("services.yaml")` returns a Config or raises ConfigError, whose message reads
+`file:line: field: message`.
 """
 
 from core.config.errors import ConfigError, ConfigIssue

@@ -111,14 +111,14 @@ class _Parser:
         if data is None:
             raise ConfigError.single(self.source, "the file is empty: expected a `services:` mapping")
         if not isinstance(data, dict):
-            raise ConfigError.single(
-                self.source, "expected a mapping with `services:` at the top level", line=1
-            )
+            raise ConfigError.single(self.source, "expected a mapping with `services:` at the top level", line=1)
         client_config = "mcpServers" in data and "services" not in data and "defaults" not in data
         for key in data:
             if key not in TOP_LEVEL and not client_config:
-                self.issue((key,), f"unknown top-level field{suggest(str(key), TOP_LEVEL)}; expected one of "
-                           + ", ".join(TOP_LEVEL))
+                self.issue(
+                    (key,),
+                    f"unknown top-level field{suggest(str(key), TOP_LEVEL)}; expected one of " + ", ".join(TOP_LEVEL),
+                )
         defaults = self._defaults(data.get("defaults"))
         services: dict[str, ServiceConfig] = {}
         raw_services = data.get("services")
@@ -272,7 +272,7 @@ def _credentials(service: ServiceConfig) -> list[tuple[str, str]]:
 
 
 def _credential_part(value: str) -> str:
-    """"Bearer abc123" -> "abc123": the secret is the credential, not the scheme word."""
+    """ "Bearer abc123" -> "abc123": the secret is the credential, not the scheme word."""
     scheme, _, rest = value.partition(" ")
     return rest.strip() if rest.strip() and scheme.lower() in ("bearer", "basic", "token", "bot") else value
 

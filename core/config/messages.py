@@ -20,7 +20,7 @@ _TYPE_NAMES = {
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
-    """" (did you mean 'retry'?)" or ""."""
+    """ " (did you mean 'retry'?)" or ""."""
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

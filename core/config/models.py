@@ -36,7 +36,7 @@ PositiveDuration = Annotated[Duration, Field(gt=0)]
 
 
 def _fraction(value: object) -> float:
-    """"10%" or 0.1 -> 0.1."""
+    """ "10%" or 0.1 -> 0.1."""
     if isinstance(value, str) and value.strip().endswith("%"):
         try:
             number = float(value.strip()[:-1]) / 100
@@ -283,9 +283,7 @@ class ServicesFile(BaseModel):
     model_config = ConfigDict(extra="forbid", title="Lookout services.yaml")
 
     defaults: Defaults = Field(default_factory=Defaults)
-    services: dict[str, Annotated[HttpService | McpService, Field(discriminator="kind")]] = Field(
-        default_factory=dict
-    )
+    services: dict[str, Annotated[HttpService | McpService, Field(discriminator="kind")]] = Field(default_factory=dict)
     mcpServers: dict[str, McpClientEntry] = Field(
         default_factory=dict, description="an MCP client's server block, pasted as is"
     )

@@ -103,9 +103,7 @@ class HttpProbe:
         except (httpx2.ReadError, httpx2.WriteError) as exc:
             raise ProbeError(_network_reason(exc, "connection reset by peer")) from None
         except httpx2.UnsupportedProtocol:
-            raise ProbeError(
-                f"unsupported URL scheme in {self.ctx.redact(str(url))}", retryable=False
-            ) from None
+            raise ProbeError(f"unsupported URL scheme in {self.ctx.redact(str(url))}", retryable=False) from None
         except httpx2.HTTPError as exc:
             raise ProbeError(
                 self.ctx.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
@@ -121,9 +119,7 @@ class HttpProbe:
         except ValueError:
             return _NOT_JSON
 
-    def _raise_for_rate_limit(
-        self, response: httpx2.Response, reading: RateLimitReading, latency_ms: float
-    ) -> None:
+    def _raise_for_rate_limit(self, response: httpx2.Response, reading: RateLimitReading, latency_ms: float) -> None:
         code = response.status_code
         exhausted = [lim for lim in reading.limits if lim.remaining == 0]
         if code == 429 or (code == 403 and exhausted):
