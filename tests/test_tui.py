@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sys
 
 from fixtures_mcp import stdio_service, tagged_processes
 from helpers import make_config
@@ -54,7 +55,7 @@ async def test_panels_fill_from_the_live_engine_and_keys_act(http_api, unique_ke
         mcp = app.query_one(McpTable)
         limits = app.query_one(RateLimitTable)
         breakers = app.query_one(BreakerTable)
-        assert mcp.row_count == 1 and mcp.get_row("docs")[1] == "docs"
+        assert mcp.row_count == 1 and str(mcp.get_row("docs")[1]) == "docs"
         assert str(mcp.get_row("docs")[0]) == "● up"
         assert str(limits.get_row("quota\0core")[3]).endswith("4/100")
         assert str(limits.get_row("quota\0core")[0]) == "▲ degraded"
@@ -120,17 +121,17 @@ async def test_filter_sort_panels_and_log(http_api, unique_key, tag) -> None:
 
         await pilot.press("slash", *"pay")
         await pilot.pause(0.3)
-        assert breakers.row_count == 1 and breakers.get_row_at(0)[1] == "api"  # by tag
+        assert breakers.row_count == 1 and str(breakers.get_row_at(0)[1]) == "api"  # by tag
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert breakers.row_count == 4
 
         await pilot.press("s")  # name -> status: the down service first
         await pilot.pause(0.3)
-        assert breakers.get_row_at(0)[1] == "broken"
+        assert str(breakers.get_row_at(0)[1]) == "broken"
         await pilot.press("s", "s")  # latency, then back to name
         await pilot.pause(0.3)
-        assert [breakers.get_row_at(i)[1] for i in range(4)] == ["api", "broken", "docs", "quota"]
+        assert [str(breakers.get_row_at(i)[1]) for i in range(4)] == ["api", "broken", "docs", "quota"]
 
         await pilot.press("3")
         assert not breakers.display
@@ -163,3 +164,39 @@ async def test_command_palette_offers_every_action() -> None:
         await pilot.press("ctrl+p", *"probe every", "enter")
         await pilot.pause(0.3)
     assert ("probe", None) in source.actions
+
+
+async def test_server_text_shows_as_written_never_as_markup(tag) -> None:
+    """What servers and users type is text, not markup: `[/usr/bin/node]` read as markup is an
+    unmatched closing tag that would crash the render loop, and `[bold]` would vanish."""
+    stderr = "[/usr/bin/node] boom [bold]x"
+    crashing = {
+        "kind": "mcp",
+        "command": sys.executable,
+        "args": ["-c", f"import sys; print({stderr!r}, file=sys.stderr); sys.exit(1)"],
+        "env": {"LOOKOUT_TEST_TAG": tag},
+    }
+    source = EngineSource(make_config({"[edge] relay": crashing}, interval="30s", timeout="10s"))
+    app = LookoutApp(source, config_path="[/etc] services.yaml")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(lambda: source.snapshot().get("[edge] relay").last_checked is not None, pilot)
+        await pilot.pause(0.5)
+        mcp = app.query_one(McpTable)
+        assert str(mcp.get_row("[edge] relay")[1]) == "[edge] relay"
+        last_error = str(app.query_one(BreakerTable).get_row("[edge] relay")[5])
+        assert last_error == "process exited with code 1: [/usr/bin/node]…"  # cut to the column, at a word
+
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.pause(0.3)
+        console = Console(file=io.StringIO(), width=200)
+        for section in app.screen.sections:
+            console.print(section)
+        assert f"process exited with code 1: {stderr}" in console.file.getvalue()
+        await pilot.press("escape", "b")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n", "slash", *"[/x")
+        await pilot.pause(0.3)
+        assert mcp.row_count == 0 and str(mcp.border_subtitle) == "0 matching '[/x'"
+        await pilot.press("q")
+    assert tagged_processes(tag) == []

@@ -217,17 +217,17 @@ class LookoutApp(App[int]):
         name = self.selected_service()
         if name:
             self.source.probe_now(name)
-            self.notify(f"probing {name}", timeout=2)
+            self.notify(f"probing {name}", timeout=2, markup=False)
 
     def action_probe_all(self) -> None:
         self.source.probe_now(None)
-        self.notify("probing every service", timeout=2)
+        self.notify("probing every service", timeout=2, markup=False)
 
     def action_pause_selected(self) -> None:
         name = self.selected_service()
         if name:
             paused = self.source.toggle_pause(name)
-            self.notify(f"{name} {'paused' if paused else 'resumed'}", timeout=2)
+            self.notify(f"{name} {'paused' if paused else 'resumed'}", timeout=2, markup=False)
             self.refresh_view(force=True)
 
     def action_reset_selected(self) -> None:
@@ -238,7 +238,7 @@ class LookoutApp(App[int]):
         def confirmed(answer: bool | None) -> None:
             if answer:
                 self.source.reset_breaker(name)
-                self.notify(f"breaker of {name} reset", timeout=2)
+                self.notify(f"breaker of {name} reset", timeout=2, markup=False)
                 self.refresh_view(force=True)
 
         self.push_screen(
@@ -246,8 +246,12 @@ class LookoutApp(App[int]):
         )
 
     def action_cycle_sort(self) -> None:
+        """Reorders the rows already on screen; the cells wait for the next snapshot as usual."""
         self.sort_mode = SORTS[(SORTS.index(self.sort_mode) + 1) % len(SORTS)]
-        self.refresh_view(force=True)
+        for table in self.query(FleetTable):
+            table.reorder(self.sort_mode)
+        if self._snapshot is not None:
+            self._render_summary(self._snapshot)
 
     def action_detail(self) -> None:
         name = self.selected_service()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from rich.text import Text
 
@@ -24,14 +25,25 @@ BREAKER_SYMBOL = {"closed": "●", "open": "✖", "half-open": "◐"}
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
+def plain(value: object) -> Text:
+    """Text shown exactly as written. Server-supplied text (reasons, stderr lines, tool
+    descriptions) must never be read as markup: `[/usr/bin/node] boom` would otherwise raise
+    a MarkupError inside the render loop, and `[error]` would vanish."""
+    return Text(str(value), end="", no_wrap=True, overflow="ellipsis")
+
+
+@lru_cache(maxsize=16)
 def badge(status: Status, *, paused: bool = False) -> Text:
+    """Shared instances (a fleet has thousands of badges and a few kinds): never mutate one."""
     if paused:
-        return Text("‖ paused", style="dim")
-    return Text(f"{status.symbol} {status.value}", style=STATUS_STYLE[status])
+        return Text("‖ paused", style="dim", end="")
+    return Text(f"{status.symbol} {status.value}", style=STATUS_STYLE[status], end="")
 
 
+@lru_cache(maxsize=16)
 def breaker_badge(state: str) -> Text:
-    return Text(f"{BREAKER_SYMBOL.get(state, '?')} {state}", style=BREAKER_STYLE.get(state, ""))
+    """Shared instances, like badge()."""
+    return Text(f"{BREAKER_SYMBOL.get(state, '?')} {state}", style=BREAKER_STYLE.get(state, ""), end="")
 
 
 def ago(when: datetime | None, now: datetime) -> str:
@@ -65,8 +77,11 @@ def sparkline(values: Sequence[float], width: int = 8) -> str:
     return "".join(SPARKS[min(len(SPARKS) - 1, int((v - low) / span * (len(SPARKS) - 1)))] for v in values)
 
 
+@lru_cache(maxsize=4096)
 def quota_bar(remaining: int | None, limit: int | None, width: int = 10) -> Text:
-    """remaining/limit as a bar coloured by how close it is to zero (and the numbers, never colour alone)."""
+    """remaining/limit as a bar coloured by how close it is to zero (and the numbers, never colour alone).
+
+    Cached and shared, like badge(): a fleet re-renders the same few quotas every second."""
     if remaining is None:
         return Text("-")
     if not limit:

@@ -49,7 +49,7 @@ class LogPane(RichLog):
         parts = [f"≥ {self.min_level.label}"]
         if self.service:
             parts.append(f"service {self.service}")
-        self.border_subtitle = " · ".join(parts) + "  (v level, f service)"
+        self.border_subtitle = Text(" · ".join(parts) + "  (v level, f service)")  # Text: a name is not markup
 
     def on_mount(self) -> None:
         self._update_subtitle()

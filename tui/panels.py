@@ -14,7 +14,7 @@ from textual.widgets import DataTable
 from core.report import ellipsize
 from core.results import Status
 from core.snapshot import FleetSnapshot, ServiceSnapshot
-from tui.format import ago, badge, breaker_badge, ms, percent, quota_bar, sparkline, until
+from tui.format import ago, badge, breaker_badge, ms, percent, plain, quota_bar, sparkline, until
 
 Row = tuple[Any, ...]
 SORTS = ("name", "status", "latency")
@@ -42,7 +42,11 @@ def matches(service: ServiceSnapshot, text: str) -> bool:
 
 
 class FleetTable(DataTable):
-    """A DataTable fed with (key -> cells) maps; subclasses say which rows a snapshot makes."""
+    """A DataTable fed with (key -> cells) maps; subclasses say which rows a snapshot makes.
+
+    Cells are compared as built (plain strings are cheap to compare) and only the ones that
+    changed reach the DataTable, as Text so nothing a server says is ever read as markup.
+    """
 
     COLUMNS: ClassVar[Sequence[tuple[str, str, int | None]]] = ()
     """(key, label, width or None for auto)."""
@@ -52,9 +56,13 @@ class FleetTable(DataTable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.border_title = self.TITLE
+        self._columns = [key for key, _, _ in self.COLUMNS]
+        self._identity_at = [self._columns.index(column) for column in self.KEY_COLUMNS]
         self._cells: dict[str, Row] = {}
         self._order: list[str] = []
         self._service_of: dict[str, str] = {}
+        self._shown: list[ServiceSnapshot] = []
+        self._keys_of: dict[str, list[str]] = {}
 
     def on_mount(self) -> None:
         for key, label, width in self.COLUMNS:
@@ -65,33 +73,44 @@ class FleetTable(DataTable):
         raise NotImplementedError
 
     def sync(self, snapshot: FleetSnapshot, now: datetime, *, text: str, sort: str) -> None:
-        services = sorted((s for s in snapshot.services if matches(s, text)), key=sort_key(sort))
-        wanted = self.build_rows(services, now)
+        self._shown = [s for s in snapshot.services if matches(s, text)]
+        wanted = self.build_rows(sorted(self._shown, key=sort_key(sort)), now)
         keys = [key for key, _, _ in wanted]
-        for gone in [key for key in self._cells if key not in set(keys)]:
+        wanted_keys = set(keys)
+        for gone in [key for key in self._cells if key not in wanted_keys]:
             self.remove_row(gone)
             del self._cells[gone]
             self._service_of.pop(gone, None)
-        columns = [key for key, _, _ in self.COLUMNS]
+        self._keys_of = {}
         for key, service, cells in wanted:
             self._service_of[key] = service
+            self._keys_of.setdefault(service, []).append(key)
             old = self._cells.get(key)
             if old is None:
-                self.add_row(*cells, key=key)
+                self.add_row(*map(_cell, cells), key=key)
             else:
-                for column, before, after in zip(columns, old, cells, strict=True):
+                for column, before, after in zip(self._columns, old, cells, strict=True):
                     if before != after:
-                        self.update_cell(key, column, after)
+                        self.update_cell(key, column, _cell(after))
             self._cells[key] = cells
-        if keys != self._order:
-            rank = {self._identity(cells): i for i, (_, _, cells) in enumerate(wanted)}
-            self.sort(*self.KEY_COLUMNS, key=lambda values: rank.get(_plain(values), 0))
-            self._order = keys
-        self.border_subtitle = f"{len(wanted)}" if not text else f"{len(wanted)} matching '{text}'"
+        self._apply_order(keys)
+        self.border_subtitle = plain(f"{len(wanted)}" if not text else f"{len(wanted)} matching '{text}'")
+
+    def reorder(self, sort: str) -> None:
+        """A new sort of the rows already shown: no cell is rebuilt (a re-sort is a key press away)."""
+        keys = [key for s in sorted(self._shown, key=sort_key(sort)) for key in self._keys_of.get(s.name, ())]
+        self._apply_order(keys)
+
+    def _apply_order(self, keys: list[str]) -> None:
+        if keys == self._order:
+            return
+        # DataTable.sort hands the key function a row's cells, not its key: the key columns identify the row.
+        rank = {self._identity(self._cells[key]): i for i, key in enumerate(keys)}
+        self.sort(*self.KEY_COLUMNS, key=lambda values: rank.get(_plain(values), 0))
+        self._order = keys
 
     def _identity(self, cells: Row) -> Any:
-        columns = [key for key, _, _ in self.COLUMNS]
-        values = tuple(cells[columns.index(c)] for c in self.KEY_COLUMNS)
+        values = tuple(cells[i] for i in self._identity_at)
         return _plain(values if len(values) > 1 else values[0])
 
     def selected_service(self) -> str | None:
@@ -102,6 +121,10 @@ class FleetTable(DataTable):
         except Exception:
             return None
         return self._service_of.get(key or "")
+
+
+def _cell(value: Any) -> Any:
+    return plain(value) if isinstance(value, str) else value
 
 
 def _plain(values: Any) -> Any:

@@ -69,7 +69,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Grid(id="confirm"):
-            yield Label(self.question, id="question")
+            yield Label(self.question, id="question", markup=False)
             yield Button("Reset (y)", variant="warning", id="yes")
             yield Button("Cancel (n)", variant="primary", id="no")
 
@@ -132,20 +132,21 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim")
     facts.add_column()
-    facts.add_row("last checked", ago(s.last_checked, now))
-    facts.add_row("next probe", "paused" if s.paused else until(s.next_probe_at, now))
-    facts.add_row(
+    _add_row(facts, "last checked", ago(s.last_checked, now))
+    _add_row(facts, "next probe", "paused" if s.paused else until(s.next_probe_at, now))
+    _add_row(
+        facts,
         "latency",
         f"last {ms(s.latency.last_ms)}  p50 {ms(s.latency.p50_ms)}  "
         f"p95 {ms(s.latency.p95_ms)}  p99 {ms(s.latency.p99_ms)}  ({s.latency.samples} samples)",
     )
-    facts.add_row("uptime", f"{percent(s.uptime)} of {s.probes} probes")
-    facts.add_row("failures in a row", str(s.consecutive_failures))
-    facts.add_row("retries spent", str(s.retries))
+    _add_row(facts, "uptime", f"{percent(s.uptime)} of {s.probes} probes")
+    _add_row(facts, "failures in a row", str(s.consecutive_failures))
+    _add_row(facts, "retries spent", str(s.retries))
     if s.depends_on:
-        facts.add_row("depends on", ", ".join(s.depends_on))
+        _add_row(facts, "depends on", ", ".join(s.depends_on))
     if s.tags:
-        facts.add_row("tags", ", ".join(s.tags))
+        _add_row(facts, "tags", ", ".join(s.tags))
     sections.append(facts)
 
     latencies = [r.latency_ms for r in s.history if r.latency_ms is not None and r.ok]
@@ -158,7 +159,7 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
         section("Last probe, stage by stage")
         stages = Table.grid(padding=(0, 2))
         for stage, value in s.last_result.timings.items():
-            stages.add_row(stage, ms(value))
+            _add_row(stages, stage, ms(value))
         sections.append(stages)
 
     section("Recent results")
@@ -166,20 +167,20 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
     for column in ("when", "status", "latency", "tries", "reason"):
         recent.add_column(column, style="dim" if column == "when" else None)
     for r in list(s.history)[-10:][::-1]:
-        recent.add_row(ago(r.started_at, now), badge(r.status), ms(r.latency_ms), str(r.attempts or "-"), r.reason)
+        _add_row(recent, ago(r.started_at, now), badge(r.status), ms(r.latency_ms), str(r.attempts or "-"), r.reason)
     sections.append(recent)
 
     section("Circuit breaker")
     b = s.breaker
     breaker = Table.grid(padding=(0, 2))
-    breaker.add_row("state", breaker_badge(b.state))
-    breaker.add_row("failures", f"{b.failures}/{b.fail_max}  (opens at {b.fail_max} in a row)")
+    _add_row(breaker, "state", breaker_badge(b.state))
+    _add_row(breaker, "failures", f"{b.failures}/{b.fail_max}  (opens at {b.fail_max} in a row)")
     if b.state == "open":
-        breaker.add_row("half-open trial", until(b.retry_at, now))
+        _add_row(breaker, "half-open trial", until(b.retry_at, now))
     if b.last_error:
-        breaker.add_row("last error", b.last_error)
+        _add_row(breaker, "last error", b.last_error)
     for when, old, new in list(s.breaker_history)[-5:][::-1]:
-        breaker.add_row(ago(when, now), f"{old} → {new}")
+        _add_row(breaker, ago(when, now), f"{old} → {new}")
     sections.append(breaker)
 
     if s.rate_limits:
@@ -188,7 +189,8 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
         for column in ("resource", "remaining", "resets", "runs out", "source"):
             limits.add_column(column)
         for limit in s.rate_limits:
-            limits.add_row(
+            _add_row(
+                limits,
                 limit.resource,
                 quota_bar(limit.remaining, limit.limit),
                 until(limit.reset_at, now),
@@ -205,20 +207,21 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
         server = d.get("server") or {}
         mcp = Table.grid(padding=(0, 2))
         mcp.add_column(style="dim")
-        mcp.add_row("server", " ".join(str(x) for x in (server.get("name"), server.get("version")) if x))
+        _add_row(mcp, "server", " ".join(str(x) for x in (server.get("name"), server.get("version")) if x))
         if server.get("title"):
-            mcp.add_row("title", str(server["title"]))
-        mcp.add_row("protocol", f"{d.get('protocol_version')} ({d.get('era')} era) over {d.get('transport')}")
-        mcp.add_row("capabilities", ", ".join(d.get("capabilities") or []) or "-")
-        mcp.add_row("instructions", f"{d.get('instructions_chars', 0)} characters")
-        mcp.add_row(
+            _add_row(mcp, "title", str(server["title"]))
+        _add_row(mcp, "protocol", f"{d.get('protocol_version')} ({d.get('era')} era) over {d.get('transport')}")
+        _add_row(mcp, "capabilities", ", ".join(d.get("capabilities") or []) or "-")
+        _add_row(mcp, "instructions", f"{d.get('instructions_chars', 0)} characters")
+        _add_row(
+            mcp,
             "inventory",
             f"{d.get('tool_count', 0)} tools, {d.get('resource_count', 0)} resources, "
             f"{d.get('resource_template_count', 0)} templates, {d.get('prompt_count', 0)} prompts",
         )
-        mcp.add_row("tool context", f"~{d.get('context_tokens', 0)} tokens ({d.get('context_chars', 0)} characters)")
+        _add_row(mcp, "tool context", f"~{d.get('context_tokens', 0)} tokens ({d.get('context_chars', 0)} characters)")
         if d.get("cold_start"):
-            mcp.add_row("cold start", ms(d["cold_start"]))
+            _add_row(mcp, "cold start", ms(d["cold_start"]))
         sections.append(mcp)
         tools = Table(box=None, padding=(0, 1), show_edge=False)
         tools.add_column("tool", style="bold", no_wrap=True)
@@ -226,9 +229,14 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
         tools.add_column("description")
         for tool in d.get("tools") or []:
             cost = len(json.dumps(tool, separators=(",", ":"), sort_keys=True)) // 4
-            tools.add_row(tool.get("name", ""), str(cost), (tool.get("description") or "").split("\n")[0])
+            _add_row(tools, tool.get("name", ""), str(cost), (tool.get("description") or "").split("\n")[0])
         sections.append(tools)
 
     section("Config (secrets masked)")
     sections.append(Text(json.dumps(dict(s.config_summary), indent=2, sort_keys=True, default=str), style="dim"))
     return sections
+
+
+def _add_row(table: Table, *cells: Any) -> None:
+    """Rich reads a plain string cell as markup; everything here may come from a server."""
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
