@@ -26,7 +26,7 @@ from core.snapshot import FleetSnapshot
 from tui.format import STATUS_STYLE
 from tui.logpane import LogPane
 from tui.panels import SORTS, BreakerTable, FleetTable, McpTable, RateLimitTable
-from tui.screens import ConfirmScreen, DetailScreen, HelpScreen
+from tui.screens import ConfirmScreen, DetailScreen, HelpScreen, fit_footer
 from tui.source import EngineSource, FleetSource
 
 REFRESH_HZ = 4
@@ -34,6 +34,8 @@ WIDE = 150
 """Columns from which the panels sit side by side."""
 COMPACT_BELOW = 36
 """Rows under which panels drop their boxes for a one-line title rule."""
+MAIN_VIEW_ONLY = frozenset({"filter", "cycle_sort", "focus_log", "toggle_panel", "log_level", "log_service", "detail"})
+"""Actions about the panels: off (and out of the footer) while a detail or help screen is up."""
 LEVELS = (LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING, LogLevel.ERROR)
 
 
@@ -63,7 +65,7 @@ class LookoutApp(App[int]):
         Binding("question_mark", "help", "Help"),
         Binding("slash", "filter", "Filter"),
         Binding("r", "probe_selected", "Probe"),
-        Binding("R", "probe_all", "Probe all"),
+        Binding("R", "probe_all", "All", tooltip="Probe every service now"),
         Binding("space", "pause_selected", "Pause"),
         Binding("b", "reset_selected", "Reset breaker"),
         Binding("s", "cycle_sort", "Sort"),
@@ -105,9 +107,10 @@ class LookoutApp(App[int]):
         yield Static(id="summary")
         yield Input(placeholder="filter by name or tag; enter to keep, esc to clear", id="filter")
         with Container(id="panels"):
-            yield McpTable(id="mcp")
-            yield RateLimitTable(id="http")
-            yield BreakerTable(id="breakers")
+            with Container(id="tables"):
+                yield McpTable(id="mcp")
+                yield RateLimitTable(id="http")
+                yield BreakerTable(id="breakers")
             yield LogPane(id="log")
         yield Footer()
 
@@ -127,6 +130,12 @@ class LookoutApp(App[int]):
         panels = self.query_one("#panels")
         panels.set_class(width >= WIDE, "-wide")
         panels.set_class(height < COMPACT_BELOW, "-compact")
+        for screen in self.screen_stack:
+            for footer in screen.query(Footer):
+                fit_footer(footer, width)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in MAIN_VIEW_ONLY and len(self.screen_stack) > 1)
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -270,6 +279,8 @@ class LookoutApp(App[int]):
     def action_toggle_panel(self, panel: str) -> None:
         widget = self.query_one(f"#{panel}")
         widget.display = not widget.display
+        tables = self.query_one("#tables")
+        tables.display = any(table.display for table in tables.query(FleetTable))  # or it keeps its room
         if widget.display:
             self.refresh_view(force=True)
 

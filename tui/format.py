@@ -46,20 +46,31 @@ def breaker_badge(state: str) -> Text:
     return Text(f"{BREAKER_SYMBOL.get(state, '?')} {state}", style=BREAKER_STYLE.get(state, ""), end="")
 
 
+def coarse(seconds: float) -> str:
+    """A duration as precise as a glance needs, in at most 6 characters: 2.3s, 42s, 9m59s, 59m, 10h, 2d3h."""
+    if seconds < 10:
+        return format_duration(seconds)
+    if seconds < 600:
+        return format_duration(round(seconds))
+    if seconds < 36000:
+        return format_duration(60 * round(seconds / 60))
+    return format_duration(3600 * round(seconds / 3600))
+
+
 def ago(when: datetime | None, now: datetime) -> str:
     if when is None:
         return "never"
     seconds = (now - when).total_seconds()
     if seconds < 1:
         return "just now"
-    return f"{format_duration(seconds if seconds < 10 else round(seconds))} ago"
+    return f"{coarse(seconds)} ago"
 
 
 def until(when: datetime | None, now: datetime) -> str:
     if when is None:
         return "-"
     seconds = (when - now).total_seconds()
-    return "now" if seconds <= 0 else f"in {format_duration(seconds if seconds < 10 else round(seconds))}"
+    return "now" if seconds <= 0 else f"in {coarse(seconds)}"
 
 
 def ms(value: float | None) -> str:
@@ -77,21 +88,35 @@ def sparkline(values: Sequence[float], width: int = 8) -> str:
     return "".join(SPARKS[min(len(SPARKS) - 1, int((v - low) / span * (len(SPARKS) - 1)))] for v in values)
 
 
+def count(n: int) -> str:
+    """A quota count in at most 5 characters, exact below 10000: 4990, 38.8k, 400k, 1.2M."""
+    if n < 10_000:
+        return str(n)
+    for unit, scale in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        value = n / scale
+        if round(value, 1) < 100:
+            return f"{value:.1f}{unit}"
+        if round(value) < 1000:
+            return f"{round(value)}{unit}"
+    return f"{n / 1e12:.0f}T"
+
+
 @lru_cache(maxsize=4096)
-def quota_bar(remaining: int | None, limit: int | None, width: int = 10) -> Text:
+def quota_bar(remaining: int | None, limit: int | None, width: int = 10, *, exact: bool = False) -> Text:
     """remaining/limit as a bar coloured by how close it is to zero (and the numbers, never colour alone).
 
     Cached and shared, like badge(): a fleet re-renders the same few quotas every second."""
+    number = str if exact else count
     if remaining is None:
-        return Text("-")
+        return Text("-", end="")
     if not limit:
-        return Text(str(remaining))
+        return Text(number(remaining), end="")
     fraction = max(0.0, min(1.0, remaining / limit))
     filled = round(fraction * width)
     style = "green" if fraction >= 0.5 else "yellow" if fraction >= 0.1 else "bold red"
-    bar = Text("█" * filled, style=style)
+    bar = Text("█" * filled, style=style, end="", no_wrap=True, overflow="ellipsis")
     bar.append("░" * (width - filled), style="dim")
-    bar.append(f" {remaining}/{limit}")
+    bar.append(f" {number(remaining)}/{number(limit)}")
     return bar
 
 

@@ -6,6 +6,7 @@ from collections import deque
 from typing import Any
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import RichLog
 
 from core.events import Event, LogEvent, LogLevel
@@ -19,11 +20,12 @@ class LogPane(RichLog):
     """Keeps the last MAX_LINES events itself, so a filter change can redraw from them."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, highlight=False, **kwargs)
+        super().__init__(max_lines=MAX_LINES, min_width=20, wrap=True, markup=False, highlight=False, **kwargs)
         self.border_title = "Log"
         self.events: deque[LogEvent] = deque(maxlen=MAX_LINES)
         self.min_level = LogLevel.INFO
         self.service: str | None = None
+        self._flowed_width = 0
 
     def add_events(self, events: list[Event]) -> None:
         for event in events:
@@ -39,11 +41,20 @@ class LogPane(RichLog):
             self.min_level = min_level
         if service is not False:
             self.service = service  # type: ignore[assignment]
+        self._redraw()
+        self._update_subtitle()
+
+    def _redraw(self) -> None:
         self.clear()
         for line in self.events:
             if self._visible(line):
                 self.write(_render(line))
-        self._update_subtitle()
+
+    def on_resize(self, event: Resize) -> None:
+        """RichLog wraps a line once, when written: re-flow them all to the new width."""
+        if self._size_known and event.size.width != self._flowed_width:
+            self._redraw()
+        self._flowed_width = event.size.width
 
     def _update_subtitle(self) -> None:
         parts = [f"≥ {self.min_level.label}"]

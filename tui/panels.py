@@ -5,6 +5,7 @@ a table is never rebuilt on an update, so the cursor, scroll position and CPU al
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -18,7 +19,24 @@ from tui.format import ago, badge, breaker_badge, ms, percent, plain, quota_bar,
 
 Row = tuple[Any, ...]
 SORTS = ("name", "status", "latency")
-REASON_WIDTH = 32
+MIN_FLEX = 24
+"""The flexible column (reason / last error) gets at least this many characters: narrower
+tables drop their least important columns first, rather than cut text at the screen edge."""
+CELL_PADDING = 1
+QUOTA_BAR = 5
+"""Bar characters in the REMAINING column; the numbers follow it."""
+SERVICE_WIDTH = (7, 24)
+"""The service column fits the longest name, within these bounds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    width: int = 0
+    """Characters; 0 for the service column (fits the names) and the flex column (the rest)."""
+    keep: int = 0
+    """0: always shown. Otherwise, in a narrow table, the column with the lowest `keep` goes first."""
 
 
 def status_rank(service: ServiceSnapshot) -> int:
@@ -46,33 +64,82 @@ class FleetTable(DataTable):
 
     Cells are compared as built (plain strings are cheap to compare) and only the ones that
     changed reach the DataTable, as Text so nothing a server says is ever read as markup.
+    The columns fit the table's width: one flexible column takes the rest, and a narrow table
+    drops its least important columns; only a resize (or a longer service name) rebuilds it.
     """
 
-    COLUMNS: ClassVar[Sequence[tuple[str, str, int | None]]] = ()
-    """(key, label, width or None for auto)."""
+    COLUMNS: ClassVar[Sequence[Column]] = ()
+    FLEX: ClassVar[str] = "reason"
     KEY_COLUMNS: ClassVar[tuple[str, ...]] = ("service",)
     TITLE: ClassVar[str] = ""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.border_title = self.TITLE
-        self._columns = [key for key, _, _ in self.COLUMNS]
-        self._identity_at = [self._columns.index(column) for column in self.KEY_COLUMNS]
+        self._all = [column.key for column in self.COLUMNS]
+        self._identity_at = [self._all.index(column) for column in self.KEY_COLUMNS]
+        self._plan: tuple[tuple[str, int], ...] = ()
+        self._shown_at: list[int] = []
         self._cells: dict[str, Row] = {}
         self._order: list[str] = []
         self._service_of: dict[str, str] = {}
         self._shown: list[ServiceSnapshot] = []
         self._keys_of: dict[str, list[str]] = {}
-
-    def on_mount(self) -> None:
-        for key, label, width in self.COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._last_sync: tuple[FleetSnapshot, datetime, str, str] | None = None
+        self.flex_width = MIN_FLEX
+        self._restore: str | None = None
+        """The row the cursor was on before the columns were rebuilt."""
 
     def build_rows(self, services: Sequence[ServiceSnapshot], now: datetime) -> list[tuple[str, str, Row]]:
-        """[(row key, service name, cells)] in display order."""
+        """[(row key, service name, cells for every column in COLUMNS)] in display order."""
         raise NotImplementedError
 
+    # -- columns --------------------------------------------------------------------------------
+
+    def plan_columns(self, width: int, service_width: int) -> tuple[tuple[str, int], ...]:
+        """(column, width) for a table `width` characters wide: drop by `keep` until the flex column fits."""
+        fixed = {c.key: (service_width if c.key == "service" else c.width) for c in self.COLUMNS if c.key != self.FLEX}
+        shown = [c.key for c in self.COLUMNS]
+        padding = 2 * CELL_PADDING
+
+        def room() -> int:
+            return width - sum(fixed[key] + padding for key in shown if key != self.FLEX) - padding
+
+        for column in sorted((c for c in self.COLUMNS if c.keep), key=lambda c: c.keep):
+            if room() >= MIN_FLEX:
+                break
+            shown.remove(column.key)
+        flex = max(len(next(c.label for c in self.COLUMNS if c.key == self.FLEX)), room())
+        return tuple((key, fixed.get(key, flex)) for key in shown)
+
+    def _ensure_columns(self, snapshot: FleetSnapshot) -> None:
+        longest = max((len(s.name) for s in snapshot.services), default=0)
+        service_width = max(SERVICE_WIDTH[0], min(SERVICE_WIDTH[1], longest))
+        plan = self.plan_columns(self.scrollable_content_region.width, service_width)
+        if plan == self._plan:
+            return
+        selected = self.selected_row_key()
+        self.clear(columns=True)
+        labels = {c.key: c.label for c in self.COLUMNS}
+        for key, width in plan:
+            self.add_column(labels[key], key=key, width=width)
+        self._plan = plan
+        self._shown_at = [self._all.index(key) for key, _ in plan]
+        self.flex_width = dict(plan).get(self.FLEX, MIN_FLEX)
+        self._cells.clear()
+        self._order = []
+        self._restore = selected
+
+    def on_resize(self) -> None:
+        if self._last_sync is not None:
+            snapshot, now, text, sort = self._last_sync
+            self.sync(snapshot, now, text=text, sort=sort)
+
+    # -- rows -----------------------------------------------------------------------------------
+
     def sync(self, snapshot: FleetSnapshot, now: datetime, *, text: str, sort: str) -> None:
+        self._last_sync = (snapshot, now, text, sort)
+        self._ensure_columns(snapshot)
         self._shown = [s for s in snapshot.services if matches(s, text)]
         wanted = self.build_rows(sorted(self._shown, key=sort_key(sort)), now)
         keys = [key for key, _, _ in wanted]
@@ -87,19 +154,25 @@ class FleetTable(DataTable):
             self._keys_of.setdefault(service, []).append(key)
             old = self._cells.get(key)
             if old is None:
-                self.add_row(*map(_cell, cells), key=key)
+                self.add_row(*(_cell(cells[i]) for i in self._shown_at), key=key)
             else:
-                for column, before, after in zip(self._columns, old, cells, strict=True):
-                    if before != after:
-                        self.update_cell(key, column, _cell(after))
+                for (column, _), i in zip(self._plan, self._shown_at, strict=True):
+                    if old[i] != cells[i]:
+                        self.update_cell(key, column, _cell(cells[i]))
             self._cells[key] = cells
         self._apply_order(keys)
+        if self._restore is not None:
+            if self._restore in self._cells:
+                self.move_cursor(row=self.get_row_index(self._restore), animate=False)
+            self._restore = None
         self.border_subtitle = plain(f"{len(wanted)}" if not text else f"{len(wanted)} matching '{text}'")
 
     def reorder(self, sort: str) -> None:
         """A new sort of the rows already shown: no cell is rebuilt (a re-sort is a key press away)."""
         keys = [key for s in sorted(self._shown, key=sort_key(sort)) for key in self._keys_of.get(s.name, ())]
         self._apply_order(keys)
+        if self._last_sync is not None:
+            self._last_sync = (*self._last_sync[:3], sort)
 
     def _apply_order(self, keys: list[str]) -> None:
         if keys == self._order:
@@ -113,14 +186,16 @@ class FleetTable(DataTable):
         values = tuple(cells[i] for i in self._identity_at)
         return _plain(values if len(values) > 1 else values[0])
 
-    def selected_service(self) -> str | None:
+    def selected_row_key(self) -> str | None:
         if not self.row_count:
             return None
         try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         except Exception:
             return None
-        return self._service_of.get(key or "")
+
+    def selected_service(self) -> str | None:
+        return self._service_of.get(self.selected_row_key() or "")
 
 
 def _cell(value: Any) -> Any:
@@ -136,18 +211,18 @@ def _plain(values: Any) -> Any:
 class McpTable(FleetTable):
     TITLE = "MCP servers"
     COLUMNS = (
-        ("status", "STATUS", 10),
-        ("service", "SERVICE", None),
-        ("reason", "REASON", REASON_WIDTH),
-        ("transport", "VIA", 5),
-        ("protocol", "PROTOCOL", 10),
-        ("version", "SERVER", None),
-        ("counts", "T/R/P", 8),
-        ("latency", "LATENCY", 8),
-        ("p95", "P95", 7),
-        ("trend", "TREND", 8),
-        ("uptime", "UP%", 5),
-        ("checked", "CHECKED", 9),
+        Column("status", "STATUS", 10),
+        Column("service", "SERVICE"),
+        Column("reason", "REASON"),
+        Column("transport", "VIA", 5, keep=6),
+        Column("protocol", "PROTOCOL", 10, keep=5),
+        Column("version", "SERVER", 8, keep=1),
+        Column("counts", "T/R/P", 8, keep=7),
+        Column("latency", "LATENCY", 7, keep=9),
+        Column("p95", "P95", 7, keep=3),
+        Column("trend", "TREND", 8, keep=2),
+        Column("uptime", "UP%", 5, keep=4),
+        Column("checked", "CHECKED", 9, keep=8),
     )
 
     def build_rows(self, services: Sequence[ServiceSnapshot], now: datetime) -> list[tuple[str, str, Row]]:
@@ -168,7 +243,7 @@ class McpTable(FleetTable):
                     (
                         badge(s.status, paused=s.paused),
                         s.name,
-                        _reason(s),
+                        _reason(s, self.flex_width),
                         s.transport or "-",
                         d.get("protocol_version") or "-",
                         str(server.get("version") or "-"),
@@ -188,14 +263,14 @@ class RateLimitTable(FleetTable):
     TITLE = "HTTP APIs and rate limits"
     KEY_COLUMNS = ("service", "resource")
     COLUMNS = (
-        ("status", "STATUS", 10),
-        ("service", "SERVICE", None),
-        ("resource", "RESOURCE", None),
-        ("quota", "REMAINING", 20),
-        ("reset", "RESETS", 8),
-        ("forecast", "RUNS OUT", 9),
-        ("latency", "LATENCY", 8),
-        ("reason", "REASON", None),
+        Column("status", "STATUS", 10),
+        Column("service", "SERVICE"),
+        Column("resource", "RESOURCE", 8),
+        Column("quota", "REMAINING", 17),
+        Column("reset", "RESETS", 8, keep=3),
+        Column("forecast", "RUNS OUT", 8, keep=2),
+        Column("latency", "LATENCY", 7, keep=1),
+        Column("reason", "REASON"),
     )
 
     def build_rows(self, services: Sequence[ServiceSnapshot], now: datetime) -> list[tuple[str, str, Row]]:
@@ -217,7 +292,7 @@ class RateLimitTable(FleetTable):
                             "-",
                             "-",
                             ms(s.latency.last_ms),
-                            _reason(s),
+                            _reason(s, self.flex_width),
                         ),
                     )
                 )
@@ -232,11 +307,11 @@ class RateLimitTable(FleetTable):
                             badge(s.status, paused=s.paused),
                             s.name,
                             limit.resource,
-                            quota_bar(limit.remaining, limit.limit),
+                            quota_bar(limit.remaining, limit.limit, width=QUOTA_BAR),
                             until(limit.reset_at, now),
                             "blocked" if blocked else until(limit.exhausts_at, now) if limit.exhausts_at else "-",
                             ms(s.latency.last_ms),
-                            _reason(s),
+                            _reason(s, self.flex_width),
                         ),
                     )
                 )
@@ -245,13 +320,14 @@ class RateLimitTable(FleetTable):
 
 class BreakerTable(FleetTable):
     TITLE = "Circuit breakers"
+    FLEX = "error"
     COLUMNS = (
-        ("state", "BREAKER", 11),
-        ("service", "SERVICE", None),
-        ("failures", "FAILS", 6),
-        ("trial", "TRIAL", 8),
-        ("retries", "RETRIES", 7),
-        ("error", "LAST ERROR", None),
+        Column("state", "BREAKER", 11),
+        Column("service", "SERVICE"),
+        Column("failures", "FAILS", 5, keep=3),
+        Column("trial", "TRIAL", 8, keep=2),
+        Column("retries", "RETRIES", 7, keep=1),
+        Column("error", "LAST ERROR"),
     )
 
     def build_rows(self, services: Sequence[ServiceSnapshot], now: datetime) -> list[tuple[str, str, Row]]:
@@ -269,14 +345,14 @@ class BreakerTable(FleetTable):
                         f"{b.failures}/{b.fail_max}",
                         trial,
                         str(s.retries),
-                        ellipsize(" ".join((b.last_error or "-").split()), 48),
+                        ellipsize(" ".join((b.last_error or "-").split()), self.flex_width),
                     ),
                 )
             )
         return out
 
 
-def _reason(service: ServiceSnapshot, width: int = REASON_WIDTH) -> str:
+def _reason(service: ServiceSnapshot, width: int) -> str:
     if service.status is Status.UP and not service.reason:
         return ""
     return ellipsize(" ".join(service.reason.split()), width)

@@ -18,6 +18,9 @@ from textual.widgets import Button, Footer, Label, Static
 from core.snapshot import ServiceSnapshot
 from tui.format import ago, badge, breaker_badge, ms, percent, quota_bar, sparkline, until
 
+COMPACT_FOOTER_BELOW = 100
+"""Columns below which a footer drops its padding and the ^p hint (the help lists it) so every key fits."""
+
 HELP = [
     ("?", "this help"),
     ("/", "filter rows by name or tag (esc clears)"),
@@ -34,6 +37,11 @@ HELP = [
     ("ctrl+p", "command palette (every action)"),
     ("q", "quit (stops the engine and every server it started)"),
 ]
+
+
+def fit_footer(footer: Footer, width: int) -> None:
+    footer.compact = width < COMPACT_FOOTER_BELOW
+    footer.show_command_palette = width >= COMPACT_FOOTER_BELOW
 
 
 class HelpScreen(ModalScreen[None]):
@@ -99,7 +107,9 @@ class DetailScreen(Screen[None]):
         yield Static(id="detail-title")
         with VerticalScroll(id="detail"):
             yield Static(id="detail-body")
-        yield Footer()
+        footer = Footer()
+        fit_footer(footer, self.app.size.width)
+        yield footer
 
     def show(self, service: ServiceSnapshot | None, now: datetime) -> None:
         title = self.query_one("#detail-title", Static)
@@ -192,7 +202,7 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
             _add_row(
                 limits,
                 limit.resource,
-                quota_bar(limit.remaining, limit.limit),
+                quota_bar(limit.remaining, limit.limit, exact=True),
                 until(limit.reset_at, now),
                 until(limit.exhausts_at, now) if limit.exhausts_at else "-",
                 limit.source,
