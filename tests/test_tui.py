@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
+from pathlib import Path
 
 from fixtures_mcp import stdio_service, tagged_processes
 from helpers import make_config
@@ -214,3 +215,30 @@ async def test_server_text_shows_as_written_never_as_markup(tag) -> None:
         assert mcp.row_count == 0 and str(mcp.border_subtitle) == "0 matching '[/x'"
         await pilot.press("q")
     assert tagged_processes(tag) == []
+
+
+async def test_a_crash_report_shows_no_local_variables(capsys) -> None:
+    """Textual's crash report lists each frame's locals; one may hold a token. Ours does not."""
+    import fleet_samples
+
+    import tui.app
+    from tui.source import StaticSource
+
+    class Crashing(LookoutApp):
+        CSS_PATH = str(Path(tui.app.__file__).with_name("lookout.tcss"))
+
+        def action_help(self) -> None:
+            token = "ghp_" + "x" * 20  # a local, as a config or header dict would be; built, so not in the source
+            raise RuntimeError(f"boom {len(token)}")
+
+    app = Crashing(StaticSource(fleet_samples.fleet(), clock=fleet_samples.clock()), live=False)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause(0.2)
+    except RuntimeError:
+        pass
+    captured = capsys.readouterr()
+    report = captured.out + captured.err
+    assert "RuntimeError: boom 24" in report and "action_help" in report
+    assert "ghp_xxxx" not in report

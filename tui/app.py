@@ -309,6 +309,17 @@ class LookoutApp(App[int]):
     async def on_unmount(self) -> None:
         await self.source.stop()
 
+    def _fatal_error(self) -> None:
+        """Textual's crash report prints every frame's local variables, and a frame here may hold
+        the config with its tokens. Secrets never print: report the traceback without locals."""
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        report = Traceback(show_locals=False, width=None)
+        self._exit_renderables.append(Segments(self.console.render(report, self.console.options)))
+        self._close_messages_no_wait()
+
 
 def run_app(config: Config, *, config_path: str | None = None, ansi: bool | None = None) -> int:
     """Open the monitor on `config`. Returns the process exit code."""
