@@ -191,6 +191,8 @@ class _Parser:
         merged = dict(raw)
         merged.setdefault("interval", defaults.interval)
         merged.setdefault("timeout", defaults.timeout)
+        if kind == "mcp":
+            merged.setdefault("startup_timeout", defaults.startup_timeout)
         for policy in ("retry", "breaker"):
             base = getattr(defaults, policy).model_dump()
             override = raw.get(policy)

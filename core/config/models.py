@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from core.durations import parse_duration
+from core.sizes import parse_size
 
 DURATION_SCHEMA = {
     "anyOf": [
@@ -33,6 +34,22 @@ DURATION_SCHEMA = {
 
 Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
 PositiveDuration = Annotated[Duration, Field(gt=0)]
+
+SIZE_SCHEMA = {
+    "anyOf": [
+        {"type": "integer", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([kKmMgG]i?[bB]|[bB])?\s*$"},
+    ],
+    "description": "a size: a number of bytes, or 512KiB, 1MiB, 10MB",
+}
+ByteSize = Annotated[int, BeforeValidator(parse_size), WithJsonSchema(SIZE_SCHEMA)]
+
+DEFAULT_MAX_BODY = 1024 * 1024
+"""HTTP bodies are read up to this many bytes (decompressed); a larger body is cut, not buffered."""
+DEFAULT_STARTUP_TIMEOUT = 30.0
+"""Spawn + handshake of a new MCP session, like the MCP clients users know."""
+DEFAULT_MAX_BLOCK = 3600.0
+"""The longest a rate-limit gate holds requests, whatever the server asks for."""
 
 
 def _fraction(value: object) -> float:
@@ -93,6 +110,10 @@ class RateLimitSettings(Strict):
         "auto", description="which rate-limit headers to read; auto reads every known family"
     )
     warn_below: Fraction = Field(0.10, description="degraded when a resource has less than this left")
+    max_block: PositiveDuration = Field(
+        DEFAULT_MAX_BLOCK,
+        description="the longest requests are held after a 429 or an exhausted quota, whatever the server asks",
+    )
 
 
 class HttpExpect(Strict):
@@ -156,6 +177,9 @@ class HttpService(ServiceBase):
     body: str | None = Field(None, description="request body to send (e.g. for POST health checks)")
     expect: HttpExpect = Field(default_factory=HttpExpect)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    max_body: ByteSize = Field(
+        DEFAULT_MAX_BODY, ge=1, description="read at most this much of a response body (decompressed)"
+    )
 
     @field_validator("url")
     @classmethod
@@ -185,6 +209,11 @@ class McpService(ServiceBase):
     headers: dict[str, str] = Field(default_factory=dict)
     session: Literal["persistent", "fresh"] = Field(
         "persistent", description="persistent: keep one session and check it; fresh: connect every probe"
+    )
+    startup_timeout: PositiveDuration = Field(
+        DEFAULT_STARTUP_TIMEOUT,
+        description="a new session (process start or connect, and handshake) may take this long; "
+        "`timeout` bounds probes of a live session",
     )
     expect: McpExpect = Field(default_factory=McpExpect)
     call: McpCall | None = None
@@ -233,7 +262,14 @@ class Defaults(Strict):
     timeout: PositiveDuration = 10.0
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
-    concurrency: int = Field(32, ge=1, le=1000, description="probes in flight at once, fleet-wide")
+    startup_timeout: PositiveDuration = DEFAULT_STARTUP_TIMEOUT
+    concurrency: int = Field(256, ge=1, le=10000, description="probes in flight at once, fleet-wide")
+    max_starting: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="MCP servers starting at once (spawned, handshake not done); default 2 per CPU core",
+    )
 
 
 class McpClientEntry(BaseModel):
