@@ -164,11 +164,16 @@ def run_once(
 
 async def _probe_once(config: Config, only: Sequence[str] | None, timeout: float, verbose: bool):  # type: ignore[no-untyped-def]
     from core.engine import Engine
+    from core.selection import restrict, with_dependencies
 
     engine = Engine(config)
     printer = asyncio.create_task(_print_logs(engine)) if verbose else None
     try:
-        return await engine.run_once(only, timeout=timeout)
+        if not only:
+            return await engine.run_once(timeout=timeout)
+        # Dependencies are probed so "depends on X, which is down" stays true, but only `only` is reported.
+        snapshot = await engine.run_once(with_dependencies(config.services, only), timeout=timeout)
+        return restrict(snapshot, only)
     finally:
         await engine.stop()
         if printer is not None:
