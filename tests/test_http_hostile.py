@@ -1,4 +1,5 @@
-"""HTTP servers that try to exhaust Lookout: huge bodies and gzip bombs against the body cap.
+"""HTTP servers that try to exhaust or fool Lookout: huge bodies and gzip bombs against the body
+cap, and a certificate no retry can fix.
 
 The server is a raw asyncio one (tests/fixtures_http.py) that writes its body lazily and
 counts what it managed to send before the client hung up, so "the probe stopped reading" is
@@ -8,8 +9,15 @@ proven by the server, not by the probe's word.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import json
+import socket
+import ssl
 import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -156,3 +164,71 @@ async def _until(condition, timeout: float = 10.0) -> None:
     while not condition() and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.02)
     assert condition()
+
+
+@pytest.fixture
+def untrusted_tls(tmp_path) -> Iterator[tuple[str, list[int]]]:
+    """A TLS server on 127.0.0.1 with a self-signed certificate; counts the connections it accepts."""
+    crypto = pytest.importorskip("cryptography")  # present with mcp (pyjwt[crypto])
+    del crypto
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    accepted: list[int] = []
+    stopping = threading.Event()
+
+    def serve() -> None:
+        while not stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(1)
+            with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1024)
+            conn.close()
+
+    thread = threading.Thread(target=serve, name="untrusted-tls", daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/", accepted
+    finally:
+        stopping.set()
+        thread.join(5)
+        listener.close()
+
+
+async def test_a_certificate_that_fails_verification_is_not_retried(untrusted_tls) -> None:
+    url, accepted = untrusted_tls
+    config = make_config({"api": http(url)}, retry={"attempts": 3, "initial": "10ms", "max": "20ms", "jitter": 0})
+    async with idle_engine(config) as engine:
+        snapshot = await engine.run_once()
+    service = snapshot.get("api")
+    assert service.status is Status.DOWN and service.reason.startswith("TLS error")
+    assert "certificate" in service.reason.lower()
+    assert service.last_result.attempts == 1
+    assert len(accepted) == 1
