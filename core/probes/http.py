@@ -166,14 +166,14 @@ class HttpProbe:
     ) -> None:
         if not read.complete:
             # A body cut at the cap (or undecodable) cannot be judged: say why rather than "not JSON".
-            cut = read.truncated_at is not None
+            cap = read.truncated_at
             raise ProbeError(
-                f"body larger than {format_size(read.truncated_at)}" if cut else f"response body: {read.problem}",
+                f"body larger than {format_size(cap)}" if cap is not None else f"response body: {read.problem}",
                 retryable=False,
                 http_status=code,
                 rate_limits=reading,
                 latency_ms=latency_ms,
-                details={"body_truncated_at": read.truncated_at} if cut else None,
+                details={"body_truncated_at": cap} if cap is not None else None,
             )
         if body is _NOT_JSON:
             raise ProbeError(
