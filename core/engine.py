@@ -200,9 +200,11 @@ class Engine:
         return service.state.paused
 
     def reset_breaker(self, name: str) -> None:
+        """Close the breaker and open the rate-limit gate: the operator says "try it now"."""
         service = self._service(name)
-        service.pipeline.breaker.reset()
-        self._log(LogLevel.INFO, "breaker reset by operator", name)
+        service.pipeline.reset_guards()
+        service.state.gate_until = None
+        self._log(LogLevel.INFO, "breaker and rate-limit gate reset by operator", name)
         self._changed()
         service.wake.set()  # the operator wants to know now whether it works again, not in an interval
 
@@ -279,6 +281,10 @@ class Engine:
         interval = service.config.interval * (1 + random.uniform(-INTERVAL_JITTER, INTERVAL_JITTER))
         due = self._clock.monotonic() + interval
         now_wall = self._clock.now()
+        quiet_until = service.pipeline.quiet_until
+        if quiet_until is not None:
+            # A down service asked for quiet (5xx + Retry-After): wait longer, as far as the pipeline allowed.
+            due = max(due, self._clock.monotonic() + (quiet_until - now_wall).total_seconds())
         for wake_at in (service.pipeline.breaker.retry_at(), service.pipeline.gate.blocked_until()):
             if wake_at is not None:
                 # Try again as soon as the breaker admits a trial or the rate limit resets.

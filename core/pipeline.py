@@ -14,11 +14,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.breaker import OPEN, BreakerOpen, ServiceBreaker
 from core.config import ServiceConfig
+from core.config.models import DEFAULT_MAX_BLOCK
 from core.durations import format_duration
 from core.events import LogLevel
 from core.probes.base import Probe
@@ -52,7 +53,12 @@ class ServicePipeline:
         self.probe = probe
         self.breaker = breaker
         rate_limit = getattr(service, "rate_limit", None)  # MCP services have no rate-limit settings
-        self.gate = RateLimitGate(warn_below=rate_limit.warn_below if rate_limit else 0.10)
+        self.gate = RateLimitGate(
+            warn_below=rate_limit.warn_below if rate_limit else 0.10,
+            max_block=rate_limit.max_block if rate_limit else DEFAULT_MAX_BLOCK,
+        )
+        self.quiet_until: datetime | None = None
+        """A down service's Retry-After (5xx): the next scheduled probe waits until then (bounded)."""
         self.tracker = RateLimitTracker()
         self.hooks = hooks
         self._now = now
@@ -61,6 +67,7 @@ class ServicePipeline:
     async def run(self) -> ProbeResult:
         """Probe once. Never raises except CancelledError."""
         started_at = self._now()
+        self.quiet_until = None
         decision = self.gate.check(started_at)
         if not decision.allowed:
             return self._result(started_at, Status.DEGRADED, decision.reason, contacted=False)
@@ -139,9 +146,36 @@ class ServicePipeline:
         if not reading.limits and reading.retry_after is None and http_status != 429:
             return
         now = self._now()
-        self.gate.observe(reading, status=http_status or 200, now=now)
+        if http_status is not None and http_status >= 500 and reading.retry_after is not None:
+            self._quiet_after_outage(reading.retry_after, http_status, now)
+        capped = self.gate.observe(reading, status=http_status or 200, now=now)
+        if capped:
+            self.hooks.log(LogLevel.WARNING, capped)
         if reading.limits:
             self.hooks.rate_limits_changed(self.tracker.update(reading, now))
+
+    def _quiet_after_outage(self, retry_after: datetime, http_status: int, now: datetime) -> None:
+        """A 5xx with Retry-After is still an outage (down): the header only delays the next probe,
+        never past the breaker's reset_timeout (when an open breaker would try anyway) nor max_block."""
+        longest, setting = min(
+            (self.service.breaker.reset_timeout, "breaker.reset_timeout"), (self.gate.max_block, "max_block")
+        )
+        asked = (retry_after - now).total_seconds()
+        if asked <= 0:
+            return
+        if asked > longest:
+            self.hooks.log(
+                LogLevel.INFO,
+                f"HTTP {http_status} asked to wait {format_duration(asked)}; "
+                f"next probe in {format_duration(longest)} at the latest ({setting})",
+            )
+        self.quiet_until = min(retry_after, now + timedelta(seconds=longest))
+
+    def reset_guards(self) -> None:
+        """An operator's "try again now": close the breaker, open the gate, forget any Retry-After."""
+        self.breaker.reset()
+        self.gate.clear()
+        self.quiet_until = None
 
     def _on_retry(self, attempt: int, error: BaseException, wait: float) -> None:
         reason = error.reason if isinstance(error, ProbeError) else str(error)

@@ -4,7 +4,8 @@ Readers for every header family in common use (GitHub's X-RateLimit-*, the
 IETF RateLimit/RateLimit-Policy fields, the x-ratelimit-*-requests/tokens
 family with `6m0s` resets, Retry-After), a tracker that forecasts when a quota
 runs out at the observed rate, and the gate: once a service says "no more",
-no request is sent to it until the time it named.
+no request is sent to it until the time it named, but never longer than
+`max_block`: a server cannot silence its own monitoring for a year by asking.
 
 Header values are hostile input: nothing here raises on a malformed value.
 """
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from core.config.models import DEFAULT_MAX_BLOCK
 from core.durations import format_duration
 
 DEFAULT_BLOCK = 60.0
@@ -315,36 +317,53 @@ class GateDecision:
 class RateLimitGate:
     """Decides whether a request may be sent now. Never spends a request it should not."""
 
-    def __init__(self, warn_below: float = 0.10) -> None:
+    def __init__(self, warn_below: float = 0.10, max_block: float = DEFAULT_MAX_BLOCK) -> None:
         self.warn_below = warn_below
+        self.max_block = max_block
+        """The longest any block lasts, whatever the server asked for (rate_limit.max_block)."""
         self._until: datetime | None = None
         self._hard = False
         """True when the block came from the server refusing (429/403/Retry-After), not from a count."""
         self._why = ""
 
-    def observe(self, reading: RateLimitReading, *, status: int, now: datetime) -> None:
+    def observe(self, reading: RateLimitReading, *, status: int, now: datetime) -> str:
+        """Learn from one answer; returns a note worth logging (a block shortened to max_block) or "".
+
+        A 5xx is an outage, not a refusal: whatever headers come with it, it never
+        closes the gate (that would report a down service as "rate limited").
+        """
+        if status >= 500:
+            return ""
         exhausted = [limit for limit in reading.limits if limit.remaining == 0]
         resets = [limit.reset_at for limit in exhausted if limit.reset_at is not None and limit.reset_at > now]
         if reading.retry_after is not None and reading.retry_after > now:
             # Retry-After wins over any reset time (draft-ietf-httpapi-ratelimit-headers).
-            self._block(reading.retry_after, hard=True, why=f"HTTP {status} with Retry-After")
-        elif status == 429:
+            return self._block(reading.retry_after, now, hard=True, why=f"HTTP {status} with Retry-After")
+        if status == 429:
             until = min(resets, default=None) or min(
                 (limit.reset_at for limit in reading.limits if limit.reset_at and limit.reset_at > now), default=None
             )
-            self._block(until or now + timedelta(seconds=DEFAULT_BLOCK), hard=True, why="HTTP 429")
-        elif status == 403 and exhausted:
+            return self._block(until or now + timedelta(seconds=DEFAULT_BLOCK), now, hard=True, why="HTTP 429")
+        if status == 403 and exhausted:
             until = min(resets, default=None) or now + timedelta(seconds=DEFAULT_BLOCK)
-            self._block(until, hard=True, why=f"HTTP 403, {exhausted[0].resource} quota exhausted")
-        elif exhausted and resets:
-            self._block(min(resets), hard=False, why=f"{exhausted[0].resource} quota exhausted")
-        elif not self._hard and reading.limits:
+            return self._block(until, now, hard=True, why=f"HTTP 403, {exhausted[0].resource} quota exhausted")
+        if exhausted and resets:
+            return self._block(min(resets), now, hard=False, why=f"{exhausted[0].resource} quota exhausted")
+        if not self._hard and reading.limits:
             self._until = None  # the count recovered (an early refill): nothing to wait for
+        return ""
 
-    def _block(self, until: datetime, *, hard: bool, why: str) -> None:
+    def _block(self, until: datetime, now: datetime, *, hard: bool, why: str) -> str:
+        note = ""
+        longest = now + timedelta(seconds=self.max_block)
+        if until > longest:
+            asked = format_duration((until - now).total_seconds())
+            note = f"server asked to wait {asked}; waiting {format_duration(self.max_block)} (rate_limit.max_block)"
+            until = longest
         if self._until is not None and self._hard and not hard and self._until > until:
-            return
+            return ""
         self._until, self._hard, self._why = until, hard, why
+        return note
 
     def check(self, now: datetime) -> GateDecision:
         if self._until is None:
@@ -355,7 +374,7 @@ class RateLimitGate:
         wait = (self._until - now).total_seconds()
         reason = (
             f"rate limited ({self._why}): not sending requests until "
-            f"{self._until:%H:%M:%S} UTC (in {format_duration(max(1.0, math.ceil(wait)))})"
+            f"{format_until(self._until, now)} (in {format_duration(max(1.0, math.ceil(wait)))})"
         )
         return GateDecision(False, reason, self._until)
 
@@ -380,6 +399,13 @@ class RateLimitGate:
                 text += f", resets in {format_duration(max(0.0, (limit.reset_at - when).total_seconds()))}"
             messages.append(text)
         return messages
+
+
+def format_until(until: datetime, now: datetime) -> str:
+    """ "14:05:00 UTC" today, "Dec 26 09:00:00 UTC" on another day: a bare time would read as today."""
+    until, now = until.astimezone(UTC), now.astimezone(UTC)
+    day = "" if until.date() == now.date() else f"{until:%b} {until.day} "
+    return f"{day}{until:%H:%M:%S} UTC"
 
 
 def _percent(fraction: float) -> str:

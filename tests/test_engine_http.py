@@ -4,7 +4,9 @@ server's own request counts, not by what the engine says about itself."""
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
+import pytest
 from helpers import idle_engine, make_config
 
 from core.engine import Engine
@@ -344,3 +346,141 @@ async def test_overall_timeout_bounds_run_once(http_api, unique_key) -> None:
     service = snapshot.get("hung")
     assert service.status is Status.DOWN
     assert service.reason == "no answer within the overall time limit (500ms)"
+
+
+# -- servers asking for long waits (a 5xx is an outage; every gate block is capped) ---------------
+
+A_YEAR = "31536000"
+YEAR_9999_DATE = quote("Fri, 31 Dec 9999 23:59:59 GMT")
+YEAR_9999_EPOCH = "253402300799"
+
+
+@pytest.mark.parametrize(
+    ("code", "query"),
+    [(503, f"retry_after={A_YEAR}"), (500, f"retry_after={YEAR_9999_DATE}"), (503, f"reset={YEAR_9999_EPOCH}")],
+)
+async def test_a_5xx_is_down_whatever_wait_it_asks_for(http_api, unique_key, code: int, query: str) -> None:
+    config = make_config({"api": http(f"{http_api.url}/status/{unique_key}/{code}?{query}")})
+    async with idle_engine(config) as engine:
+        first = await engine.run_once()
+        second = await engine.run_once()
+    for snapshot in (first, second):
+        service = snapshot.get("api")
+        assert service.status is Status.DOWN
+        assert service.reason.startswith(f"HTTP {code} ")
+        assert service.gate_until is None
+    assert http_api.count("status", unique_key) == 2  # the second probe asked again: not "rate limited"
+
+
+@pytest.mark.parametrize(
+    ("code", "query", "asked"),
+    [
+        (429, f"retry_after={A_YEAR}", "365d"),
+        (429, f"retry_after={YEAR_9999_DATE}", "2912"),
+        (403, f"reset={YEAR_9999_EPOCH}", "2912"),
+    ],
+)
+async def test_a_refusal_holds_requests_for_max_block_at_most_and_says_so(
+    http_api, unique_key, code: int, query: str, asked: str
+) -> None:
+    url = f"{http_api.url}/status/{unique_key}/{code}?{query}"
+    config = make_config({"api": http(url), "short": http(url, rate_limit={"max_block": "1s"})})
+    engine = Engine(config)
+    events = engine.subscribe()
+    try:
+        limited = await engine.run_once()
+        service = limited.get("api")
+        assert service.status is Status.DEGRADED and service.reason.startswith("rate limited")
+        assert 3590 <= (service.gate_until - limited.taken_at).total_seconds() <= 3600  # default max_block: 1h
+        assert (limited.get("short").gate_until - limited.taken_at).total_seconds() <= 1
+        logs = [e.message for e in events.drain() if isinstance(e, LogEvent) and e.service == "short"]
+        assert any(
+            m.startswith(f"server asked to wait {asked}") and m.endswith("waiting 1s (rate_limit.max_block)")
+            for m in logs
+        )
+        await asyncio.sleep(1.2)
+        await engine.run_once()
+    finally:
+        await engine.stop()
+    # "api" stayed gated; "short" asked again once its 1s was over: 2 + 1 requests in all.
+    assert http_api.count("status", unique_key) == 3
+
+
+async def test_operator_reset_clears_the_breaker_and_the_gate(http_api, unique_key) -> None:
+    config = make_config({"api": http(f"{http_api.url}/status/{unique_key}/429?retry_after={A_YEAR}")})
+    engine = Engine(config)
+    events = engine.subscribe()
+    try:
+        await engine.run_once()
+        gated = await engine.run_once()
+        assert gated.get("api").last_result.contacted is False
+        assert http_api.count("status", unique_key) == 1
+        engine.reset_breaker("api")
+        assert engine.snapshot().get("api").gate_until is None
+        again = await engine.run_once()
+    finally:
+        await engine.stop()
+    assert http_api.count("status", unique_key) == 2
+    assert again.get("api").last_result.contacted is True
+    assert any(
+        isinstance(e, LogEvent) and e.message == "breaker and rate-limit gate reset by operator" for e in events.drain()
+    )
+
+
+async def test_retry_after_on_a_5xx_slows_the_schedule_only_as_far_as_the_breaker(http_api, unique_key) -> None:
+    # Probed every 200ms, the service answers 503 "come back in a year": the next probes wait for the
+    # breaker's reset_timeout (1s), not 200ms and not a year. (fail_max high: the breaker itself stays closed.)
+    config = make_config(
+        {"api": http(f"{http_api.url}/status/{unique_key}/503?retry_after={A_YEAR}", interval="200ms")},
+        breaker={"fail_max": 100, "reset_timeout": "1s"},
+    )
+    async with Engine(config) as engine:
+        await asyncio.sleep(3.0)
+        service = engine.snapshot().get("api")
+    seen = http_api.count("status", unique_key)
+    assert 2 <= seen <= 6, seen  # ~3 (at 0s, ~1s, ~2s); unstretched would be ~15
+    assert service.status is Status.DOWN and service.gate_until is None
+
+
+# -- which failures are retried (README: timeouts, resets and 5xx; never another 4xx) ------------
+
+
+@pytest.mark.parametrize("code", [400, 401, 403, 404, 410, 422])
+async def test_a_4xx_is_asked_once_per_probe(http_api, unique_key, code: int) -> None:
+    config = make_config(
+        {"api": http(f"{http_api.url}/status/{unique_key}/{code}")},
+        retry={"attempts": 3, "initial": "10ms", "max": "20ms", "jitter": 0},
+    )
+    async with idle_engine(config) as engine:
+        snapshot = await engine.run_once()
+    service = snapshot.get("api")
+    assert service.status is Status.DOWN and service.reason.startswith(f"HTTP {code} ")
+    assert service.last_result.attempts == 1
+    assert http_api.count("status", unique_key) == 1
+
+
+@pytest.mark.parametrize("code", [408, 500, 502, 503, 504])
+async def test_a_5xx_or_408_is_retried(http_api, unique_key, code: int) -> None:
+    config = make_config(
+        {"api": http(f"{http_api.url}/status/{unique_key}/{code}")},
+        retry={"attempts": 3, "initial": "10ms", "max": "20ms", "jitter": 0},
+    )
+    async with idle_engine(config) as engine:
+        snapshot = await engine.run_once()
+    assert snapshot.get("api").last_result.attempts == 3
+    assert http_api.count("status", unique_key) == 3
+
+
+async def test_resets_and_timeouts_are_retried(http_api, hostile_http, unique_key) -> None:
+    config = make_config(
+        {
+            "reset": http(f"{hostile_http.url}/reset/{unique_key}"),
+            "timeout": http(f"{http_api.url}/hang/{unique_key}", timeout="300ms"),
+        },
+        retry={"attempts": 3, "initial": "10ms", "max": "20ms", "jitter": 0},
+    )
+    async with idle_engine(config) as engine:
+        snapshot = await engine.run_once()
+    assert snapshot.get("reset").status is Status.DOWN and snapshot.get("timeout").status is Status.DOWN
+    assert hostile_http.requests[unique_key] == 3
+    assert http_api.count("hang", unique_key) == 3

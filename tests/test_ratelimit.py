@@ -15,6 +15,7 @@ from core.ratelimit import (
     RateLimitGate,
     RateLimitReading,
     RateLimitTracker,
+    format_until,
     parse_rate_limits,
     parse_reset_duration,
     parse_retry_after,
@@ -247,3 +248,57 @@ def test_warnings_below_the_threshold() -> None:
     )
     assert gate.warnings(reading.limits, NOW) == ["core quota low: 5/25 left (20% < 30%), resets in 50s"]
     assert RateLimitGate(warn_below=0.10).warnings(reading.limits, NOW) == []
+
+
+FAR_FUTURE = {
+    "a year in seconds": ({"Retry-After": "31536000"}, 429, "365d"),
+    "an HTTP date in 9999": ({"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, 429, "2912114d11h"),
+    "a reset epoch in 9999, 403": (
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "253402300799"},
+        403,
+        "2912114d11h",
+    ),
+    "a reset epoch in 9999, count only": (
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "253402300799"},
+        200,
+        "2912114d11h",
+    ),
+}
+
+
+@pytest.mark.parametrize(("headers", "status", "asked"), FAR_FUTURE.values(), ids=FAR_FUTURE.keys())
+def test_every_block_is_capped_at_max_block_and_says_so(headers: dict[str, str], status: int, asked: str) -> None:
+    gate = RateLimitGate()  # default max_block: 1h
+    note = gate.observe(parse_rate_limits(headers, now=NOW), status=status, now=NOW)
+    assert gate.blocked_until() == NOW + timedelta(hours=1)
+    assert note == f"server asked to wait {asked}; waiting 1h (rate_limit.max_block)"
+    assert gate.check(NOW + timedelta(hours=1)).allowed
+    shorter = RateLimitGate(max_block=120)
+    shorter.observe(parse_rate_limits(headers, now=NOW), status=status, now=NOW)
+    assert shorter.blocked_until() == NOW + timedelta(minutes=2)
+
+
+def test_a_block_within_max_block_is_kept_as_asked_and_not_noted() -> None:
+    gate = RateLimitGate(max_block=120)
+    assert gate.observe(parse_rate_limits({"Retry-After": "120"}, now=NOW), status=429, now=NOW) == ""
+    assert gate.blocked_until() == NOW + timedelta(seconds=120)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_never_closes_the_gate_whatever_its_headers_say(status: int) -> None:
+    # An outage reported as "rate limited" would hide it: the pipeline reports it down instead.
+    gate = RateLimitGate()
+    headers = {"Retry-After": "31536000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "253402300799"}
+    assert gate.observe(parse_rate_limits(headers, now=NOW), status=status, now=NOW) == ""
+    assert gate.check(NOW).allowed and gate.blocked_until() is None
+
+
+def test_block_message_names_the_day_when_it_is_not_today() -> None:
+    late = datetime(2026, 12, 25, 23, 30, 0, tzinfo=UTC)
+    gate = RateLimitGate()
+    gate.observe(parse_rate_limits({"Retry-After": "3600"}, now=late), status=429, now=late)
+    assert gate.check(late).reason == (
+        "rate limited (HTTP 429 with Retry-After): not sending requests until Dec 26 00:30:00 UTC (in 1h)"
+    )
+    assert format_until(late + timedelta(minutes=10), late) == "23:40:00 UTC"
+    assert format_until(datetime(2027, 1, 2, 9, 0, tzinfo=UTC), late) == "Jan 2 09:00:00 UTC"

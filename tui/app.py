@@ -247,11 +247,12 @@ class LookoutApp(App[int]):
         def confirmed(answer: bool | None) -> None:
             if answer:
                 self.source.reset_breaker(name)
-                self.notify(f"breaker of {name} reset", timeout=2, markup=False)
+                self.notify(f"breaker and rate-limit gate of {name} reset", timeout=2, markup=False)
                 self.refresh_view(force=True)
 
         self.push_screen(
-            ConfirmScreen(f"Reset the circuit breaker of {name}? It will be probed again at once."), confirmed
+            ConfirmScreen(f"Reset the breaker and the rate-limit gate of {name}? It will be probed again at once."),
+            confirmed,
         )
 
     def action_cycle_sort(self) -> None:

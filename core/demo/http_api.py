@@ -6,7 +6,8 @@ claims from the server's own counts ("the open breaker sent nothing").
 
     /ok/{key}                              200 {"status": "ok"}
     /fail/{key}?times=N                    500 for the first N requests, then 200
-    /status/{key}/{code}                   that status
+    /status/{key}/{code}[?retry_after=V][&reset=EPOCH]   that status, with Retry-After V, or a GitHub quota
+                                           at zero that resets at EPOCH (servers asking for a wait of any length)
     /quota/{key}?limit=L&window=W          IETF RateLimit fields; 429 + Retry-After at zero
     /github/{key}/rate_limit?limit=L&window=W[&used=U]   GitHub X-RateLimit-* and /rate_limit body; 403 at zero
     /openai/{key}?limit=L&window=W         x-ratelimit-*-requests/tokens, "6m0s" resets; 429 at zero
@@ -138,7 +139,14 @@ def create_http_api() -> Starlette:
     async def status(request: Request) -> Response:
         key_of(request, "status")
         code = int(request.path_params["code"])
-        return JSONResponse({"status": code}, status_code=code)
+        headers = {}
+        if "retry_after" in request.query_params:
+            headers["Retry-After"] = request.query_params["retry_after"]
+        if "reset" in request.query_params:
+            # GitHub-style headers with nothing left, resetting at the epoch given (however far away).
+            headers |= {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0"}
+            headers["X-RateLimit-Reset"] = request.query_params["reset"]
+        return JSONResponse({"status": code}, status_code=code, headers=headers)
 
     async def quota(request: Request) -> Response:
         key = key_of(request, "quota")

@@ -3,7 +3,13 @@
 Status, latency, an optional JSON body condition and the service's own
 rate-limit headers decide the outcome. Credentials never follow a redirect to
 another host: redirects are followed by hand, same origin only, unless the
-service sends no headers of its own.
+service sends no headers of its own. Bodies are streamed and read only up to
+the service's `max_body` (decompressed), so a huge or gzip-bomb answer costs
+no more than the cap (see http_body).
+
+Only failures another attempt could fix are retryable: timeouts, resets,
+refused connections, 5xx and 408. Any other 4xx, a wrong body, a redirect
+problem or a certificate failure is final for this probe.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ import httpx2
 from core.config import HttpService
 from core.durations import format_duration
 from core.probes.base import ProbeContext
+from core.probes.http_body import ACCEPT_ENCODING, CappedBody, read_capped
 from core.ratelimit import RateLimitReading, parse_rate_limits
 from core.results import ProbeError, ProbeOutcome, RateLimited, Status
+from core.sizes import format_size
 
 MAX_REDIRECTS = 5
-MAX_JSON_BYTES = 1_000_000
 
 
 class HttpProbe:
@@ -31,11 +38,12 @@ class HttpProbe:
         self._wants_json = bool(service.expect.body) or service.rate_limit.scheme in ("auto", "github")
 
     async def attempt(self, timeout: float) -> ProbeOutcome:
+        request_timeout = timeout  # the one place this attempt's time budget is read
         service = self.service
         started = time.perf_counter()
-        response = await self._request(timeout)
+        response, read = await self._request(request_timeout)
         latency_ms = (time.perf_counter() - started) * 1000
-        body = self._json_body(response)
+        body = self._json_body(response, read)
         reading = parse_rate_limits(
             response.headers,
             body=body if body is not _NOT_JSON else None,
@@ -54,13 +62,16 @@ class HttpProbe:
                 latency_ms=latency_ms,
             )
         if service.expect.body:
-            self._check_body(body, service.expect.body, status_code, reading, latency_ms)
+            self._check_body(body, read, service.expect.body, status_code, reading, latency_ms)
+        details: dict[str, Any] = {"http_status": status_code, "http_version": response.http_version}
+        if read.truncated_at is not None:
+            details["body_truncated_at"] = read.truncated_at
         outcome = ProbeOutcome(
             latency_ms=latency_ms,
             http_status=status_code,
             rate_limits=reading,
             timings={"request": latency_ms},
-            details={"http_status": status_code, "http_version": response.http_version},
+            details=details,
         )
         max_latency = service.expect.max_latency
         if max_latency is not None and latency_ms > max_latency * 1000:
@@ -68,19 +79,26 @@ class HttpProbe:
             outcome.reason = f"slow: {format_duration(latency_ms / 1000)} > {format_duration(max_latency)}"
         return outcome
 
-    async def _request(self, timeout: float) -> httpx2.Response:
+    async def _request(self, timeout: float) -> tuple[httpx2.Response, CappedBody]:
+        """Send the request (following same-origin redirects) and read at most `max_body` of the answer.
+
+        Bodies are streamed: a redirect's body is never read, a final one only up to the cap.
+        """
         service = self.service
         url = httpx2.URL(service.url)
         headers = dict(service.headers)
         content = service.body.encode() if service.body is not None else None
         method = service.method.upper()
+        client = self.ctx.http
         try:
             for _ in range(MAX_REDIRECTS + 1):
-                response = await self.ctx.http.request(
-                    method, url, headers=headers, content=content, timeout=timeout, follow_redirects=False
+                request = client.build_request(
+                    method, url, headers=_with_accept_encoding(headers), content=content, timeout=timeout
                 )
+                response = await client.send(request, stream=True, follow_redirects=False)
                 if not response.is_redirect or response.status_code in service.expect.status:
-                    return response
+                    return response, await read_capped(response, service.max_body)
+                await response.aclose()
                 location = response.headers.get("location", "")
                 target = url.join(location)
                 if (target.scheme, target.host, target.port) != (url.scheme, url.host, url.port) and headers:
@@ -97,7 +115,9 @@ class HttpProbe:
         except httpx2.TimeoutException as exc:
             raise ProbeError(f"timed out after {format_duration(timeout)} ({_phase(exc)})") from None
         except httpx2.ConnectError as exc:
-            raise ProbeError(_connect_reason(exc)) from None
+            reason = _connect_reason(exc)
+            # A certificate that fails verification fails the same way a second later: not worth a retry.
+            raise ProbeError(reason, retryable="certificate" not in reason.lower()) from None
         except httpx2.RemoteProtocolError:
             raise ProbeError("connection closed before a complete response") from None
         except (httpx2.ReadError, httpx2.WriteError) as exc:
@@ -109,13 +129,13 @@ class HttpProbe:
                 self.ctx.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             ) from None
 
-    def _json_body(self, response: httpx2.Response) -> Any:
-        if not self._wants_json:
+    def _json_body(self, response: httpx2.Response, read: CappedBody) -> Any:
+        if not self._wants_json or not read.complete:
             return _NOT_JSON
-        if "json" not in response.headers.get("content-type", "") or len(response.content) > MAX_JSON_BYTES:
+        if "json" not in response.headers.get("content-type", ""):
             return _NOT_JSON
         try:
-            return json.loads(response.content)
+            return json.loads(read.content)
         except ValueError:
             return _NOT_JSON
 
@@ -136,8 +156,25 @@ class HttpProbe:
             )
 
     def _check_body(
-        self, body: Any, expected: dict[str, Any], code: int, reading: RateLimitReading, latency_ms: float
+        self,
+        body: Any,
+        read: CappedBody,
+        expected: dict[str, Any],
+        code: int,
+        reading: RateLimitReading,
+        latency_ms: float,
     ) -> None:
+        if not read.complete:
+            # A body cut at the cap (or undecodable) cannot be judged: say why rather than "not JSON".
+            cap = read.truncated_at
+            raise ProbeError(
+                f"body larger than {format_size(cap)}" if cap is not None else f"response body: {read.problem}",
+                retryable=False,
+                http_status=code,
+                rate_limits=reading,
+                latency_ms=latency_ms,
+                details={"body_truncated_at": cap} if cap is not None else None,
+            )
         if body is _NOT_JSON:
             raise ProbeError(
                 "response body is not valid JSON",
@@ -190,6 +227,13 @@ def subset_mismatch(expected: Any, actual: Any, path: str = "") -> str:
 def _short(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _with_accept_encoding(headers: dict[str, str]) -> dict[str, str]:
+    """Ask only for encodings read_capped decodes, unless the service's config chose its own."""
+    if any(name.lower() == "accept-encoding" for name in headers):
+        return headers
+    return {**headers, "Accept-Encoding": ACCEPT_ENCODING}
 
 
 def _status_reason(response: httpx2.Response, expected: list[int]) -> str:

@@ -1,0 +1,118 @@
+"""Reading an HTTP response body with a hard cap on the bytes kept, decompressed size included.
+
+A monitored server is not trusted to send a body of sane size: a 1 GiB answer, or
+a 1 MB gzip stream that inflates to 1 GiB, must not cost Lookout more than the
+cap. httpx's own decoder inflates a whole network chunk at once (no max_length),
+so one 64 KiB compressed chunk can become ~64 MB before any check could run.
+Here the raw bytes are inflated by hand, never producing more than the room left
+under the cap; past it, reading stops and the response is closed without
+draining the rest (the connection is dropped, not returned to the pool).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx2
+
+ACCEPT_ENCODING = "gzip, deflate"
+"""The only encodings this module decodes: asked for explicitly, so a server has no reason to send others."""
+
+_GZIP_OR_ZLIB = 32 + zlib.MAX_WBITS
+"""wbits that accept a gzip or a zlib header (auto-detected)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CappedBody:
+    """What was read of a body: at most `cap` bytes of decoded content."""
+
+    content: bytes
+    truncated_at: int | None = None
+    """The cap, when the body went on past it (the rest was not read)."""
+    problem: str = ""
+    """Why the content could not be decoded (an unsupported or corrupt encoding); empty if it could."""
+
+    @property
+    def complete(self) -> bool:
+        return self.truncated_at is None and not self.problem
+
+
+class _Decoder(Protocol):
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Decode `data`, returning at most `room` bytes (more would be past the cap and never kept)."""
+        ...
+
+
+class _Identity:
+    """No encoding: bytes pass through."""
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        return data[:room]
+
+
+class _Inflate:
+    """gzip or deflate, inflated at most `room` bytes per call (zlib's max_length), the rest kept compressed.
+
+    HTTP's "deflate" is meant to be zlib-wrapped, yet some servers send a raw
+    deflate stream: like browsers, fall back to raw when the zlib header is wrong.
+    """
+
+    def __init__(self, encoding: str) -> None:
+        self._raw_fallback = encoding == "deflate"
+        self._inflater = zlib.decompressobj(_GZIP_OR_ZLIB)
+        self._started = False
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        # max_length 0 would mean "unlimited": always ask for at least one byte. Input left over
+        # (unconsumed_tail) is only left when `room` bytes came out, i.e. the cap is reached.
+        try:
+            out = self._inflater.decompress(data, max(1, room))
+        except zlib.error:
+            if not (self._raw_fallback and not self._started):
+                raise
+            self._raw_fallback = False
+            self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._inflater.decompress(data, max(1, room))
+        self._started = True
+        return out
+
+
+def _decoder_for(content_encoding: str) -> _Decoder | str:
+    """The decoder for a Content-Encoding header, or why there is none."""
+    codings = [part.strip().lower() for part in content_encoding.split(",") if part.strip()]
+    codings = [coding for coding in codings if coding != "identity"]
+    if not codings:
+        return _Identity()
+    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
+        return _Inflate(codings[0])
+    return f"unsupported Content-Encoding {', '.join(codings)[:40]!r}"
+
+
+async def read_capped(response: httpx2.Response, cap: int) -> CappedBody:
+    """Read `response` (sent with stream=True) up to `cap` decoded bytes, then close it.
+
+    Network errors propagate (the caller turns them into reasons); a corrupt or
+    unsupported encoding does not: it is reported in `problem`, since a
+    status-only check does not need the body at all.
+    """
+    decoder = _decoder_for(response.headers.get("content-encoding", ""))
+    if isinstance(decoder, str):
+        await response.aclose()
+        return CappedBody(b"", problem=decoder)
+    content = bytearray()
+    chunks = response.aiter_raw()
+    try:
+        async for raw in chunks:
+            try:
+                # One byte past the cap is asked for: it tells a body of exactly `cap` bytes from a longer one.
+                content += decoder.feed(raw, cap + 1 - len(content))
+            except zlib.error as exc:
+                return CappedBody(bytes(content), problem=f"corrupt compressed body: {exc}")
+            if len(content) > cap:
+                return CappedBody(bytes(content[:cap]), truncated_at=cap)
+        return CappedBody(bytes(content))
+    finally:
+        await chunks.aclose()
+        await response.aclose()
