@@ -72,6 +72,9 @@ _UNSAFE = re.compile(f"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff]")
 _LINE_SPACE = re.compile("[ \t\n\x0c\r\u2028\u2029]+")
 """In a one-line text, runs of line breaks, tabs and spaces become one space (the reason stays one line)."""
 _BLOCK_BREAK = re.compile("\r\n|[\r\u2028\u2029]")
+_LINE_WORK = re.compile(f"{_UNSAFE.pattern}|[\t\n\x0c\r\u2028\u2029]|  |^ | $")
+_BLOCK_WORK = re.compile(f"{_UNSAFE.pattern}|[\t\x0c\r\u2028\u2029]")
+"""Whether a text needs any change at all: most do not, and a tool list holds many thousands of them."""
 _EXPANSION = 6
 """A placeholder is at most 6 characters for 1 (`\\u202e`): bounds how much raw text a clip can need."""
 _CUT_PLACEHOLDER = re.compile(r"\\(?:x[0-9a-f]?|u[0-9a-f]{0,3})?$")
@@ -87,6 +90,8 @@ def clean_line(text: str, limit: int | None = REASON_LIMIT) -> str:
     """One line of safe text, at most `limit` characters ("…" marks a cut; None: no cut)."""
     if not text:
         return ""
+    if (limit is None or len(text) <= limit) and not _LINE_WORK.search(text):
+        return text
     text, cut = _precut(str(text), limit)
     text = _LINE_SPACE.sub(" ", text).strip(" ")
     return _finish(_UNSAFE.sub(_placeholder_match, text), limit, cut)
@@ -96,6 +101,8 @@ def clean_text(text: str, limit: int | None = TEXT_LIMIT) -> str:
     """A block of safe text: line breaks kept (CR LF and CR become LF), tabs as four spaces; clipped as above."""
     if not text:
         return ""
+    if (limit is None or len(text) <= limit) and not _BLOCK_WORK.search(text):
+        return text
     text, cut = _precut(str(text), limit)
     text = _BLOCK_BREAK.sub("\n", text).replace("\t", "    ").replace("\x0c", "\n")
     return _finish(_UNSAFE.sub(_placeholder_match, text), limit, cut)
