@@ -169,7 +169,7 @@ def lookout(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 def write(tmp_path: Path, services: dict[str, Any]) -> Path:
     path = tmp_path / "services.yaml"
-    defaults = {"timeout": "20s", "retry": {"attempts": 1}}
+    defaults = {"timeout": "30s", "retry": {"attempts": 1}}
     path.write_text(yaml.safe_dump({"defaults": defaults, "services": services}, sort_keys=False))
     return path
 
@@ -268,7 +268,7 @@ def test_mcp_server_text_in_every_format(tmp_path) -> None:
 async def test_engine_records_and_events_are_safe_and_redacted(tmp_path) -> None:
     from tui.screens import detail_sections
 
-    config = make_config({"evil": evil_mcp(tmp_path)}, env={"DEMO_API_KEY": SECRET}, timeout="20s")
+    config = make_config({"evil": evil_mcp(tmp_path)}, env={"DEMO_API_KEY": SECRET}, timeout="30s")
     engine = Engine(config)
     events = engine.subscribe()
     try:
@@ -318,7 +318,7 @@ async def test_a_long_reason_keeps_its_full_text_for_the_detail_screen(hostile_h
     from tui.screens import detail_sections
 
     services = {"long": {"kind": "http", "url": f"{hostile_http.url}/long", "headers": {"X-Api-Key": "${KEY}"}}}
-    config = make_config(services, env={"KEY": SECRET}, timeout="20s")
+    config = make_config(services, env={"KEY": SECRET}, timeout="30s")
     engine = Engine(config)
     try:
         snapshot = await engine.run_once()
