@@ -38,6 +38,7 @@ from core.events import (
     ProbeCompleted,
     RateLimitsUpdated,
     StatusChanged,
+    safe_event,
 )
 from core.pipeline import PipelineHooks, ServicePipeline
 from core.probes.base import Probe, ProbeContext
@@ -360,7 +361,8 @@ class Engine:
         )
 
     def _publish(self, event: Event) -> None:
-        self._bus.publish(event)
+        # Every event leaves through here (log lines too): the choke point for server text in events.
+        self._bus.publish(safe_event(event, self._config.redact))
         self._changed()
 
     def _changed(self) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
+from core.sanitize import LOG_LIMIT, NAME_LIMIT, REASON_LIMIT, clean_line
 
 
 class LogLevel(enum.IntEnum):
@@ -76,3 +78,43 @@ class InventoryChanged:
 
 
 Event = LogEvent | ProbeCompleted | StatusChanged | BreakerChanged | RateLimitsUpdated | InventoryChanged
+
+
+def safe_event(event: Event, redact: Callable[[str], str]) -> Event:
+    """The event as it may leave the engine: every text in it redacted, then made safe, then clipped.
+
+    Log lines carry stderr and servers' log notifications verbatim, inventory
+    changes carry tool and prompt names, rate limits carry a resource name from
+    a response header: all of it is the monitored server's text. Results are
+    made safe where they are built (the pipeline), so a ProbeCompleted passes as is.
+    """
+    if isinstance(event, LogEvent):
+        return replace(event, message=clean_line(redact(event.message), LOG_LIMIT))
+    if isinstance(event, InventoryChanged):
+        return replace(
+            event,
+            kind=clean_line(event.kind, NAME_LIMIT),
+            added=safe_names(event.added, redact),
+            removed=safe_names(event.removed, redact),
+            changed=safe_names(event.changed, redact),
+        )
+    if isinstance(event, StatusChanged):
+        return replace(event, reason=clean_line(redact(event.reason), REASON_LIMIT))
+    if isinstance(event, RateLimitsUpdated):
+        return replace(event, limits=safe_limits(event.limits, redact))
+    return event
+
+
+def safe_names(names: tuple[str, ...], redact: Callable[[str], str]) -> tuple[str, ...]:
+    return tuple(clean_line(redact(name), NAME_LIMIT) for name in names)
+
+
+def safe_limits(limits: tuple[RateLimit, ...], redact: Callable[[str], str] | None = None) -> tuple[RateLimit, ...]:
+    """Rate limits with their resource names (read from a server's headers) safe to show."""
+    shown = redact or (lambda text: text)
+    return tuple(_safe_limit(limit, shown) for limit in limits)
+
+
+def _safe_limit(limit: RateLimit, redact: Callable[[str], str]) -> RateLimit:
+    resource = clean_line(redact(limit.resource), NAME_LIMIT)
+    return limit if resource == limit.resource else replace(limit, resource=resource)

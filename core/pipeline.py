@@ -26,6 +26,7 @@ from core.probes.base import Probe
 from core.ratelimit import RateLimit, RateLimitGate, RateLimitReading, RateLimitTracker
 from core.results import ProbeError, ProbeOutcome, ProbeResult, RateLimited, Status
 from core.retry import run_with_retry
+from core.sanitize import safe_reason_and_details
 
 logger = logging.getLogger(__name__)
 
@@ -216,15 +217,20 @@ class ServicePipeline:
         timings: Mapping[str, float] | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> ProbeResult:
+        # Every result is built here: the one place where what a server said becomes safe to show.
+        shown_reason, shown_details = safe_reason_and_details(reason, details, self.hooks.redact)
+        if self.breaker.last_error:
+            # The breaker keeps str() of the failure it counted, which is the message before redaction.
+            self.breaker.last_error = safe_reason_and_details(self.breaker.last_error, None, self.hooks.redact)[0]
         return ProbeResult(
             service=self.service.name,
             started_at=started_at,
             status=status,
-            reason=self.hooks.redact(reason),
+            reason=shown_reason,
             latency_ms=latency_ms,
             attempts=attempts if contacted else 0,
             contacted=contacted,
             http_status=http_status,
             timings=dict(timings or {}),
-            details=dict(details or {}),
+            details=shown_details,
         )

@@ -2,13 +2,15 @@
 and the monitoring-plugins format that Nagios, Icinga and Zabbix checks read.
 
 Everything here renders a `FleetSnapshot` and nothing else; secrets were
-masked before the snapshot was taken.
+masked before the snapshot was taken, and server text made safe where it
+entered the engine. Every string is made safe once more on its way out (a
+service name from the config may hold an escape too), and every report is
+bounded: a monitor's output must not grow with what a server chose to say.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -17,9 +19,16 @@ from core import __version__
 from core.durations import format_duration
 from core.ratelimit import RateLimit
 from core.results import Status
+from core.sanitize import NAME_LIMIT, REASON_LIMIT, clean_line, clean_tree, clip
 from core.snapshot import FleetSnapshot, ServiceSnapshot
 
 EXIT_LABEL = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+NAGIOS_REASON_LIMIT = 200
+"""The reason quoted in the nagios status line: the line a pager or a chat notification shows."""
+NAGIOS_LINE_LIMIT = 4096
+"""Any nagios line, the first (status and perfdata) included; perfdata past it is left out whole."""
+NAGIOS_SERVICE_LINES = 100
+"""Services listed in the long output; the rest are counted."""
 
 
 def exit_code(snapshot: FleetSnapshot) -> int:
@@ -31,8 +40,9 @@ def exit_code(snapshot: FleetSnapshot) -> int:
 
 
 def to_json(snapshot: FleetSnapshot) -> dict[str, Any]:
+    """The report as data; every string safe (`json.dumps` would pass C1 controls and DEL through raw)."""
     counts = snapshot.counts()
-    return {
+    report = {
         "lookout": __version__,
         "generated_at": _iso(snapshot.taken_at),
         "config": snapshot.config_path,
@@ -41,6 +51,7 @@ def to_json(snapshot: FleetSnapshot) -> dict[str, Any]:
         "counts": {status.value: counts[status] for status in Status},
         "services": [_service_json(service, snapshot.taken_at) for service in snapshot.services],
     }
+    return clean_tree(report)
 
 
 def render_json(snapshot: FleetSnapshot) -> str:
@@ -55,7 +66,7 @@ def _service_json(service: ServiceSnapshot, now: datetime) -> dict[str, Any]:
         "kind": service.kind,
         "target": service.target,
         "status": service.status.value,
-        "reason": service.reason,
+        "reason": clean_line(service.reason, REASON_LIMIT),
         "latency_ms": _round(result.latency_ms) if result else None,
         "attempts": result.attempts if result else 0,
         "contacted": result.contacted if result else False,
@@ -116,6 +127,9 @@ def render_nagios(snapshot: FleetSnapshot) -> str:
     """`LOOKOUT CRITICAL - summary | perfdata`, then one line per service not up.
 
     Perfdata follows the monitoring-plugins guidelines: 'label'=value[UOM];warn;crit;min;max.
+    Bounded whatever the servers said: the status line quotes at most
+    `NAGIOS_REASON_LIMIT` characters of a reason, no line exceeds
+    `NAGIOS_LINE_LIMIT`, and at most `NAGIOS_SERVICE_LINES` services are listed.
     """
     code = exit_code(snapshot)
     counts = snapshot.counts()
@@ -126,14 +140,37 @@ def render_nagios(snapshot: FleetSnapshot) -> str:
     headline = f"LOOKOUT {EXIT_LABEL[code]} - {summary or 'no services'}"
     if worst:
         first = worst[0]
-        headline += f": {first.name} {first.status.value}" + (f" ({_oneline(first.reason)})" if first.reason else "")
-    perf = " ".join(_perfdata(service) for service in snapshot.services)
-    lines = [f"{headline} | {perf}".rstrip(" |")]
-    lines += [f"{s.name}: {s.status.value}" + (f" - {_oneline(s.reason)}" if s.reason else "") for s in worst]
+        reason = _nagios_text(first.reason, NAGIOS_REASON_LIMIT)
+        headline += f": {_nagios_text(first.name, NAME_LIMIT)} {first.status.value}" + (
+            f" ({reason})" if reason else ""
+        )
+    lines = [_with_perfdata(clip(headline, NAGIOS_LINE_LIMIT), snapshot.services)]
+    for service in worst[:NAGIOS_SERVICE_LINES]:
+        reason = _nagios_text(service.reason, REASON_LIMIT)
+        line = f"{_nagios_text(service.name, NAME_LIMIT)}: {service.status.value}" + (f" - {reason}" if reason else "")
+        lines.append(clip(line, NAGIOS_LINE_LIMIT))
+    if len(worst) > NAGIOS_SERVICE_LINES:
+        lines.append(f"… and {len(worst) - NAGIOS_SERVICE_LINES} more services not up")
     return "\n".join(lines)
 
 
-def _perfdata(service: ServiceSnapshot) -> str:
+def _nagios_text(text: str, limit: int) -> str:
+    """Safe, one line, and without "|": Nagios reads whatever follows a "|" as performance data."""
+    return clean_line(text.replace("|", "¦"), limit)
+
+
+def _with_perfdata(headline: str, services: tuple[ServiceSnapshot, ...]) -> str:
+    items = [item for service in services for item in _perfdata(service)]
+    line = headline
+    for number, item in enumerate(items):
+        joined = f"{line} | {item}" if number == 0 else f"{line} {item}"
+        if len(joined) > NAGIOS_LINE_LIMIT:
+            break  # a cut perfdata item would be a wrong number: leave the rest out whole
+        line = joined
+    return line
+
+
+def _perfdata(service: ServiceSnapshot) -> list[str]:
     items: list[str] = []
     latency = service.last_result.latency_ms if service.last_result else None
     if latency is not None:
@@ -143,11 +180,11 @@ def _perfdata(service: ServiceSnapshot) -> str:
             continue
         maximum = "" if limit.limit is None else str(limit.limit)
         items.append(f"{_label(f'{service.name} {limit.resource} remaining')}={limit.remaining};;;0;{maximum}")
-    return " ".join(items)
+    return items
 
 
 def _label(text: str) -> str:
-    return "'" + text.replace("'", "").replace("=", "_") + "'"
+    return "'" + _nagios_text(text, NAME_LIMIT).replace("'", "").replace("=", "_") + "'"
 
 
 # -- table --------------------------------------------------------------------
@@ -176,7 +213,7 @@ def render_table(snapshot: FleetSnapshot, *, width: int = 100, colour: bool = Fa
     lines.append(
         "  ".join(f"{counts[s]} {s.value}" for s in Status if counts[s] or s is Status.UP)
         + f"   (checked {len(snapshot.services)} services"
-        + (f" from {snapshot.config_path})" if snapshot.config_path else ")")
+        + (f" from {clean_line(snapshot.config_path, None)})" if snapshot.config_path else ")")
     )
     return "\n".join(lines)
 
@@ -194,15 +231,15 @@ def _table_row(service: ServiceSnapshot, now: datetime) -> list[str]:
         breaker += f" ({format_duration(retry)})" if retry is not None else ""
     elif service.breaker.failures:
         breaker += f" {service.breaker.failures}/{service.breaker.fail_max}"
-    return [
+    cells = [
         f"{service.status.symbol} {service.status.value}",
         service.name,
         service.kind if service.kind != "mcp" else f"mcp/{service.transport}",
         latency,
         breaker,
         _rate_cell(service.rate_limits),
-        _oneline(service.reason),
     ]
+    return [*(clean_line(cell, NAME_LIMIT) for cell in cells), clean_line(service.reason, REASON_LIMIT)]
 
 
 def _rate_cell(limits: tuple[RateLimit, ...]) -> str:
@@ -238,10 +275,10 @@ def _mcp_line(service: ServiceSnapshot) -> str:
     timings = service.last_result.timings if service.last_result else {}
     if timings:
         parts.append(" ".join(f"{stage} {format_ms(ms)}" for stage, ms in timings.items()))
-    tools = [tool.get("name", "") for tool in details.get("tools") or []]
+    tools = [str(tool.get("name", "")) for tool in details.get("tools") or []]
     if tools:
         parts.append("tools: " + ", ".join(tools))
-    return " · ".join(parts)
+    return clean_line(" · ".join(parts), None)
 
 
 def format_ms(ms: float) -> str:
@@ -259,10 +296,6 @@ def ellipsize(text: str, width: int) -> str:
     if space >= width * 0.6:
         cut = cut[:space]
     return cut.rstrip(" ,;:") + "…"
-
-
-def _oneline(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def _iso(value: datetime | None) -> str | None:

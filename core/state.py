@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from core.events import safe_limits
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
+from core.sanitize import FULL_REASON, REASON_LIMIT, clean_line
 from core.snapshot import BreakerSnapshot, LatencyStats, ServiceSnapshot
 
 HISTORY = 120
@@ -91,8 +93,10 @@ class ServiceState:
                 self.consecutive_failures = 0
             else:
                 self.consecutive_failures += 1
-        if result.details:
-            self.details = dict(result.details)
+        # A failure's details are only its full reason: the last known findings (an MCP inventory) stay.
+        findings = {key: value for key, value in result.details.items() if key != FULL_REASON}
+        if findings:
+            self.details = findings
 
     def snapshot(self, breaker: BreakerSnapshot, *, status: Status, reason: str) -> ServiceSnapshot:
         history = tuple(self.history)
@@ -114,9 +118,9 @@ class ServiceState:
             probes=self.probes,
             consecutive_failures=self.consecutive_failures,
             retries=self.retries,
-            breaker=breaker,
+            breaker=_safe_breaker(breaker),
             breaker_history=tuple(self.breaker_history),
-            rate_limits=self.rate_limits,
+            rate_limits=safe_limits(self.rate_limits),
             gate_until=self.gate_until,
             last_checked=self.last_checked,
             next_probe_at=self.next_probe_at,
@@ -124,6 +128,12 @@ class ServiceState:
             details=dict(self.details),
             config_summary=self.config_summary,
         )
+
+
+def _safe_breaker(breaker: BreakerSnapshot) -> BreakerSnapshot:
+    """The breaker's last error is the raw text of the exception it counted: shown only once made safe."""
+    shown = clean_line(breaker.last_error, REASON_LIMIT)
+    return breaker if shown == breaker.last_error else replace(breaker, last_error=shown)
 
 
 def apply_dependencies(

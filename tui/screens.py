@@ -15,6 +15,7 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, Static
 
+from core.sanitize import FULL_REASON
 from core.snapshot import ServiceSnapshot
 from tui.format import ago, badge, breaker_badge, ms, percent, quota_bar, sparkline, until
 
@@ -158,6 +159,11 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
     if s.tags:
         _add_row(facts, "tags", ", ".join(s.tags))
     sections.append(facts)
+
+    full_reason = s.last_result.details.get(FULL_REASON) if s.last_result else None
+    if full_reason:
+        section("Last reason in full")  # the table and the heading show its first few hundred characters
+        sections.append(Text(str(full_reason)))
 
     latencies = [r.latency_ms for r in s.history if r.latency_ms is not None and r.ok]
     if latencies:

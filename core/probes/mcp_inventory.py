@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.sanitize import clean_line, clean_text
+
 MAX_PAGES = 100
 """A server that keeps handing out cursors is misbehaving; stop rather than loop forever."""
 CHARS_PER_TOKEN = 4
@@ -103,5 +105,18 @@ async def collect_pages(fetch: Callable[[str | None], Awaitable[Any]], items: st
 
 
 def tool_info(tool: Any) -> ToolInfo:
+    """A listed tool, its name and description made safe to show (no terminal control survives).
+
+    Nothing is clipped here: the context-cost figure is computed from this text and must stay what an
+    agent pays for the raw tool. The difference is negligible: a client puts the list in context as
+    JSON, which already spells a control character as six characters (`\\u001b`), so the visible
+    placeholder (`\\x1b`) moves the count by about one character per control character. Fingerprints
+    are taken from the full text too, so a change beyond any display cut is still reported. Results
+    clip and redact every string of the inventory where they are built (the pipeline).
+    """
     schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
-    return ToolInfo(name=tool.name, description=tool.description or "", input_schema=schema)
+    return ToolInfo(
+        name=clean_line(str(tool.name), None),
+        description=clean_text(tool.description or "", None),
+        input_schema=schema,
+    )
