@@ -128,6 +128,7 @@ async def test_misbehaving_servers_are_down_with_reasons_in_bounded_time(tag) ->
             "hangs": stdio_service("hang-on-list", tag=tag),
         },
         timeout="6s",
+        startup_timeout="6s",
     )
     started = time.monotonic()
     async with idle_engine(config) as engine:

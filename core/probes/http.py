@@ -15,6 +15,7 @@ from typing import Any
 import httpx2
 
 from core.config import HttpService
+from core.deadline import Deadline
 from core.durations import format_duration
 from core.probes.base import ProbeContext
 from core.ratelimit import RateLimitReading, parse_rate_limits
@@ -30,7 +31,8 @@ class HttpProbe:
         self.ctx = ctx
         self._wants_json = bool(service.expect.body) or service.rate_limit.scheme in ("auto", "github")
 
-    async def attempt(self, timeout: float) -> ProbeOutcome:
+    async def attempt(self, deadline: Deadline) -> ProbeOutcome:
+        timeout = deadline.remaining()
         service = self.service
         started = time.perf_counter()
         response = await self._request(timeout)
