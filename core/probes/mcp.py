@@ -103,14 +103,14 @@ class McpProbe:
                 with deadline.paused():
                     await self._drop()
                 raise ProbeError(lost)
+            started_now = session is None
             if session is None:
                 session = await self._connect(deadline, timings)
                 if not self._ever_connected and self.service.transport == "stdio":
                     cold_start = timings.get("connect", 0) + timings.get("handshake", 0)
                 self._ever_connected = True
-                live = deadline.within(self.service.timeout)
-            else:
-                live = deadline.within(self.service.timeout)
+            live = deadline.within(self.service.timeout)  # from here on a live session, bounded by `timeout`
+            if not started_now:
                 check = "ping" if session.era() == "handshake" else "server/discover"
                 await self._stage(session, check, session.ping(), live, timings)
             inventory = await self._inventory(session, live, timings)
