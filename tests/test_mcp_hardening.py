@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fixtures_mcp import stdio_service, tagged_processes
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from core.demo.mcp_servers import asgi_app
 from core.demo.serve import serve_in_thread
 from core.events import LogEvent
 from core.probes.line_throttle import BURST
@@ -113,6 +115,42 @@ async def test_http_client_errors_are_final_server_errors_are_retried(refusing) 
     # A refusal of credentials ends the connection at once; a 404 to `server/discover` may only mean a
     # handshake-era gateway, so the SDK's one fallback to `initialize` is allowed, and then it stops.
     assert server.requests == {401: 1, 403: 1, 404: 2, 503: 6}
+
+
+class RevocableServer:
+    """The demo MCP server over streamable HTTP, which starts refusing every POST when told to."""
+
+    def __init__(self) -> None:
+        self.app = asgi_app("docs", "http")
+        self.refuse_with: int | None = None
+        self.refused = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self.refuse_with is not None:
+            self.refused += 1
+            await PlainTextResponse("token revoked", status_code=self.refuse_with)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def test_credentials_revoked_on_a_live_session_are_not_retried() -> None:
+    server = RevocableServer()
+    served = serve_in_thread(server)
+    try:
+        config = make_config(
+            {"remote": {"kind": "mcp", "url": f"{served.url}/mcp"}},
+            retry={"attempts": 3, "initial": "10ms", "jitter": 0},
+            timeout="10s",
+        )
+        async with idle_engine(config) as engine:
+            first = (await engine.run_once()).get("remote")
+            server.refuse_with = 401
+            second = (await engine.run_once()).get("remote")
+    finally:
+        served.stop()
+    assert first.status is Status.UP, first.reason
+    assert second.reason == "HTTP 401 Unauthorized during server/discover"
+    assert second.last_result.attempts == 1 and server.refused == 1
 
 
 async def test_tool_list_past_the_item_cap_is_degraded(tag) -> None:
