@@ -32,7 +32,7 @@ class HttpProbe:
         self._wants_json = bool(service.expect.body) or service.rate_limit.scheme in ("auto", "github")
 
     async def attempt(self, deadline: Deadline) -> ProbeOutcome:
-        timeout = deadline.remaining()
+        timeout = deadline.budget  # one request is the whole attempt: the configured limit, as reasons cite it
         service = self.service
         started = time.perf_counter()
         response = await self._request(timeout)
