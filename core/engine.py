@@ -2,10 +2,12 @@
 
 It owns time and state; views only read. Each service runs on its own
 interval (with jitter, so a fleet does not probe in lockstep); a global
-semaphore bounds how many probes run at once; every probe goes through the
-service's pipeline (gate -> breaker -> retry -> probe). A hung service costs
-at most its own timeout and one concurrency slot: it never delays another
-service's schedule.
+semaphore bounds how many attempts run at once (taken per attempt, never held
+through a retry's back-off sleep); a second, CPU-sized one bounds how many
+server processes are starting at once; every probe goes through the service's
+pipeline (gate -> breaker -> retry -> probe). A hung service costs at most its
+own deadline and one concurrency slot: it never delays another service's
+schedule.
 
     async with Engine(load_config("services.yaml")) as engine:
         snapshot = await engine.run_once()
@@ -41,7 +43,7 @@ from core.events import (
     safe_event,
 )
 from core.pipeline import PipelineHooks, ServicePipeline
-from core.probes.base import Probe, ProbeContext
+from core.probes.base import Probe, ProbeContext, default_max_starting
 from core.probes.registry import probe_factory
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, RateLimited, Status
@@ -79,6 +81,7 @@ class Engine:
         self._running = False
         self._http: httpx2.AsyncClient | None = None
         self._semaphore = asyncio.Semaphore(config.concurrency)
+        self._start_slots = asyncio.Semaphore(config.defaults.max_starting or default_max_starting())
         self._services: dict[str, _Service] = {}
         self._build_services()
 
@@ -219,6 +222,7 @@ class Engine:
                 publish=self._publish,
                 redact=self._config.redact,
                 now=self._clock.now,
+                start_slots=self._start_slots,
             )
             probe = probe_factory(config.kind)(config, context)
             breaker = ServiceBreaker(
@@ -232,7 +236,7 @@ class Engine:
                 rate_limits_changed=lambda limits, _name=name: self._rate_limits_changed(_name, limits),
                 redact=self._config.redact,
             )
-            pipeline = ServicePipeline(config, probe, breaker, hooks, now=self._clock.now)
+            pipeline = ServicePipeline(config, probe, breaker, hooks, now=self._clock.now, slot=self._semaphore)
             state = ServiceState(
                 name=name,
                 kind=config.kind,
@@ -295,7 +299,7 @@ class Engine:
     async def _probe(self, service: _Service) -> ProbeResult | None:
         if service.lock.locked():
             return None  # a probe of this service is already running: that one answers
-        async with service.lock, self._semaphore:
+        async with service.lock:  # the fleet slot is the pipeline's to take, per attempt
             service.state.probing = True
             self._changed()
             try:

@@ -1,18 +1,26 @@
 """One probe of one service, through every guard, in the order the design fixes:
 
-    rate-limit gate -> circuit breaker -> retry -> probe attempt (with timeout)
+    rate-limit gate -> circuit breaker -> retry -> [fleet slot -> probe attempt (deadline)]
 
 Whatever happens becomes a `ProbeResult` with a human reason; only a
 cancellation (engine shutdown) escapes, and it is not counted against the
 service. The engine owns scheduling and state; this module owns the order.
+
+The fleet-wide concurrency slot is taken per attempt, never across a retry's
+back-off sleep: a sleeping probe does no I/O, and holding a slot through it
+made a fleet of instantly refused services time out in the queue. Each attempt
+gets one `Deadline`, made here after the slot is granted (queueing is not the
+service's time) and handed to the probe, which bounds its stages by it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,15 +28,21 @@ from typing import Any
 from core.breaker import OPEN, BreakerOpen, ServiceBreaker
 from core.config import ServiceConfig
 from core.config.models import DEFAULT_MAX_BLOCK
+from core.deadline import Deadline
 from core.durations import format_duration
 from core.events import LogLevel
-from core.probes.base import Probe
+from core.probes.base import Probe, attempt_budget
 from core.ratelimit import RateLimit, RateLimitGate, RateLimitReading, RateLimitTracker
 from core.results import ProbeError, ProbeOutcome, ProbeResult, RateLimited, Status
 from core.retry import run_with_retry
 from core.sanitize import safe_reason_and_details
 
 logger = logging.getLogger(__name__)
+
+BACKSTOP_GRACE = 0.5
+"""The pipeline cancels an attempt this long after its deadline, no sooner: the probe's own error
+(which names the stage that ran out) must win even on a loaded machine. blackbox_exporter keeps the
+same offset between Prometheus' scrape timeout and its probes' own."""
 
 
 @dataclass(slots=True)
@@ -49,7 +63,9 @@ class ServicePipeline:
         hooks: PipelineHooks,
         *,
         now: Callable[[], datetime],
+        slot: AbstractAsyncContextManager[Any] | None = None,
     ) -> None:
+        """`slot` bounds attempts in flight fleet-wide (the engine's semaphore); none = unbounded."""
         self.service = service
         self.probe = probe
         self.breaker = breaker
@@ -63,6 +79,7 @@ class ServicePipeline:
         self.tracker = RateLimitTracker()
         self.hooks = hooks
         self._now = now
+        self._slot: AbstractAsyncContextManager[Any] = slot if slot is not None else contextlib.nullcontext()
         self._last_attempt = 0
 
     async def run(self) -> ProbeResult:
@@ -125,14 +142,33 @@ class ServicePipeline:
             decision = self.gate.check(self._now())
             if not decision.allowed:
                 raise RateLimited(decision.reason, until=decision.until)
-        timeout = self.service.timeout
+        async with self._slot:
+            return await self._attempt_within_deadline()
+
+    async def _attempt_within_deadline(self) -> ProbeOutcome:
+        deadline = Deadline(attempt_budget(self.probe, self.service.timeout))
         started = time.perf_counter()
+        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(timeout):
-                outcome = await self.probe.attempt(timeout)
+            async with asyncio.timeout(None) as backstop:
+
+                def rearm() -> None:
+                    if backstop.expired() or not armed:
+                        return
+                    # While the probe waits on Lookout's own account (deadline paused), so does the backstop.
+                    when = None if deadline.is_paused else loop.time() + deadline.remaining() + BACKSTOP_GRACE
+                    backstop.reschedule(when)
+
+                armed = True
+                deadline.watch(rearm)
+                rearm()
+                try:
+                    outcome = await self.probe.attempt(deadline)
+                finally:
+                    armed = False
         except TimeoutError:
             raise ProbeError(
-                f"timed out after {format_duration(timeout)}",
+                f"timed out after {format_duration(deadline.budget)}",
                 latency_ms=(time.perf_counter() - started) * 1000,
             ) from None
         except ProbeError as failure:

@@ -3,12 +3,18 @@
     python -m core.demo.mcp_servers NAME [--transport stdio|http|sse] [--port N] [--era auto|legacy]
 
 Healthy: docs, many-tools (paginated), slow-start, crashy, changing, verbose.
-Misbehaving (stdio): silent, garbage, exit-at-once, stderr-flood, hang-on-list, die-mid-session.
+Misbehaving (stdio): silent, garbage, exit-at-once, stderr-flood, hang-on-list, die-mid-session,
+endless-cursor (a tools/list pagination that never ends), log-flood (thousands of
+`notifications/message` per tools/list; run it with `--era legacy`, where servers may log unasked),
+and many-tools with `--count 100000` or `--description-bytes 10000` (an inventory past Lookout's caps).
 
 `--era legacy` removes `server/discover`, so the server speaks only the
 handshake era (`initialize`, 2024-11-05..2025-11-25); by default the SDK server
 answers both eras. The misbehaving servers that never speak MCP at all are
-plain loops: there is no SDK way to be that broken.
+plain loops: there is no SDK way to be that broken. They import nothing heavy
+(the SDK is imported only for the servers that use it), so they start in a
+fraction of a second even on a loaded machine and tests of them do not race
+the machine's load.
 """
 
 from __future__ import annotations
@@ -20,13 +26,24 @@ import random
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
-from mcp.server import MCPServer
-from mcp_types import ListToolsResult, PaginatedRequestParams, Tool
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+    from mcp_types import ListToolsResult, PaginatedRequestParams, Tool
 
-HEALTHY = ("docs", "many-tools", "slow-start", "crashy", "changing", "verbose", "hang-on-list", "die-mid-session")
+HEALTHY = (
+    "docs",
+    "many-tools",
+    "slow-start",
+    "crashy",
+    "changing",
+    "verbose",
+    "hang-on-list",
+    "die-mid-session",
+    "endless-cursor",
+    "log-flood",
+)
 RAW = ("silent", "garbage", "exit-at-once", "stderr-flood")
 NAMES = HEALTHY + RAW
 PAGE_SIZE = 25
@@ -70,16 +87,51 @@ def _docs(server: MCPServer) -> None:
         return f"Explain {topic} to a new user."
 
 
-def _paginated_tools(server: MCPServer, tools: list[Tool]) -> None:
+def _paginated_tools(server: MCPServer, count: int, page_size: int, description_bytes: int) -> None:
+    """`count` tools served `page_size` a page, each made when its page is asked for (100,000 cost nothing)."""
+    from mcp_types import ListToolsResult, PaginatedRequestParams
+
+    def tool(i: int) -> Tool:
+        description = f"Demo tool number {i}."
+        return _tool(f"tool-{i:02d}", description.ljust(description_bytes, "."), value="string")
+
     async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
         start = int(params.cursor) if params is not None and params.cursor else 0
-        end = start + PAGE_SIZE
-        return ListToolsResult(tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None)
+        end = min(start + page_size, count)
+        tools = [tool(i) for i in range(start, end)]
+        return ListToolsResult(tools=tools, next_cursor=str(end) if end < count else None)
+
+    server._lowlevel_server.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
+
+
+def _endless_cursor(server: MCPServer) -> None:
+    """Every tools/list page hands out a new cursor: a pagination that never ends."""
+    from mcp_types import ListToolsResult, PaginatedRequestParams
+
+    async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
+        page = int(params.cursor) if params is not None and params.cursor else 0
+        return ListToolsResult(tools=[_tool(f"page-{page}", "One more page.")], next_cursor=str(page + 1))
+
+    server._lowlevel_server.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
+
+
+def _log_flood(server: MCPServer, lines: int) -> None:
+    """Each tools/list first sends `lines` log notifications (handshake era: a server may log unasked)."""
+    from mcp_types import PaginatedRequestParams
+
+    original = server._lowlevel_server._request_handlers["tools/list"].handler
+
+    async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> Any:
+        for n in range(lines):
+            await ctx.session.send_log_message(level="info", data=f"sync step {n} done", logger="flood")
+        return await original(ctx, params)
 
     server._lowlevel_server.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
 
 
 def _tool(name: str, description: str, **properties: str) -> Tool:
+    from mcp_types import Tool
+
     return Tool(
         name=name,
         description=description,
@@ -93,6 +145,10 @@ def _tool(name: str, description: str, **properties: str) -> Tool:
 
 def build_server(name: str, *, era: str = "auto", **options: Any) -> MCPServer:
     """An SDK server for one of the HEALTHY names (also serves over HTTP/SSE through `asgi_app`)."""
+    import anyio
+    from mcp.server import MCPServer
+    from mcp_types import PaginatedRequestParams
+
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     server = MCPServer(
@@ -108,7 +164,16 @@ def build_server(name: str, *, era: str = "auto", **options: Any) -> MCPServer:
     root.setLevel(saved[1])
     _docs(server)
     if name == "many-tools":
-        _paginated_tools(server, [_tool(f"tool-{i:02d}", f"Demo tool number {i}.", value="string") for i in range(60)])
+        _paginated_tools(
+            server,
+            int(options.get("count") or 60),
+            int(options.get("page_size") or PAGE_SIZE),
+            int(options.get("description_bytes") or 0),
+        )
+    elif name == "endless-cursor":
+        _endless_cursor(server)
+    elif name == "log-flood":
+        _log_flood(server, int(options.get("log_lines") or 20000))
     elif name == "changing":
         _changing(server, float(options.get("every", 20)))
     elif name == "hang-on-list":
@@ -128,6 +193,8 @@ def build_server(name: str, *, era: str = "auto", **options: Any) -> MCPServer:
 
 def _changing(server: MCPServer, every: float) -> None:
     """A tool appears and disappears, and another's schema changes, every `every` seconds."""
+    from mcp_types import ListToolsResult, PaginatedRequestParams
+
     started = time.monotonic()
     base = [
         _tool("search-docs", "Search the documentation and return matching page titles.", query="string"),
@@ -149,6 +216,8 @@ def _changing(server: MCPServer, every: float) -> None:
 
 
 def _die_after(server: MCPServer, requests: int) -> None:
+    from mcp_types import PaginatedRequestParams
+
     seen = 0
     original = server._lowlevel_server._request_handlers["tools/list"].handler
 
@@ -238,6 +307,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lifetime-max", type=float, default=60.0)
     parser.add_argument("--every", type=float, default=20.0, help="changing: seconds between tool-list changes")
     parser.add_argument("--requests", type=int, default=3, help="die-mid-session: tools/list calls before dying")
+    parser.add_argument("--count", type=int, default=60, help="many-tools: how many tools")
+    parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help="many-tools: tools per page")
+    parser.add_argument("--description-bytes", type=int, default=0, help="many-tools: pad descriptions to this")
+    parser.add_argument("--log-lines", type=int, default=20000, help="log-flood: notifications per tools/list")
     args = parser.parse_args(argv)
     if args.name in RAW:
         _run_raw(args.name)
@@ -245,10 +318,20 @@ def main(argv: list[str] | None = None) -> None:
     if args.name == "slow-start":
         _say(f"warming up for {args.delay:g}s")
         time.sleep(args.delay)
-    server = build_server(args.name, era=args.era, every=args.every, requests=args.requests)
+    options = {
+        "every": args.every,
+        "requests": args.requests,
+        "count": args.count,
+        "page_size": args.page_size,
+        "description_bytes": args.description_bytes,
+        "log_lines": args.log_lines,
+    }
+    server = build_server(args.name, era=args.era, **options)
     _background(args.name, args)
     if args.transport == "stdio":
         if args.era == "legacy":
+            import anyio
+
             anyio.run(_serve_legacy_stdio, server)
         else:
             server.run("stdio")
@@ -260,7 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     sock = bind_loopback("127.0.0.1", args.port)
     path = "/sse" if args.transport == "sse" else "/mcp"
     _say(f"listening on http://127.0.0.1:{sock.getsockname()[1]}{path}")
-    app = asgi_app(args.name, args.transport, era=args.era, every=args.every, requests=args.requests)
+    app = asgi_app(args.name, args.transport, era=args.era, **options)
     uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[sock])
 
 

@@ -2,12 +2,15 @@
 
 A probe knows how to check one kind of service once (one *attempt*). The
 engine owns everything around it: the schedule, the rate-limit gate, the
-breaker, retries, the timeout and the state. A new kind of service plugs in
-by providing a `Probe` and registering a factory; the engine does not change.
+breaker, retries, the attempt's deadline and the state. A new kind of service
+plugs in by providing a `Probe` and registering a factory; the engine does not
+change.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,8 +19,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import httpx2
 
+    from core.deadline import Deadline
     from core.events import Event, LogLevel
     from core.results import ProbeOutcome
+
+
+def default_max_starting() -> int:
+    """Two process starts per CPU core: a cold start is CPU-bound (an interpreter, imports, a JIT)."""
+    return 2 * (os.cpu_count() or 1)
 
 
 @dataclass(slots=True)
@@ -35,17 +44,22 @@ class ProbeContext:
     """Mask secrets in text before it leaves the probe."""
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     """Wall-clock time (aware UTC), the engine's clock: for servers' reset times."""
+    start_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(default_max_starting()))
+    """Fleet-wide: how many server processes may be starting at once (spawned, handshake not done).
+    The engine shares one among all probes; a fleet that cold-starts together must not starve itself."""
 
 
 class Probe(Protocol):
     """One service's checker. Instances live as long as the engine runs the service."""
 
-    async def attempt(self, timeout: float) -> ProbeOutcome:
-        """Check the service once. Raise `ProbeError` on failure.
+    async def attempt(self, deadline: Deadline) -> ProbeOutcome:
+        """Check the service once, within `deadline`. Raise `ProbeError` on failure.
 
-        The engine also cancels the attempt after `timeout` seconds; a probe
-        that holds resources (processes, sessions) must release them on
-        cancellation as on any other exit.
+        The deadline is made once per attempt by the engine; the probe bounds
+        every stage by it and reports which stage ran out. The engine cancels
+        the attempt only a grace period after the deadline (a backstop), so the
+        probe's own reason wins. A probe that holds resources (processes,
+        sessions) must release them on cancellation as on any other exit.
         """
         ...
 
@@ -59,6 +73,24 @@ class Probe(Protocol):
     async def aclose(self) -> None:
         """Release everything; the probe is not used again. Must not raise."""
         ...
+
+
+class NeedsStartupTime(Protocol):
+    """A probe whose next attempt may first have to start something (a server process, a session)."""
+
+    def attempt_budget(self) -> float:
+        """Seconds the next attempt may take: its `timeout`, plus `startup_timeout` if it must start anew."""
+        ...
+
+
+def attempt_budget(probe: Probe | NeedsStartupTime, timeout: float) -> float:
+    """The deadline to give the next attempt: `timeout`, unless the probe knows it needs longer.
+
+    Looked up by name, not `isinstance` on a runtime-checkable protocol: this runs on every attempt, and
+    that check costs tens of microseconds.
+    """
+    budget = getattr(probe, "attempt_budget", None)
+    return budget() if callable(budget) else timeout
 
 
 ProbeFactory = Callable[[Any, ProbeContext], Probe]

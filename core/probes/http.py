@@ -21,6 +21,7 @@ from typing import Any
 import httpx2
 
 from core.config import HttpService
+from core.deadline import Deadline
 from core.durations import format_duration
 from core.probes.base import ProbeContext
 from core.probes.http_body import ACCEPT_ENCODING, CappedBody, read_capped
@@ -37,8 +38,8 @@ class HttpProbe:
         self.ctx = ctx
         self._wants_json = bool(service.expect.body) or service.rate_limit.scheme in ("auto", "github")
 
-    async def attempt(self, timeout: float) -> ProbeOutcome:
-        request_timeout = timeout  # the one place this attempt's time budget is read
+    async def attempt(self, deadline: Deadline) -> ProbeOutcome:
+        request_timeout = deadline.budget  # one request is the whole attempt: the configured limit, as reasons cite it
         service = self.service
         started = time.perf_counter()
         response, read = await self._request(request_timeout)

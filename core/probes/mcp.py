@@ -1,7 +1,16 @@
 """MCP server probes: connect (stdio, streamable HTTP or SSE), negotiate, list, ping, optionally call a tool.
 
-One overall deadline bounds the whole probe; every stage reports where the
-time went ("timed out after 2s waiting for tools/list"). A `persistent` probe
+The engine's one deadline per attempt bounds the whole probe; every stage
+reports where the time went ("timed out after 2s waiting for tools/list"). A
+new session (process start or connect, and handshake) is bounded by
+`startup_timeout`, everything on a live session by `timeout`: a cold start is
+not a steady-state probe. At most `max_starting` processes start at once,
+fleet-wide; waiting for that slot is Lookout's queue, not the server's time,
+so it does not count against the server (the deadline is paused meanwhile).
+
+Retries are spent only where another try can help: an HTTP 4xx (other than
+408 and 429) and a process that exits with a code before the handshake are
+final for this probe. A `persistent` probe
 keeps its session between probes and checks it (ping in the handshake era,
 `server/discover` in the 2026 era), reconnecting through the engine's breaker
 and retry policy when it dies; a `fresh` probe connects, checks and
@@ -23,20 +32,18 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import PaginatedRequestParams
 
 from core.config import McpService
+from core.deadline import Deadline
 from core.durations import format_duration
 from core.events import InventoryChanged, LogLevel
 from core.probes.base import ProbeContext
 from core.probes.http import _connect_reason
-from core.probes.mcp_inventory import Inventory, diff_names, tool_info
-from core.probes.mcp_session import McpSession
+from core.probes.line_throttle import LineThrottle
+from core.probes.mcp_inventory import Inventory, ListingBudget, collect_pages, diff_names, listed_size, tool_info
+from core.probes.mcp_session import HttpRefused, McpSession
 from core.results import ProbeError, ProbeOutcome, Status
 
 T = TypeVar("T")
 
-STDERR_BURST = 40
-"""stderr lines per second passed on as log events; a flooding server is summarised, not relayed."""
-DEADLINE_MARGIN = 0.05
-"""Finish just before the engine's backstop timeout so our reason (which stage) wins."""
 EXIT_WAIT = 1.0
 """How long to wait for a dead server's exit status to be collected."""
 
@@ -66,16 +73,26 @@ class McpProbe:
         self._last_tools: dict[str, str] | None = None
         self._last_other: dict[str, tuple[str, ...]] = {}
         self._list_changed = False
-        self._stderr_window = (0.0, 0)
-        self._stderr_dropped = 0
+        self._stderr = LineThrottle(
+            lambda line: ctx.log(LogLevel.INFO, line, "stderr"),
+            lambda dropped: ctx.log(LogLevel.WARNING, f"({dropped} more stderr lines not shown)", "stderr"),
+        )
+        self._server_logs = LineThrottle(
+            self._relay_server_log,
+            lambda dropped: ctx.log(LogLevel.WARNING, f"({dropped} more server log lines not shown)", "server"),
+        )
         self._unreadable = 0
         self._unreadable_sample = ""
 
     # -- the probe ------------------------------------------------------------------------------
 
-    async def attempt(self, timeout: float) -> ProbeOutcome:
+    def attempt_budget(self) -> float:
+        """The next attempt's deadline: `timeout`, plus `startup_timeout` when it must start a new session."""
+        startup = self.service.startup_timeout if self._session is None else 0.0
+        return self.service.timeout + startup
+
+    async def attempt(self, deadline: Deadline) -> ProbeOutcome:
         started = time.perf_counter()
-        deadline = started + max(0.01, timeout - min(DEADLINE_MARGIN, timeout * 0.05))
         timings: dict[str, float] = {}
         cold_start: float | None = None
         fresh = self.service.session == "fresh"
@@ -83,27 +100,36 @@ class McpProbe:
             session = self._session
             if session is not None and (lost := await self._lost_reason(session)):
                 self.ctx.log(LogLevel.WARNING, f"session lost: {lost}; reconnecting", "engine")
-                await self._drop()
+                with deadline.paused():
+                    await self._drop()
                 raise ProbeError(lost)
+            started_now = session is None
             if session is None:
-                session = await self._connect(deadline, timeout, timings)
+                session = await self._connect(deadline, timings)
                 if not self._ever_connected and self.service.transport == "stdio":
                     cold_start = timings.get("connect", 0) + timings.get("handshake", 0)
                 self._ever_connected = True
-            else:
+            live = deadline.within(self.service.timeout)  # from here on a live session, bounded by `timeout`
+            if not started_now:
                 check = "ping" if session.era() == "handshake" else "server/discover"
-                await self._stage(session, check, session.ping(), deadline, timeout, timings)
-            inventory = await self._inventory(session, deadline, timeout, timings)
-            call_problem = await self._call(session, deadline, timeout, timings) if self.service.call else ""
+                await self._stage(session, check, session.ping(), live, timings)
+            inventory = await self._inventory(session, live, timings)
+            call_problem = await self._call(session, live, timings) if self.service.call else ""
             outcome = self._outcome(session, inventory, timings, call_problem, started, cold_start)
         except BaseException:
             if self._session is not None:
                 # A failed check leaves nothing half-open: the next probe starts clean. No grace for a
-                # server that just failed (a hung one would ignore it): kill first, then unwind.
-                await self._drop(graceful=False)
+                # server that just failed (a hung one would ignore it): kill first, then unwind. The
+                # teardown is ours, not the server's time: the reason already decided must stand.
+                with deadline.paused():
+                    await self._drop(graceful=False)
             raise
+        finally:
+            self._stderr.flush()
+            self._server_logs.flush()
         if fresh:
-            await self._drop()
+            with deadline.paused():
+                await self._drop()
         return outcome
 
     async def reset(self) -> None:
@@ -114,18 +140,31 @@ class McpProbe:
 
     # -- stages ---------------------------------------------------------------------------------
 
-    async def _connect(self, deadline: float, timeout: float, timings: dict[str, float]) -> McpSession:
+    async def _connect(self, deadline: Deadline, timings: dict[str, float]) -> McpSession:
+        service = self.service
         session = McpSession(
-            self.service,
+            service,
             mode=self._mode,
-            timeout=timeout,
-            on_stderr=self._stderr,
+            # The SDK's own per-request limit must not undercut ours: the handshake may take startup_timeout.
+            timeout=max(service.timeout, service.startup_timeout),
+            on_stderr=self._stderr.offer,
             on_message=self._message,
-            on_log=self._server_log,
+            on_log=self._server_logs.offer,
         )
-        self._session = session
-        what = "the server to start and answer the handshake" if self.service.transport == "stdio" else "the handshake"
-        client = await self._stage(session, what, session.open(), deadline, timeout, timings, record=False)
+        starts_process = service.transport == "stdio"
+        what = "the server to start and answer the handshake" if starts_process else "the handshake"
+        if starts_process:
+            # Queueing behind other starts is Lookout's doing: the clock (and the engine's backstop) waits too.
+            # The wait is bounded: each slot holder is done within its own startup_timeout.
+            with deadline.paused():
+                await self.ctx.start_slots.acquire()
+        try:
+            self._session = session
+            startup = deadline.within(service.startup_timeout)
+            client = await self._stage(session, what, session.open(), startup, timings, record=False)
+        finally:
+            if starts_process:
+                self.ctx.start_slots.release()
         if session.connect_ms is not None:
             timings["connect"] = session.connect_ms
         if session.handshake_ms is not None:
@@ -136,60 +175,42 @@ class McpProbe:
         self.ctx.log(LogLevel.DEBUG, f"connected: protocol {version} ({session.era()} era)", "engine")
         return session
 
-    async def _inventory(
-        self, session: McpSession, deadline: float, timeout: float, timings: dict[str, float]
-    ) -> Inventory:
+    async def _inventory(self, session: McpSession, deadline: Deadline, timings: dict[str, float]) -> Inventory:
         client = session.client
         assert client is not None
         caps = client.server_capabilities
         inventory = Inventory()
+        budget = ListingBudget()
 
-        async def pages(method: str, fetch: Any, items: str) -> list[Any]:
-            collected: list[Any] = []
-            cursor: str | None = None
-            seen: set[str] = set()
-            for _ in range(100):
-                page = await self._stage(
-                    session,
-                    method,
-                    fetch(PaginatedRequestParams(cursor=cursor)),
-                    deadline,
-                    timeout,
-                    timings,
-                    accumulate=True,
-                )
-                collected.extend(getattr(page, items))
-                cursor = page.next_cursor
-                if not cursor or cursor in seen:
-                    break
-                seen.add(cursor)
-            return collected
+        async def pages(method: str, noun: str, fetch: Any, items: str) -> list[Any]:
+            async def page(cursor: str | None) -> Any:
+                request = fetch(PaginatedRequestParams(cursor=cursor))
+                return await self._stage(session, method, request, deadline, timings, accumulate=True)
+
+            return await collect_pages(page, items, method=method, noun=noun, budget=budget, size_of=listed_size)
 
         raw = client.session
         if caps.tools is not None or not _any_capability(caps):
-            inventory.tools = [
-                tool_info(t) for t in await pages("tools/list", lambda p: raw.list_tools(params=p), "tools")
-            ]
+            tools = await pages("tools/list", "tool", lambda p: raw.list_tools(params=p), "tools")
+            inventory.tools = [tool_info(t) for t in tools]
         if caps.resources is not None:
-            inventory.resources = [
-                r.name for r in await pages("resources/list", lambda p: raw.list_resources(params=p), "resources")
-            ]
-            inventory.resource_templates = [
-                r.name
-                for r in await pages(
-                    "resources/templates/list",
-                    lambda p: raw.list_resource_templates(params=p),
-                    "resource_templates",
-                )
-            ]
+            resources = await pages("resources/list", "resource", lambda p: raw.list_resources(params=p), "resources")
+            inventory.resources = [r.name for r in resources]
+            templates = await pages(
+                "resources/templates/list",
+                "resource template",
+                lambda p: raw.list_resource_templates(params=p),
+                "resource_templates",
+            )
+            inventory.resource_templates = [r.name for r in templates]
         if caps.prompts is not None:
-            inventory.prompts = [
-                p.name for p in await pages("prompts/list", lambda p: raw.list_prompts(params=p), "prompts")
-            ]
+            prompts = await pages("prompts/list", "prompt", lambda p: raw.list_prompts(params=p), "prompts")
+            inventory.prompts = [p.name for p in prompts]
+        inventory.limits = list(budget.problems)
         self._report_changes(inventory)
         return inventory
 
-    async def _call(self, session: McpSession, deadline: float, timeout: float, timings: dict[str, float]) -> str:
+    async def _call(self, session: McpSession, deadline: Deadline, timings: dict[str, float]) -> str:
         """The deep check. Returns a problem ("" if the tool answered as expected)."""
         call = self.service.call
         assert call is not None and session.client is not None
@@ -198,7 +219,6 @@ class McpProbe:
             f"tools/call {call.tool}",
             session.client.session.call_tool(call.tool, call.arguments),
             deadline,
-            timeout,
             timings,
             key="call",
         )
@@ -214,16 +234,15 @@ class McpProbe:
         session: McpSession,
         what: str,
         awaitable: Awaitable[T],
-        deadline: float,
-        timeout: float,
+        deadline: Deadline,
         timings: dict[str, float],
         *,
         record: bool = True,
         key: str | None = None,
         accumulate: bool = False,
     ) -> T:
-        """Run one stage within the overall deadline; turn every failure into a reason."""
-        remaining = deadline - time.perf_counter()
+        """Run one stage within `deadline` (the stage's: startup or live); turn every failure into a reason."""
+        remaining = deadline.remaining()
         started = time.perf_counter()
         try:
             if remaining <= 0:
@@ -234,7 +253,7 @@ class McpProbe:
             if asyncio.iscoroutine(awaitable):
                 awaitable.close()
             raise ProbeError(
-                f"timed out after {format_duration(timeout)} waiting for {what}{self._unreadable_note()}"
+                f"timed out after {format_duration(deadline.budget)} waiting for {what}{self._unreadable_note()}"
             ) from None
         except ProbeError:
             raise
@@ -274,6 +293,7 @@ class McpProbe:
             )
         if call_problem:
             problems.append(call_problem)
+        problems.extend(inventory.limits)
         if expect.max_latency is not None and latency_ms > expect.max_latency * 1000:
             problems.append(f"slow: {format_duration(latency_ms / 1000)} > {format_duration(expect.max_latency)}")
         info = client.server_info
@@ -306,6 +326,7 @@ class McpProbe:
             "prompts": list(inventory.prompts),
             "context_chars": inventory.context_chars,
             "context_tokens": inventory.context_tokens,
+            "inventory_limits": list(inventory.limits),
             "cold_start": round(cold_start, 1) if cold_start is not None else None,
         }
         if session.process is not None:
@@ -373,18 +394,22 @@ class McpProbe:
         if process is not None and process.pid is not None:
             exited = await _wait_for_exit(process)
             if exited:
-                return ProbeError(self._exit_reason(session))
+                # A process that exits with a code before the handshake will do so again (a missing key, a
+                # bad flag): not worth a retry. One killed by a signal, or dying mid-session, may recover.
+                code = process.returncode
+                early_exit = session.client is None and code is not None and code >= 0
+                return ProbeError(self._exit_reason(session), retryable=not early_exit)
         if isinstance(leaf, httpx2.ConnectError):
             return ProbeError(_connect_reason(leaf))
         if isinstance(leaf, httpx2.TimeoutException):
             return ProbeError(f"timed out waiting for {what}")
+        if isinstance(leaf, HttpRefused):
+            return _http_error(leaf.status, leaf.phrase, what)
         if isinstance(leaf, httpx2.HTTPStatusError):
-            response = leaf.response
-            return ProbeError(
-                f"HTTP {response.status_code} {response.reason_phrase} during {what}".replace("  ", " "),
-                retryable=response.status_code >= 500,
-                http_status=response.status_code,
-            )
+            return _http_error(leaf.response.status_code, leaf.response.reason_phrase, what)
+        if isinstance(leaf, MCPError) and session.http_error is not None:
+            # Streamable HTTP: the SDK turned an HTTP error status into this JSON-RPC error; the status decides.
+            return _http_error(*session.http_error, what)
         if isinstance(leaf, MCPError):
             return ProbeError(self.ctx.redact(f"{what} failed: {leaf.message} (error {leaf.code})"))
         return ProbeError(self.ctx.redact(f"{what} failed: {_describe(leaf)}"))
@@ -413,20 +438,6 @@ class McpProbe:
 
     # -- what the server says on the side -------------------------------------------------------
 
-    def _stderr(self, line: str) -> None:
-        now = time.monotonic()
-        window, count = self._stderr_window
-        if now - window >= 1.0:
-            if self._stderr_dropped:
-                self.ctx.log(LogLevel.WARNING, f"({self._stderr_dropped} more stderr lines not shown)", "stderr")
-                self._stderr_dropped = 0
-            window, count = now, 0
-        if count < STDERR_BURST:
-            self.ctx.log(LogLevel.INFO, line, "stderr")
-        else:
-            self._stderr_dropped += 1
-        self._stderr_window = (window, count + 1)
-
     def _unreadable_note(self) -> str:
         if not self._unreadable:
             return ""
@@ -448,10 +459,20 @@ class McpProbe:
             self._list_changed = True
             self.ctx.log(LogLevel.INFO, f"server sent {method}", "engine")
 
-    def _server_log(self, params: Any) -> None:
+    def _relay_server_log(self, params: Any) -> None:
+        """One `notifications/message` as a log event (through the same burst limit as stderr)."""
         level = LOG_LEVELS.get(str(getattr(params, "level", "info")), LogLevel.INFO)
         data = getattr(params, "data", "")
         self.ctx.log(level, _clip(data if isinstance(data, str) else repr(data), 500), "server")
+
+
+def _http_error(status: int, phrase: str, what: str) -> ProbeError:
+    """An HTTP error status as a failure: only 5xx, 408 and 429 say another try may succeed."""
+    return ProbeError(
+        f"HTTP {status} {phrase} during {what}".replace("  ", " "),
+        retryable=status >= 500 or status in (408, 429),
+        http_status=status,
+    )
 
 
 def _bad_input(exc: Exception) -> str:

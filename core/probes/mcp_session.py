@@ -7,6 +7,12 @@ client, hands it over, and leaves it when asked to close or when cancelled.
 Closing is bounded: the SDK's own shutdown (stdin close, SIGTERM, SIGKILL to the
 process group) gets a few seconds, then the owner is cancelled, then the
 process group is killed outright. Nothing outlives `close()`.
+
+Over streamable HTTP the SDK turns an HTTP error status into a JSON-RPC error
+and drops the status. A monitor needs it (a 401 is not worth a retry, a 503
+is), so the session watches every POST's answer: a 4xx is remembered, and an
+authentication refusal during the handshake ends the connection at once, so
+the SDK's era fallback does not repeat a request the server already refused.
 """
 
 from __future__ import annotations
@@ -19,15 +25,28 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx2
 import mcp_types as types
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from core.config import McpService
-from core.probes.mcp_transport import ServerProcess, http_transport, sse_transport, stdio_transport
+from core.probes.mcp_transport import ServerProcess, sse_transport, stdio_transport
 
 CLOSE_GRACE = 4.0
 """The SDK waits up to ~2s for a server to exit after stdin closes, then escalates; allow for that."""
+AUTH_REFUSALS = frozenset({401, 403, 407})
+"""Answers no era fallback or retry can change: the credentials are wrong, whatever the method."""
+
+
+class HttpRefused(Exception):
+    """The server refused us at the HTTP level (e.g. 401) before the handshake was done."""
+
+    def __init__(self, status: int, phrase: str) -> None:
+        super().__init__(f"HTTP {status} {phrase}".strip())
+        self.status = status
+        self.phrase = phrase
 
 
 class McpSession:
@@ -56,6 +75,8 @@ class McpSession:
         self.connected_at: float | None = None
         self.failure: BaseException | None = None
         """What ended the session from the inside (transport died), if anything."""
+        self.http_error: tuple[int, str] | None = None
+        """(status, reason phrase) of the last POST answered with an HTTP error; cleared by a success."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -164,7 +185,27 @@ class McpSession:
             return stdio_transport(service, self.process, self._on_stderr)
         if service.transport == "sse":
             return sse_transport(service, self.timeout)
-        return http_transport(service, self.timeout)
+        return self._http_transport()
+
+    @asynccontextmanager
+    async def _http_transport(self) -> AsyncIterator[Any]:
+        """Streamable HTTP through httpx2 (TLS verified), with the service's headers and every POST's status seen."""
+        client = httpx2.AsyncClient(
+            headers=dict(self.service.headers),
+            timeout=httpx2.Timeout(self.timeout, read=max(self.timeout, 30.0)),
+            follow_redirects=False,
+            event_hooks={"response": [self._observe_response]},
+        )
+        async with client, streamable_http_client(self.service.url or "", http_client=client) as streams:
+            yield streams
+
+    async def _observe_response(self, response: httpx2.Response) -> None:
+        if response.request.method != "POST":
+            return  # the optional GET stream and the closing DELETE say nothing about the server's health
+        status = response.status_code
+        self.http_error = (status, response.reason_phrase) if status >= 400 else None
+        if status in AUTH_REFUSALS and self.connected_at is None:
+            raise HttpRefused(status, response.reason_phrase)
 
     @asynccontextmanager
     async def _timed(self, transport: Any) -> AsyncIterator[Any]:
