@@ -41,7 +41,8 @@ SENSITIVE_NAME = re.compile(
 
 _URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>[^\s'\"<>`]*)", re.IGNORECASE)
 _USERINFO = re.compile(r"^(?P<userinfo>[^/?#@]+)@")
-_QUERY_VALUE = re.compile(r"(?P<key>[?&][^=&#]*=)(?P<value>[^&#]*)")
+_QUERY_VALUE = re.compile(r"(?P<key>[?&][^=&#]*=)(?P<value>[^&#)\]}'\"]*)")
+"""A query value ends at & or #, or at a bracket or quote that closes around the URL in prose."""
 _AUTH_SCHEME = re.compile(r"^(?P<scheme>Bearer|Basic|Token|Bot|Digest|Negotiate|ApiKey)\s+\S", re.IGNORECASE)
 _FLAG = re.compile(r"^--?(?P<name>[A-Za-z][\w.-]*?)(?:=(?P<value>.*))?$", re.DOTALL)
 

@@ -74,7 +74,7 @@ def read_config_text(path: Path, *, max_bytes: int = MAX_CONFIG_BYTES) -> str:
     between the check and the read), and never more than `max_bytes` + 1 is read.
     """
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ConfigError.single(path, "no such file") from None
     except PermissionError:
@@ -134,6 +134,8 @@ class _Parser:
         self.lines: dict[tuple[Any, ...], int] = {}
         self.issues: list[ConfigIssue] = []
         self.warnings: list[ConfigIssue] = []
+        self.raw_services: dict[tuple[Any, ...], dict[Any, Any]] = {}
+        """Each service's own settings (before defaults), to tell a set interval from an inherited one."""
         self.secrets: set[str] = set()
 
     # -- reporting ---------------------------------------------------------------------------
@@ -205,8 +207,8 @@ class _Parser:
             self.issue(("services",) if "services" in data else (), "no services defined")
         self._check_dependencies(services)
         if self.issues:
-            raise ConfigError(self.issues)
-        self._warn_about_intervals(data, services)
+            raise ConfigError(self._masked(self.issues))
+        self._warn_about_intervals(data.get("defaults"), defaults, services)
         secrets = set(self.secrets)
         for service in services.values():
             secrets.update(_secrets_in_credential_positions(service))
@@ -218,15 +220,20 @@ class _Parser:
             warnings=sorted(self.warnings, key=lambda issue: (issue.line or 0, issue.path)),
         )
 
-    def _warn_about_intervals(self, data: dict[Any, Any], services: dict[str, ServiceConfig]) -> None:
-        raw_defaults = data.get("defaults")
-        if isinstance(raw_defaults, dict) and "interval" in raw_defaults:
-            interval = Defaults.model_validate({"interval": raw_defaults["interval"]}).interval
-            if interval < WARN_INTERVAL:
-                self.warn(("defaults", "interval"), _fast_interval(interval, "every service without its own"))
+    def _masked(self, issues: list[ConfigIssue]) -> list[ConfigIssue]:
+        """An error message may quote a value; a ${GITHUB_TOKEN} in it is still a secret."""
+        redact = Redactor(self.secrets)
+        return [
+            ConfigIssue(issue.file, issue.line, issue.path, redact(issue.message)) if self.secrets else issue
+            for issue in issues
+        ]
+
+    def _warn_about_intervals(self, raw_defaults: Any, defaults: Defaults, services: dict[str, ServiceConfig]) -> None:
+        if isinstance(raw_defaults, dict) and "interval" in raw_defaults and defaults.interval < WARN_INTERVAL:
+            self.warn(("defaults", "interval"), _fast_interval(defaults.interval, "every service without its own"))
         for name, service in services.items():
             where = self._where(name)
-            raw = _get(data, where)
+            raw = self.raw_services.get(where, {})
             if isinstance(raw, dict) and "interval" in raw and service.interval < WARN_INTERVAL:
                 self.warn((*where, "interval"), _fast_interval(service.interval, "this service"))
 
@@ -252,6 +259,7 @@ class _Parser:
             self.issue(where, "must be a mapping of settings (kind, url or command, ...)")
             return None
         raw = self._interpolate(raw, where)
+        self.raw_services[where] = raw
         kind = raw.get("kind")
         if kind is None:
             if "command" in raw or "transport" in raw:
@@ -277,9 +285,9 @@ class _Parser:
             elif override is None:
                 merged[policy] = base
         merged["name"] = name
-        if kind == "mcp" and isinstance(merged.get("cwd"), str) and merged["cwd"] and self.base_dir is not None:
+        if kind == "mcp" and isinstance(merged.get("cwd"), str) and merged["cwd"]:
             cwd = Path(merged["cwd"]).expanduser()
-            merged["cwd"] = str(cwd if cwd.is_absolute() else (self.base_dir / cwd))
+            merged["cwd"] = str(cwd if cwd.is_absolute() or self.base_dir is None else (self.base_dir / cwd))
         service = self._validate(model, merged, where)
         if isinstance(service, McpService) and service.transport == "stdio" and service.cwd:
             self._check_cwd(service.cwd, (*where, "cwd"))
@@ -320,7 +328,9 @@ class _Parser:
             except InterpolationError as error:
                 self.issue(path, str(error))
                 return value
-            self.secrets.update(e.value for e in result.expansions if e.from_env and is_credential_name(e.variable))
+            for expansion in result.expansions:
+                if expansion.from_env and is_credential_name(expansion.variable):
+                    self.secrets.add(expansion.value)
             if result.all_empty and _is_credential_path(path):
                 return _DROP
             return result.text
@@ -378,14 +388,6 @@ def _fast_interval(seconds: float, who: str) -> str:
         f"interval {format_duration(seconds)} is below {format_duration(WARN_INTERVAL)}: "
         f"{who} is probed more than once a second"
     )
-
-
-def _get(data: Any, path: tuple[Any, ...]) -> Any:
-    for part in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(part)
-    return data
 
 
 def _find_cycles(services: Mapping[str, ServiceConfig]) -> list[list[str]]:

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from core.durations import format_duration, parse_duration
+from core.redact import Redactor
 from core.sizes import parse_size
 
 DURATION_SCHEMA = {
@@ -244,7 +245,8 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 def _check_http_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        shown = Redactor()(url)  # userinfo and query values are credentials, even in an error
+        raise ValueError(f"{shown[:80]!r} is not an http:// or https:// URL")
     return url
 
 

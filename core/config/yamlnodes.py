@@ -147,6 +147,7 @@ class _Builder:
         self.written = 0
         self.expanded = 0
         self.root: Any = None
+        self.resolved: dict[str, str] = {}
 
     def build(self) -> Any:
         documents = 0
@@ -256,7 +257,11 @@ class _Builder:
             plain = event.implicit[0] and tag is None
             if not plain:
                 return event.value
-            tag = self.loader.resolve(yaml.ScalarNode, event.value, (True, False))
+            tag = self.resolved.get(event.value)
+            if tag is None:
+                tag = self.loader.resolve(yaml.ScalarNode, event.value, (True, False))
+                if len(self.resolved) < 10_000:  # keys and words repeat from service to service
+                    self.resolved[event.value] = tag
         if tag == _STR:
             return event.value
         if tag == _MERGE and self.stack and self.stack[-1].is_mapping and self.stack[-1].key is _NO_KEY:
