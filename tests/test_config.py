@@ -475,3 +475,19 @@ def test_a_bom_is_not_part_of_the_first_key(tmp_path: Path) -> None:
     path = tmp_path / "services.yaml"
     path.write_bytes(b"\xef\xbb\xbfservices:\n  a: {kind: http, url: 'http://127.0.0.1:9/'}\n")
     assert list(load_config(path, env={}).services) == ["a"]
+
+
+def test_config_errors_never_quote_a_secret() -> None:
+    text = (
+        "services:\n"
+        "  a: {kind: http, url: 'ftp://deploy:pw-literal-42@127.0.0.1/?key=${PLAIN_SECRET}'}\n"
+        "  b:\n    kind: http\n    url: 'http://127.0.0.1:9/'\n    method: '${GITHUB_TOKEN}'\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="s.yaml", env=HIDDEN)
+    assert str(caught.value).splitlines() == [
+        "s.yaml: 2 problems",
+        "  s.yaml:2: services.a.url: 'ftp://***@127.0.0.1/?key=***' is not an http:// or https:// URL",
+        "  s.yaml:6: services.b.method: '***' is not an HTTP method: use one of GET, HEAD, POST, PUT, PATCH, DELETE, "
+        "OPTIONS",
+    ]
