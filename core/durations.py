@@ -11,9 +11,11 @@ import re
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 HINT = "use 500ms, 10s, 2m, 1h or a number of seconds"
+MAX_SECONDS = 365 * 86400.0
+"""No setting means more than a year; a larger number is a typo (or `1e308`, which would overflow a timer)."""
 
 
-def parse_duration(value: object) -> float:
+def parse_duration(value: object, *, maximum: float = MAX_SECONDS) -> float:
     """Seconds from a number or a string such as "500ms", "10s", "2m", "1m30s" or "7.5".
 
     Raises ValueError with a message meant for the person who wrote the config.
@@ -21,16 +23,29 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration: {HINT}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
     elif isinstance(value, str):
         seconds = _parse_text(value.strip())
     else:
-        raise ValueError(f"{value!r} is not a duration: {HINT}")
+        raise ValueError(f"{_shown(value)} is not a duration: {HINT}")
+    shown = _shown(value)
     if math.isnan(seconds) or math.isinf(seconds):
-        raise ValueError(f"{value!r} is not a duration: {HINT}")
+        raise ValueError(f"{shown} is not a duration: {HINT}")
     if seconds < 0:
-        raise ValueError(f"{value!r} is negative: a duration must be >= 0")
+        raise ValueError(f"{shown} is negative: a duration must be >= 0")
+    if seconds > maximum:
+        raise ValueError(f"must be at most {format_duration(maximum)} (got {shown})")
     return seconds
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, int) and value.bit_length() > 128:
+        return "a number that large"  # repr() of a huge int may itself refuse (Python's 4300-digit limit)
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _parse_text(text: str) -> float:
@@ -47,7 +62,7 @@ def _parse_text(text: str) -> float:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         position = match.end()
     if position != len(text) or position == 0:
-        raise ValueError(f"{text!r} is not a duration: {HINT}")
+        raise ValueError(f"{_shown(text)} is not a duration: {HINT}")
     return total
 
 

@@ -46,6 +46,7 @@ from core.pipeline import PipelineHooks, ServicePipeline
 from core.probes.base import Probe, ProbeContext, default_max_starting
 from core.probes.registry import probe_factory
 from core.ratelimit import RateLimit
+from core.redact import Redactor
 from core.results import ProbeResult, RateLimited, Status
 from core.snapshot import FleetSnapshot, ServiceSnapshot
 from core.state import ServiceState, apply_dependencies
@@ -240,7 +241,7 @@ class Engine:
             state = ServiceState(
                 name=name,
                 kind=config.kind,
-                target=describe_target(config, self._config.redact),
+                target=describe_target(config, self._config.redactor),
                 interval=config.interval,
                 tags=tuple(config.tags),
                 depends_on=tuple(config.depends_on),
@@ -394,12 +395,12 @@ def _consume(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-def describe_target(config: ServiceConfig, redact: Any) -> str:
+def describe_target(config: ServiceConfig, redact: Redactor) -> str:
     """What a person should read as "what is probed", secrets masked."""
     if isinstance(config, HttpService):
         return redact(f"{config.method.upper()} {config.url}" if config.method.upper() != "GET" else config.url)
     if config.transport == "stdio":
-        return redact(" ".join([config.command or "", *config.args]).strip())
+        return " ".join([redact(config.command or ""), *redact.args(config.args)]).strip()
     return redact(config.url or "")
 
 
@@ -413,5 +414,16 @@ def summarize_config(config: ServiceConfig, fleet: Config) -> dict[str, Any]:
     if "url" in summary:
         summary["url"] = fleet.redact(summary["url"])
     if "args" in summary:
-        summary["args"] = [fleet.redact(arg) for arg in summary["args"]]
-    return summary
+        summary["args"] = fleet.redactor.args(summary["args"])
+    return _redact_strings(summary, fleet.redact)
+
+
+def _redact_strings(value: Any, redact: Any) -> Any:
+    """Every other string too (a description may interpolate ${GITHUB_TOKEN}); config depth is bounded."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_strings(item, redact) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_strings(item, redact) for item in value]
+    return value

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -10,6 +13,9 @@ import pytest
 import yaml
 
 from core.config import ConfigError, HttpService, McpService, config_json_schema, load_config, parse_config
+from core.config.yamlnodes import load_with_lines
+from tests.helpers import idle_engine
+from tui.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +80,8 @@ MALFORMED = [
     (
         "YAML syntax error",
         "services:\n  a: {kind: http\n",
-        "services.yaml:3: invalid YAML: expected ',' or '}', but got '<stream end>'",
+        "services.yaml:2: invalid YAML: a flow mapping opened here is not closed: "
+        "did not find expected ',' or '}' (line 3)",
     ),
     ("empty file", "", "services.yaml: the file is empty: expected a `services:` mapping"),
     ("a list, not a mapping", "- a\n- b\n", "services.yaml:1: expected a mapping with `services:` at the top level"),
@@ -156,7 +163,7 @@ MALFORMED = [
         "http service with MCP fields",
         "services:\n  a:\n    kind: http\n    url: http://x\n    command: npx\n",
         "services.yaml:5: services.a.command: unknown field; known fields: body, breaker, depends_on, "
-        "description, expect, headers, interval, kind, method, rate_limit, retry, tags, timeout, url",
+        "description, expect, headers, interval, kind, max_body, method, rate_limit, retry, tags, timeout, url",
     ),
 ]
 
@@ -224,10 +231,13 @@ def test_environment_secrets_are_masked_everywhere_the_config_prints() -> None:
         env={"API_KEY": "abcd-1234-secret"},
     )
     assert config.redact("failed with --key abcd-1234-secret") == "failed with --key ***"
+    # Every env value of a stdio server is a credential position: masked in the env display...
     assert config.redactor.env({"SERVICE_TOKEN": "abcd-1234-secret", "MODE": "fast"}) == {
         "SERVICE_TOKEN": "***",
-        "MODE": "fast",
+        "MODE": "***",
     }
+    # ...but a short, harmless-named one is not hunted down in free text, where "fast" is just a word.
+    assert config.redact("mode fast") == "mode fast"
     assert config.redactor.headers({"Authorization": "Bearer abcd-1234-secret"}) == {"Authorization": "Bearer ***"}
 
 
@@ -272,3 +282,212 @@ def test_schema_is_generated_from_the_models_and_validates_the_shipped_file() ->
     jsonschema.validate(yaml.safe_load((ROOT / "services.yaml").read_text()), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"services": {"a": {"kind": "http", "url": "http://x", "retyr": 1}}}, schema)
+
+
+# -- what is a secret: position and variable name, not length (issue 9, item 4) --------------------------
+
+SHOWN = {"WORKDIR": "/srv/lookout-workdir", "MCP_HOST": "mcp.internal.example"}
+HIDDEN = {
+    "PLAIN_SECRET": "plain-secret-0451",  # a harmless name, but used in credential positions
+    "ARG_SECRET": "arg-secret-7731",  # a harmless name, given after --token
+    "GITHUB_TOKEN": "ghp_name_rule_9988",  # secret by its name, wherever it lands
+}
+POSITIONS_YAML = """
+services:
+  api:
+    kind: http
+    url: "https://deploy:pw-literal-42@${MCP_HOST}/v1/health?api_key=${PLAIN_SECRET}&page=2"
+    headers:
+      Authorization: "Bearer ${PLAIN_SECRET}"
+      Cookie: "sid=cookie-literal-55; theme=dark"
+      X-Api-Key: literal-header-key-66
+      Accept: application/json
+      X-Workdir: "${WORKDIR}"
+  tool:
+    kind: mcp
+    command: "${WORKDIR}/bin/server"
+    args: ["--root", "${WORKDIR}", "--host", "${MCP_HOST}", "--token", "${ARG_SECRET}", "--api-key=inline-literal-77"]
+    env: {LOG_LEVEL: debug, UPSTREAM: "${GITHUB_TOKEN}"}
+  notes:
+    kind: http
+    url: "https://${MCP_HOST}/"
+    description: "owned by ${GITHUB_TOKEN} in ${WORKDIR}"
+"""
+LITERAL_SECRETS = ["pw-literal-42", "cookie-literal-55", "literal-header-key-66", "inline-literal-77"]
+
+
+def test_secrets_are_judged_by_position_and_variable_name_not_by_length() -> None:
+    config = parse_config(POSITIONS_YAML, env={**SHOWN, **HIDDEN})
+    redact = config.redact
+    for value in [*HIDDEN.values(), *LITERAL_SECRETS]:
+        assert redact(f"error near {value}!") == "error near ***!", value
+    for value in SHOWN.values():  # paths and hosts are what a report is about
+        assert redact(f"error near {value}!") == f"error near {value}!"
+    assert redact("Bearer") == "Bearer" and redact("debug mode") == "debug mode"
+    assert redact("GET https://u:p@mcp.internal.example/x?page=2&q=abc#top") == (
+        "GET https://***@mcp.internal.example/x?page=***&q=***#top"
+    )
+    tool, api = config.services["tool"], config.services["api"]
+    assert config.redactor.args(tool.args) == [
+        "--root", "/srv/lookout-workdir", "--host", "mcp.internal.example", "--token", "***", "--api-key=***",
+    ]  # fmt: skip
+    assert config.redactor.headers(api.headers) == {
+        "Authorization": "Bearer ***",
+        "Cookie": "***",
+        "X-Api-Key": "***",
+        "Accept": "application/json",
+        "X-Workdir": "/srv/lookout-workdir",
+    }
+    assert config.redactor.env(tool.env) == {"LOG_LEVEL": "***", "UPSTREAM": "***"}
+
+
+async def test_config_summary_and_target_show_paths_and_hosts_never_secrets() -> None:
+    config = parse_config(POSITIONS_YAML, env={**SHOWN, **HIDDEN})
+    async with idle_engine(config) as engine:
+        snapshot = engine.snapshot()
+    api, tool, notes = (snapshot.get(name) for name in ("api", "tool", "notes"))
+    assert api.target == "https://***@mcp.internal.example/v1/health?api_key=***&page=***"
+    assert tool.target == (
+        "/srv/lookout-workdir/bin/server --root /srv/lookout-workdir --host mcp.internal.example "
+        "--token *** --api-key=***"
+    )
+    assert notes.target == "https://mcp.internal.example/"
+    assert tool.config_summary["args"][:4] == ["--root", "/srv/lookout-workdir", "--host", "mcp.internal.example"]
+    assert api.config_summary["headers"]["X-Workdir"] == "/srv/lookout-workdir"
+    everything = repr([s.config_summary for s in snapshot.services]) + repr([s.target for s in snapshot.services])
+    for value in [*HIDDEN.values(), *LITERAL_SECRETS]:
+        assert value not in everything
+
+
+LEAKY_SERVER = """
+import os, sys
+token = sys.argv[sys.argv.index("--token") + 1]
+print(f"cannot serve {os.getcwd()} with token {token} for {os.environ['UPSTREAM']}", file=sys.stderr)
+sys.exit(1)
+"""
+
+
+def test_once_reports_show_paths_and_hosts_but_never_secrets(tmp_path: Path, http_api, unique_key) -> None:
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
+    (workdir / "leaky.py").write_text(LEAKY_SERVER)
+    port = http_api.url.rsplit(":", 1)[1]
+    config = tmp_path / "services.yaml"
+    config.write_text(
+        "defaults: {timeout: 5s, startup_timeout: 20s, retry: {attempts: 1}}\n"
+        "services:\n"
+        "  api:\n"
+        "    kind: http\n"
+        f"    url: 'http://${{MCP_HOST}}:{port}/status/{unique_key}/503?api_key=${{PLAIN_SECRET}}'\n"
+        "    headers: {Authorization: 'Bearer ${PLAIN_SECRET}', X-Workdir: '${WORKDIR}'}\n"
+        "  tool:\n"
+        "    kind: mcp\n"
+        f"    command: {sys.executable}\n"
+        "    args: ['${WORKDIR}/leaky.py', --token, '${ARG_SECRET}']\n"
+        "    cwd: '${WORKDIR}'\n"
+        "    env: {UPSTREAM: '${GITHUB_TOKEN}'}\n"
+    )
+    env = {**os.environ, **HIDDEN, "WORKDIR": str(workdir), "MCP_HOST": "127.0.0.1"}
+    outputs = {}
+    for fmt in ("table", "json"):
+        done = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "--once", "-v", "--format", fmt, "-c", str(config)],
+            capture_output=True, text=True, timeout=120, cwd=ROOT, env=env,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        outputs[fmt] = done.stdout + done.stderr
+    report = json.loads(outputs["json"][: outputs["json"].rindex("}") + 1])
+    services = {service["name"]: service for service in report["services"]}
+    assert services["api"]["target"] == f"http://127.0.0.1:{port}/status/{unique_key}/503?api_key=***"
+    assert services["tool"]["target"] == f"{sys.executable} {workdir}/leaky.py --token ***"
+    assert f"cannot serve {workdir} with token *** for ***" in services["tool"]["reason"]
+    assert f"cannot serve {workdir} with token ***" in outputs["table"]
+    for text in outputs.values():
+        for secret in HIDDEN.values():
+            assert secret not in text
+
+
+# -- valid YAML still reads as PyYAML reads it; warnings; deep but valid dependency chains ----------------
+
+
+def test_the_iterative_reader_agrees_with_safe_load_on_valid_files() -> None:
+    merge_keys = (
+        "base: &base {interval: 5s, retry: {attempts: 2}, tags: [a]}\n"
+        "more: &more {timeout: 2s, description: more}\n"
+        "services:\n"
+        "  a: {<<: *base, kind: http, url: 'http://x', tags: [own]}\n"
+        "  b:\n    <<: [*more, *base]\n    kind: http\n    url: http://y\n"
+        "  c: {kind: http, url: 'http://z', n: [1, 1.5, true, ~, 0x1F, '007', 2024-01-02, !!str 5, -.inf]}\n"
+    )
+    for text in (merge_keys, (ROOT / "services.yaml").read_text()):
+        data, _, problems = load_with_lines(text)
+        assert data == yaml.safe_load(text) and problems == []
+    # Where merged mappings disagree, the first in `<<: [...]` wins and keys written in place win over all
+    # (the YAML merge-key rule; PyYAML's own result there depends on key order).
+    data, _, _ = load_with_lines("x: &x {t: x, u: x}\ny: &y {t: y, v: y}\nz: {<<: [*x, *y], u: z}\n")
+    assert data["z"] == {"t": "x", "u": "z", "v": "y"}
+
+
+def test_check_warns_about_sub_second_intervals_and_still_passes(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "services.yaml"
+    path.write_text(
+        "defaults:\n  interval: 500ms\n"
+        "services:\n"
+        "  a: {kind: http, url: 'http://127.0.0.1:9/', interval: 200ms}\n"
+        "  b: {kind: http, url: 'http://127.0.0.1:9/'}\n"
+        "  c: {kind: http, url: 'http://127.0.0.1:9/', interval: 5s}\n"
+    )
+    assert main(["--check", "-c", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{path}: 3 services, config is valid\n"
+    assert err.splitlines() == [
+        f"{path}:2: defaults.interval: warning: interval 500ms is below 1s: "
+        "every service without its own is probed more than once a second",
+        f"{path}:4: services.a.interval: warning: interval 200ms is below 1s: "
+        "this service is probed more than once a second",
+    ]
+
+
+def test_a_3000_long_dependency_chain_loads() -> None:
+    count = 3000
+    text = "services:\n" + "".join(
+        f"  s{i}: {{kind: http, url: 'http://127.0.0.1:9/', depends_on: [s{i + 1}]}}\n" for i in range(count - 1)
+    )
+    text += f"  s{count - 1}: {{kind: http, url: 'http://127.0.0.1:9/'}}\n"
+    config = parse_config(text, env={})
+    assert len(config.services) == count and config.services["s0"].depends_on == ["s1"]
+
+
+def test_load_config_reads_only_regular_files_of_bounded_size(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError) as caught:
+        load_config(fifo)  # opening a FIFO for reading would block until a writer came
+    assert str(caught.value) == f"{fifo}: is a FIFO (named pipe), not a regular file: a config must be a file"
+    big = tmp_path / "big.yaml"
+    big.write_text("services: {}\n" + "#" * 2000 + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(big, max_bytes=1024)
+    assert str(caught.value) == f"{big}: is larger than 1 KiB, the limit for a config file"
+
+
+def test_a_bom_is_not_part_of_the_first_key(tmp_path: Path) -> None:
+    path = tmp_path / "services.yaml"
+    path.write_bytes(b"\xef\xbb\xbfservices:\n  a: {kind: http, url: 'http://127.0.0.1:9/'}\n")
+    assert list(load_config(path, env={}).services) == ["a"]
+
+
+def test_config_errors_never_quote_a_secret() -> None:
+    text = (
+        "services:\n"
+        "  a: {kind: http, url: 'ftp://deploy:pw-literal-42@127.0.0.1/?key=${PLAIN_SECRET}'}\n"
+        "  b:\n    kind: http\n    url: 'http://127.0.0.1:9/'\n    method: '${GITHUB_TOKEN}'\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="s.yaml", env=HIDDEN)
+    assert str(caught.value).splitlines() == [
+        "s.yaml: 2 problems",
+        "  s.yaml:2: services.a.url: 'ftp://***@127.0.0.1/?key=***' is not an http:// or https:// URL",
+        "  s.yaml:6: services.b.method: '***' is not an HTTP method: use one of GET, HEAD, POST, PUT, PATCH, DELETE, "
+        "OPTIONS",
+    ]

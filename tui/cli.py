@@ -97,14 +97,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(args_list)
     try:
         config = _load(args.config)
-        timeout = parse_duration(args.timeout) if args.timeout else DEFAULT_ONCE_TIMEOUT
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_UNKNOWN
+    try:
+        timeout = parse_duration(args.timeout) if args.timeout else DEFAULT_ONCE_TIMEOUT
     except ValueError as error:
         print(f"lookout: --timeout: {error}", file=sys.stderr)
         return EXIT_UNKNOWN
     if args.check:
+        for warning in config.warnings:
+            print(warning, file=sys.stderr)
         print(f"{config.path}: {len(config.services)} services, config is valid")
         return 0
     if args.only:

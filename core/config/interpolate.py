@@ -1,7 +1,8 @@
 """`${VAR}`, `${VAR:-default}` and `$$` in config strings, from the environment.
 
-Values that came from the environment are remembered: they are the tokens that
-must never be printed.
+Each expansion remembers the variable it came from: whether a value is a secret
+depends on that name (`GITHUB_TOKEN` is, `WORKDIR` is not) as much as on where
+the value lands (see core/redact.py).
 """
 
 from __future__ import annotations
@@ -18,15 +19,29 @@ class InterpolationError(ValueError):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    variable: str
+    value: str
+    """What was substituted: the variable's value, or the default when it is unset."""
+    from_env: bool
+    """False when the default was used."""
+
+
 @dataclass
 class Interpolated:
     text: str
-    used_env: bool = False
-    """True when the string referenced at least one variable."""
-    all_empty: bool = False
-    """True when every referenced variable expanded to "" (an optional token that is not set)."""
-    values: list[str] = field(default_factory=list)
-    """Values taken from the environment (secret candidates)."""
+    expansions: list[Expansion] = field(default_factory=list)
+
+    @property
+    def used_env(self) -> bool:
+        """True when the string referenced at least one variable."""
+        return bool(self.expansions)
+
+    @property
+    def all_empty(self) -> bool:
+        """True when every referenced variable expanded to "" (an optional token that is not set)."""
+        return bool(self.expansions) and all(e.value == "" for e in self.expansions)
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
@@ -35,7 +50,6 @@ def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
         return result
     pieces: list[str] = []
     position = 0
-    expansions: list[str] = []
     for match in _TOKEN.finditer(text):
         pieces.append(text[position : match.start()])
         position = match.end()
@@ -48,20 +62,18 @@ def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
             raise InterpolationError("unterminated '${': write '$$' for a literal '$'")
         name, has_default, default = body.partition(":-")
         if not _NAME.fullmatch(name):
-            raise InterpolationError(f"'${{{body}}}' is not a variable reference: use ${{NAME}} or ${{NAME:-default}}")
+            shown = body if len(body) <= 40 else body[:39] + "…"
+            raise InterpolationError(f"'${{{shown}}}' is not a variable reference: use ${{NAME}} or ${{NAME:-default}}")
         value = env.get(name)
-        if value is None or (has_default and value == ""):
+        from_env = not (value is None or (has_default and value == ""))
+        if not from_env:
             if not has_default:
                 raise InterpolationError(
                     f"environment variable {name} is not set (write ${{{name}:-}} to make it optional)"
                 )
             value = default
-        else:
-            result.values.append(value)
-        expansions.append(value)
-        pieces.append(value)
+        result.expansions.append(Expansion(name, value or "", from_env))
+        pieces.append(value or "")
     pieces.append(text[position:])
     result.text = "".join(pieces)
-    result.used_env = bool(expansions)
-    result.all_empty = bool(expansions) and all(v == "" for v in expansions)
     return result

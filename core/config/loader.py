@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from core.config.errors import ConfigError, ConfigIssue
 from core.config.interpolate import InterpolationError, interpolate
 from core.config.messages import reword, suggest
 from core.config.models import (
+    WARN_INTERVAL,
     Defaults,
     HttpService,
     McpClientEntry,
@@ -26,11 +28,16 @@ from core.config.models import (
     ServicesFile,
 )
 from core.config.yamlnodes import YamlProblem, load_with_lines
-from core.redact import SENSITIVE_NAME, Redactor
+from core.durations import format_duration
+from core.redact import Redactor, arg_secrets, env_secrets, header_secrets, is_credential_name, url_secrets
+from core.sizes import format_size
 
 TOP_LEVEL = ("defaults", "services", "mcpServers")
 KINDS: dict[str, type[BaseModel]] = {"http": HttpService, "mcp": McpService}
 CREDENTIAL_FIELDS = ("headers", "env")
+MAX_CONFIG_BYTES = 5 * 1024 * 1024
+"""A services.yaml of 10,000 services is about 1.5 MB; anything much larger is not a config file.
+(MCP client files read by discovery, such as ~/.claude.json, may pass a larger `max_bytes`.)"""
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class Config:
     defaults: Defaults = field(default_factory=Defaults)
     path: Path | None = None
     redactor: Redactor = field(default_factory=Redactor)
+    warnings: list[ConfigIssue] = field(default_factory=list)
+    """Valid but probably not meant (an interval below 1s); `--check` prints them."""
 
     @property
     def concurrency(self) -> int:
@@ -50,18 +59,60 @@ class Config:
         return self.redactor(text)
 
 
-def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
+def load_config(path: str | Path, *, env: Mapping[str, str] | None = None, max_bytes: int = MAX_CONFIG_BYTES) -> Config:
     """Read and validate a services.yaml. Raises ConfigError (never anything else)."""
     path = Path(path).expanduser()
+    text = read_config_text(path, max_bytes=max_bytes)
+    return parse_config(text, source=str(path), env=env, base_dir=path.parent, path=path)
+
+
+def read_config_text(path: Path, *, max_bytes: int = MAX_CONFIG_BYTES) -> str:
+    """The file's text, refusing what is not a config file before reading it.
+
+    Only a regular file is read: a FIFO would block forever and `/dev/zero` would
+    fill memory. The file is opened non-blocking and checked with fstat (no gap
+    between the check and the read), and never more than `max_bytes` + 1 is read.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ConfigError.single(path, "no such file") from None
-    except IsADirectoryError:
-        raise ConfigError.single(path, "is a directory, not a services.yaml file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError.single(path, f"cannot read: {error}") from None
-    return parse_config(text, source=str(path), env=env, base_dir=path.parent, path=path)
+    except PermissionError:
+        raise ConfigError.single(path, "cannot read: permission denied") from None
+    except OSError as error:
+        raise ConfigError.single(path, f"cannot read: {error.strerror or error}") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError.single(path, "is a directory, not a services.yaml file")
+        if not stat.S_ISREG(mode):
+            raise ConfigError.single(path, f"is {_file_kind(mode)}, not a regular file: a config must be a file")
+        with os.fdopen(os.dup(descriptor), "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise ConfigError.single(path, f"cannot read: {error.strerror or error}") from None
+    finally:
+        os.close(descriptor)
+    if len(data) > max_bytes:
+        raise ConfigError.single(path, f"is larger than {format_size(max_bytes)}, the limit for a config file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ConfigError.single(
+            path, f"not UTF-8 text: byte 0x{data[error.start]:02x} at column {column}", line=line
+        ) from None
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def parse_config(
@@ -82,12 +133,18 @@ class _Parser:
         self.base_dir = base_dir
         self.lines: dict[tuple[Any, ...], int] = {}
         self.issues: list[ConfigIssue] = []
+        self.warnings: list[ConfigIssue] = []
+        self.raw_services: dict[tuple[Any, ...], dict[Any, Any]] = {}
+        """Each service's own settings (before defaults), to tell a set interval from an inherited one."""
         self.secrets: set[str] = set()
 
     # -- reporting ---------------------------------------------------------------------------
 
     def issue(self, path: tuple[Any, ...], message: str) -> None:
         self.issues.append(ConfigIssue(self.source, self.line_of(path), _dotted(path), message))
+
+    def warn(self, path: tuple[Any, ...], message: str) -> None:
+        self.warnings.append(ConfigIssue(self.source, self.line_of(path), _dotted(path), f"warning: {message}"))
 
     def line_of(self, path: tuple[Any, ...]) -> int | None:
         while path:
@@ -102,7 +159,8 @@ class _Parser:
         try:
             data, self.lines, problems = load_with_lines(text)
         except YamlProblem as problem:
-            raise ConfigError([ConfigIssue(self.source, problem.line, "", problem.message)]) from None
+            where = _dotted(problem.path)
+            raise ConfigError([ConfigIssue(self.source, problem.line, where, problem.message)]) from None
         for problem in problems:
             message = problem.message
             if len(problem.path) == 2 and problem.path[0] in ("services", "mcpServers"):
@@ -149,13 +207,35 @@ class _Parser:
             self.issue(("services",) if "services" in data else (), "no services defined")
         self._check_dependencies(services)
         if self.issues:
-            raise ConfigError(self.issues)
+            raise ConfigError(self._masked(self.issues))
+        self._warn_about_intervals(data.get("defaults"), defaults, services)
         secrets = set(self.secrets)
         for service in services.values():
-            for name, value in _credentials(service):
-                if SENSITIVE_NAME.search(name):
-                    secrets.add(_credential_part(value))
-        return Config(services=services, defaults=defaults, path=path, redactor=Redactor(secrets))
+            secrets.update(_secrets_in_credential_positions(service))
+        return Config(
+            services=services,
+            defaults=defaults,
+            path=path,
+            redactor=Redactor(secrets),
+            warnings=sorted(self.warnings, key=lambda issue: (issue.line or 0, issue.path)),
+        )
+
+    def _masked(self, issues: list[ConfigIssue]) -> list[ConfigIssue]:
+        """An error message may quote a value; a ${GITHUB_TOKEN} in it is still a secret."""
+        redact = Redactor(self.secrets)
+        return [
+            ConfigIssue(issue.file, issue.line, issue.path, redact(issue.message)) if self.secrets else issue
+            for issue in issues
+        ]
+
+    def _warn_about_intervals(self, raw_defaults: Any, defaults: Defaults, services: dict[str, ServiceConfig]) -> None:
+        if isinstance(raw_defaults, dict) and "interval" in raw_defaults and defaults.interval < WARN_INTERVAL:
+            self.warn(("defaults", "interval"), _fast_interval(defaults.interval, "every service without its own"))
+        for name, service in services.items():
+            where = self._where(name)
+            raw = self.raw_services.get(where, {})
+            if isinstance(raw, dict) and "interval" in raw and service.interval < WARN_INTERVAL:
+                self.warn((*where, "interval"), _fast_interval(service.interval, "this service"))
 
     def _defaults(self, raw: Any) -> Defaults:
         if raw is None:
@@ -167,7 +247,10 @@ class _Parser:
         self, where: tuple[Any, ...], name: Any, raw: Any, defaults: Defaults, *, from_client: bool = False
     ) -> ServiceConfig | None:
         if not isinstance(name, str) or not name.strip():
-            self.issue(where, "a service name must be a non-empty string")
+            got = f" (got {_yaml_word(name)})" if not isinstance(name, str) else ""
+            message = f"a service name must be a non-empty string{got}; quote it if it is meant as text"
+            shown = f"{where[0]}.{_yaml_word(name)}"  # `services.12`, not the list index `services[12]`
+            self.issues.append(ConfigIssue(self.source, self.line_of(where), shown, message))
             return None
         if any(ch in name for ch in "\n\t"):
             self.issue(where, "a service name must be on one line")
@@ -176,6 +259,7 @@ class _Parser:
             self.issue(where, "must be a mapping of settings (kind, url or command, ...)")
             return None
         raw = self._interpolate(raw, where)
+        self.raw_services[where] = raw
         kind = raw.get("kind")
         if kind is None:
             if "command" in raw or "transport" in raw:
@@ -201,30 +285,52 @@ class _Parser:
             elif override is None:
                 merged[policy] = base
         merged["name"] = name
-        if kind == "mcp" and merged.get("cwd") and self.base_dir is not None:
-            cwd = Path(str(merged["cwd"])).expanduser()
-            merged["cwd"] = str(cwd if cwd.is_absolute() else (self.base_dir / cwd))
+        if kind == "mcp" and isinstance(merged.get("cwd"), str) and merged["cwd"]:
+            cwd = Path(merged["cwd"]).expanduser()
+            merged["cwd"] = str(cwd if cwd.is_absolute() or self.base_dir is None else (self.base_dir / cwd))
         service = self._validate(model, merged, where)
+        if isinstance(service, McpService) and service.transport == "stdio" and service.cwd:
+            self._check_cwd(service.cwd, (*where, "cwd"))
         return service  # type: ignore[return-value]
+
+    def _check_cwd(self, cwd: str, path: tuple[Any, ...]) -> None:
+        """A missing working directory is a config mistake, not "command not found" at run time."""
+        try:
+            status = os.stat(cwd)
+        except FileNotFoundError:
+            self.issue(path, f"no such directory: {cwd}")
+            return
+        except OSError as error:
+            self.issue(path, f"cannot use {cwd}: {error.strerror or error}")
+            return
+        if not stat.S_ISDIR(status.st_mode):
+            self.issue(path, f"not a directory: {cwd}")
 
     def _validate(self, model: type[BaseModel], raw: Any, where: tuple[Any, ...]) -> Any:
         try:
             return model.model_validate(raw)
         except ValidationError as error:
             for detail in error.errors(include_url=False):
-                loc = tuple(detail["loc"])
+                loc = tuple(part for part in detail["loc"] if part != "[key]")  # a dict key's own error
                 self.issue((*where, *loc), reword(detail, model, lambda sub: _fields_at(model, sub)))
             return None
 
     def _interpolate(self, value: Any, path: tuple[Any, ...]) -> Any:
-        """Expand ${VAR} in every string value; drop credential entries whose variables are all empty."""
+        """Expand ${VAR} in every string value; drop credential entries whose variables are all empty.
+
+        A variable whose name marks it as a secret (GITHUB_TOKEN, API_KEY, ...) is
+        masked wherever it lands; any other value is a secret only in a credential
+        position, which is judged on the validated config (see parse()).
+        """
         if isinstance(value, str):
             try:
                 result = interpolate(value, self.env)
             except InterpolationError as error:
                 self.issue(path, str(error))
                 return value
-            self.secrets.update(v for v in result.values if len(v) >= 6 or _is_credential_path(path))
+            for expansion in result.expansions:
+                if expansion.from_env and is_credential_name(expansion.variable):
+                    self.secrets.add(expansion.value)
             if result.all_empty and _is_credential_path(path):
                 return _DROP
             return result.text
@@ -249,11 +355,10 @@ class _Parser:
                     hint = suggest(target, services)
                     self.issue((*where, "depends_on", index), f"unknown service {target!r}{hint}")
         reported: set[frozenset[str]] = set()
-        for name in services:
-            cycle = _find_cycle(name, services)
-            if cycle and frozenset(cycle) not in reported:
+        for cycle in _find_cycles(services):
+            if frozenset(cycle) not in reported:
                 reported.add(frozenset(cycle))
-                self.issue((*self._where(cycle[0]), "depends_on"), "dependency cycle: " + " -> ".join(cycle))
+                self.issue((*self._where(cycle[0]), "depends_on"), _describe_cycle(cycle))
 
     def _where(self, name: str) -> tuple[Any, ...]:
         return ("services", name) if ("services", name) in self.lines else ("mcpServers", name)
@@ -266,52 +371,89 @@ def _is_credential_path(path: tuple[Any, ...]) -> bool:
     return len(path) >= 2 and path[-2] in CREDENTIAL_FIELDS
 
 
-def _credentials(service: ServiceConfig) -> list[tuple[str, str]]:
-    pairs = list(service.headers.items())
+def _secrets_in_credential_positions(service: ServiceConfig) -> list[str]:
+    """Literal or interpolated, these values are credentials by where they sit (see core/redact.py)."""
+    found = header_secrets(service.headers)
+    url = service.url
+    if url:
+        found += url_secrets(url)
     if isinstance(service, McpService):
-        pairs += list(service.env.items())
-    return pairs
+        found += env_secrets(service.env)
+        found += arg_secrets(service.args)
+    return found
 
 
-def _credential_part(value: str) -> str:
-    """ "Bearer abc123" -> "abc123": the secret is the credential, not the scheme word."""
-    scheme, _, rest = value.partition(" ")
-    return rest.strip() if rest.strip() and scheme.lower() in ("bearer", "basic", "token", "bot") else value
+def _fast_interval(seconds: float, who: str) -> str:
+    return (
+        f"interval {format_duration(seconds)} is below {format_duration(WARN_INTERVAL)}: "
+        f"{who} is probed more than once a second"
+    )
 
 
-def _find_cycle(start: str, services: Mapping[str, ServiceConfig]) -> list[str] | None:
-    path: list[str] = []
-    on_path: set[str] = set()
+def _find_cycles(services: Mapping[str, ServiceConfig]) -> list[list[str]]:
+    """Every dependency cycle once, each starting at its first service in file order.
 
-    def visit(name: str) -> list[str] | None:
-        if name in on_path:
-            return [*path[path.index(name) :], name]
-        service = services.get(name)
-        if service is None:
-            return None
-        path.append(name)
-        on_path.add(name)
-        for target in service.depends_on:
-            if target != name:
-                found = visit(target)
-                if found:
-                    return found
-        path.pop()
-        on_path.discard(name)
-        return None
+    Iterative depth-first search with three colours: a chain of thousands of
+    `depends_on` links must not exhaust Python's recursion limit.
+    """
+    order = {name: index for index, name in enumerate(services)}
+    done: set[str] = set()
+    cycles: list[list[str]] = []
+    for root in services:
+        if root in done:
+            continue
+        path: list[str] = [root]
+        on_path: dict[str, int] = {root: 0}
+        pending = [iter(services[root].depends_on)]
+        while pending:
+            target = next(pending[-1], None)
+            if target is None:
+                pending.pop()
+                finished = path.pop()
+                del on_path[finished]
+                done.add(finished)
+                continue
+            if target == path[-1] or target not in services or target in done:
+                continue
+            if target in on_path:
+                cycle = path[on_path[target] :]
+                first = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+                cycles.append([*cycle[first:], *cycle[:first], cycle[first]])
+                continue
+            on_path[target] = len(path)
+            path.append(target)
+            pending.append(iter(services[target].depends_on))
+    return cycles
 
-    cycle = visit(start)
-    return cycle if cycle and cycle[0] == start else None
+
+def _describe_cycle(cycle: list[str]) -> str:
+    """ "dependency cycle: a -> b -> a"; a cycle through thousands of services is shown by its ends."""
+    if len(cycle) <= 12:
+        return "dependency cycle: " + " -> ".join(cycle)
+    shown = [*cycle[:5], "…", *cycle[-3:]]
+    return f"dependency cycle through {len(cycle) - 1} services: " + " -> ".join(shown)
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
     text = ""
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             text += f"[{part}]"
         else:
-            text += ("." if text else "") + str(part)
+            word = part if isinstance(part, str) else _yaml_word(part)
+            if not word.isprintable():  # a key holding a newline or an escape must not break the message line
+                word = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in word)
+            text += ("." if text else "") + (word if len(word) <= 60 else word[:59] + "…")
     return text
+
+
+def _yaml_word(value: Any) -> str:
+    """A non-string key as it reads in YAML: `~` and `null` are null, `yes` is true."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

@@ -21,6 +21,8 @@ _TYPE_NAMES = {
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """ " (did you mean 'retry'?)" or ""."""
+    if len(str(word)) > 100:
+        return ""  # no field name is that long; don't compare a megabyte of junk with each
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

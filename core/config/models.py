@@ -7,10 +7,12 @@ forbids unknown keys, so a typo is an error rather than a silently ignored line.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,7 +23,8 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from core.durations import parse_duration
+from core.durations import format_duration, parse_duration
+from core.redact import Redactor
 from core.sizes import parse_size
 
 DURATION_SCHEMA = {
@@ -34,6 +37,85 @@ DURATION_SCHEMA = {
 
 Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
 PositiveDuration = Annotated[Duration, Field(gt=0)]
+
+MIN_INTERVAL = 0.1
+"""Below this a probe loop is a load generator (`interval: 1ms` sent 1,363 requests in 5 s), not a monitor."""
+WARN_INTERVAL = 1.0
+"""`--check` warns below this: allowed, but rarely what a person means."""
+MAX_TIMEOUT = 3600.0
+"""A timeout longer than an hour is no timeout (`timeout: 1e308` never fired)."""
+
+
+def _shown_duration(seconds: float) -> str:
+    return format_duration(seconds) if seconds < 1e9 else f"{seconds:g}s"
+
+
+def _interval_floor(seconds: float) -> float:
+    if seconds < MIN_INTERVAL:
+        raise ValueError(
+            f"must be at least {format_duration(MIN_INTERVAL)} (got {_shown_duration(seconds)}): "
+            "a shorter interval floods the service"
+        )
+    return seconds
+
+
+def _timeout(value: object) -> float:
+    return parse_duration(value, maximum=MAX_TIMEOUT)
+
+
+Interval = Annotated[PositiveDuration, AfterValidator(_interval_floor)]
+Timeout = Annotated[float, BeforeValidator(_timeout), WithJsonSchema(DURATION_SCHEMA), Field(gt=0)]
+
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def _header_name(name: str) -> str:
+    """RFC 9110 token: what httpx would otherwise refuse at probe time, with a traceback."""
+    if not _HTTP_TOKEN.fullmatch(name):
+        if not name:
+            raise ValueError("a header name must not be empty")
+        bad = next(ch for ch in name if not _HTTP_TOKEN.fullmatch(ch))
+        shown = name if len(name) <= 40 else name[:39] + "…"
+        raise ValueError(f"{shown!r} is not a valid header name: {bad!r} is not allowed (use letters, digits and -)")
+    return name
+
+
+def _header_value(value: str) -> str:
+    """Visible ASCII, space and tab. The value itself is never quoted back: it may be a token."""
+    if _HEADER_VALUE.fullmatch(value):
+        return value
+    bad = next(ch for ch in value if not _HEADER_VALUE.fullmatch(ch))
+    if bad in "\r\n":
+        raise ValueError("a header value must be one line: it contains a line break (CR or LF)")
+    if ord(bad) > 0x7E and ord(bad) != 0x7F:
+        raise ValueError(
+            f"contains the non-ASCII character {bad!r} (U+{ord(bad):04X}); "
+            "HTTP header values must be ASCII (visible characters, space and tab)"
+        )
+    raise ValueError(f"contains the control character {bad!r}; HTTP header values must be visible ASCII")
+
+
+def _no_nul(text: str) -> str:
+    """A NUL cannot cross exec(): the process would fail to start with an unreadable error."""
+    if "\x00" in text:
+        raise ValueError("contains a NUL character (\\x00), which a process argument or environment cannot hold")
+    return text
+
+
+def _env_name(name: str) -> str:
+    if not name:
+        raise ValueError("an environment variable name must not be empty")
+    if "=" in name:
+        raise ValueError(f"{name[:40]!r} is not a valid environment variable name: it contains '='")
+    return _no_nul(name)
+
+
+HeaderName = Annotated[str, AfterValidator(_header_name)]
+HeaderValue = Annotated[str, AfterValidator(_header_value)]
+Headers = dict[HeaderName, HeaderValue]
+ProcessText = Annotated[str, AfterValidator(_no_nul)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
 
 SIZE_SCHEMA = {
     "anyOf": [
@@ -149,8 +231,8 @@ class McpCall(Strict):
 class ServiceBase(Strict):
     name: SkipJsonSchema[str] = Field("", exclude=True)
     description: str = ""
-    interval: PositiveDuration = Field(30.0, description="time between probes (+/-10% jitter)")
-    timeout: PositiveDuration = Field(10.0, description="one attempt may take this long")
+    interval: Interval = Field(30.0, description="time between probes (+/-10% jitter); at least 100ms")
+    timeout: Timeout = Field(10.0, description="one attempt may take this long; at most 1h")
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
     tags: list[str] = Field(default_factory=list)
@@ -163,7 +245,8 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 def _check_http_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        shown = Redactor()(url)  # userinfo and query values are credentials, even in an error
+        raise ValueError(f"{shown[:80]!r} is not an http:// or https:// URL")
     return url
 
 
@@ -173,7 +256,7 @@ class HttpService(ServiceBase):
     kind: Literal["http"] = "http"
     url: str
     method: str = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     body: str | None = Field(None, description="request body to send (e.g. for POST health checks)")
     expect: HttpExpect = Field(default_factory=HttpExpect)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
@@ -201,16 +284,16 @@ class McpService(ServiceBase):
     transport: Literal["stdio", "http", "sse"] = Field(
         "stdio", description="stdio (default with `command`), http = streamable HTTP (default with `url`), sse"
     )
-    command: str | None = Field(None, description="stdio: the program to start (npx, uvx, docker, ...)")
-    args: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict, description="stdio: extra environment for the server")
-    cwd: str | None = None
+    command: ProcessText | None = Field(None, description="stdio: the program to start (npx, uvx, docker, ...)")
+    args: list[ProcessText] = Field(default_factory=list)
+    env: dict[EnvName, ProcessText] = Field(default_factory=dict, description="stdio: extra environment for the server")
+    cwd: ProcessText | None = Field(None, description="stdio: the directory the server starts in; must exist")
     url: str | None = Field(None, description="http/sse: the server's URL")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     session: Literal["persistent", "fresh"] = Field(
         "persistent", description="persistent: keep one session and check it; fresh: connect every probe"
     )
-    startup_timeout: PositiveDuration = Field(
+    startup_timeout: Timeout = Field(
         DEFAULT_STARTUP_TIMEOUT,
         description="a new session (process start or connect, and handshake) may take this long; "
         "`timeout` bounds probes of a live session",
@@ -258,11 +341,11 @@ ServiceConfig = HttpService | McpService
 
 
 class Defaults(Strict):
-    interval: PositiveDuration = 30.0
-    timeout: PositiveDuration = 10.0
+    interval: Interval = 30.0
+    timeout: Timeout = 10.0
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy)
-    startup_timeout: PositiveDuration = DEFAULT_STARTUP_TIMEOUT
+    startup_timeout: Timeout = DEFAULT_STARTUP_TIMEOUT
     concurrency: int = Field(256, ge=1, le=10000, description="probes in flight at once, fleet-wide")
     max_starting: int | None = Field(
         None,

@@ -1,17 +1,47 @@
-"""YAML to plain data, remembering the line of every value and refusing duplicate keys.
+"""YAML to plain data, remembering the line of every value and refusing what a config must not contain.
 
 PyYAML's safe_load keeps the last of two equal keys without a word; a monitor
-config with two `github-api:` entries must say so instead. Walking the composed
-node tree gives us both the duplicates and a line for every field path.
+config with two `github-api:` entries must say so instead. It also trusts its
+input in ways a config file must not: its composer recurses once per nesting
+level (RecursionError on a deep file), aliases are expanded without a bound (a
+"billion laughs" file takes gigabytes), and a self-referencing alias builds a
+cyclic structure that anything walking it recursively never leaves.
+
+So the data is built here from the parser's *event stream*, iteratively (no
+recursion on user-controlled depth), with a nesting limit, a budget for values
+reached through aliases, cycle detection, and only the standard scalar tags.
+Events come from libyaml's C parser when PyYAML has it (about ten times faster
+than the pure-Python one, which stays as the fallback); the builder is the same.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-Path = tuple[str | int, ...]
+Path = tuple[Any, ...]
+
+MAX_DEPTH = 100
+"""A services.yaml is a handful of levels deep; tool-call arguments may add a few more."""
+ALIAS_BUDGET = 100_000
+"""Values reachable through aliases, beyond ten per value actually written in the file.
+
+Aliases share the anchored object, so building is cheap whatever the count; the
+budget protects whatever walks the result afterwards (validation, the schema
+check, a report), for which every alias is a full copy.
+"""
+
+_LoaderClass: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STANDARD = "tag:yaml.org,2002:"
+_STR = _STANDARD + "str"
+_MERGE = _STANDARD + "merge"
+_SCALAR_TAGS = frozenset(_STANDARD + t for t in ("str", "int", "float", "bool", "null", "binary", "timestamp"))
+_COLLECTION_TAGS = frozenset({None, "!", _STANDARD + "map", _STANDARD + "seq"})
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
+_FLOW_CONTEXT = ("flow", "quoted", "scanning", "block scalar")
+"""Syntax-error contexts whose mark is where the broken construct opened, which is where to look."""
 
 
 class YamlProblem(Exception):
@@ -23,50 +53,291 @@ class YamlProblem(Exception):
 
 
 def load_with_lines(text: str) -> tuple[Any, dict[Path, int], list[YamlProblem]]:
-    """(data, {path: line}, duplicate-key problems). Raises YamlProblem for syntax errors."""
-    loader = yaml.SafeLoader(text)
+    """(data, {path: line}, duplicate-key problems). Raises YamlProblem for anything that stops reading.
+
+    Mapping keys keep their YAML type (`~` is None, `1` is 1), so the caller can
+    refuse a service named `null` instead of calling it "None".
+    """
+    _check_characters(text)
     try:
-        node = loader.get_single_node()
+        loader = _LoaderClass(text)
+    except yaml.YAMLError as error:
+        raise YamlProblem(None, (), f"invalid YAML: {error}") from None
+    try:
+        builder = _Builder(loader)
+        return builder.build(), builder.lines, builder.problems
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else None
-        problem = error.problem or error.context or "invalid YAML"
-        raise YamlProblem(line, (), f"invalid YAML: {problem}") from None
+        raise _syntax_problem(error) from None
     except yaml.YAMLError as error:
         raise YamlProblem(None, (), f"invalid YAML: {error}") from None
     finally:
         loader.dispose()
-    if node is None:
-        return None, {}, []
-    lines: dict[Path, int] = {}
-    problems: list[YamlProblem] = []
-    constructor = yaml.SafeLoader("")
-    data = _walk(node, (), lines, problems, constructor)
-    return data, lines, problems
 
 
-def _walk(node: yaml.Node, path: Path, lines: dict[Path, int], problems: list[YamlProblem], ctor: Any) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        ctor.flatten_mapping(node)  # YAML merge keys (<<: *anchor) behave as in safe_load
-        result: dict[Any, Any] = {}
-        first_line: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = ctor.construct_object(key_node, deep=True)
-            if isinstance(key, list | dict):
-                problems.append(YamlProblem(key_node.start_mark.line + 1, path, "a key must be a plain value"))
-                continue
-            key = key if isinstance(key, str | int) else str(key)
-            line = key_node.start_mark.line + 1
-            if key in result:
-                problems.append(
-                    YamlProblem(line, (*path, key), f"duplicate key {key!r} (first defined on line {first_line[key]})")
-                )
-                continue
-            first_line[key] = line
-            result[key] = _walk(value_node, (*path, key), lines, problems, ctor)
-            lines[(*path, key)] = line
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_walk(item, (*path, i), lines, problems, ctor) for i, item in enumerate(node.value)]
-    return ctor.construct_object(node, deep=True)
+def _check_characters(text: str) -> None:
+    """A NUL or other control character is refused with its line, before any parser sees it."""
+    found = _NON_PRINTABLE.search(text)
+    if found is None:
+        return
+    start = found.start()
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    character = found.group()
+    name = "a NUL byte" if character == "\x00" else f"the control character {character!r}"
+    raise YamlProblem(line, (), f"invalid YAML: {name} at column {column}; a services.yaml must be plain text")
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError) -> YamlProblem:
+    """Locate a syntax error where a person should look.
+
+    For a flow collection, a quoted string or a block scalar, the broken thing is
+    where it *opened* (PyYAML's context mark): `api: [unclosed` is line 2 even though
+    the parser only notices at the end of the file. Block-structure errors are best
+    shown where the parser stopped (their context is merely the enclosing mapping).
+    """
+    problem = error.problem or "invalid YAML"
+    context = error.context or ""
+    opened, stopped = error.context_mark, error.problem_mark
+    if opened is not None and stopped is not None and any(word in context for word in _FLOW_CONTEXT):
+        if opened.line == stopped.line:
+            return YamlProblem(opened.line + 1, (), f"invalid YAML: {problem} ({context})")
+        construct = context.removeprefix("while parsing ").removeprefix("while scanning ")
+        return YamlProblem(
+            opened.line + 1,
+            (),
+            f"invalid YAML: {construct} opened here is not closed: {problem} (line {stopped.line + 1})",
+        )
+    mark = stopped or opened
+    where = f" ({context} that starts on line {opened.line + 1})" if opened is not None and stopped is not None else ""
+    return YamlProblem(mark.line + 1 if mark else None, (), f"invalid YAML: {problem}{where}")
+
+
+_NO_KEY = object()
+_BAD_KEY = object()
+_MERGE_KEY = object()
+
+
+@dataclass
+class _Frame:
+    """An open mapping or sequence while its events arrive."""
+
+    is_mapping: bool
+    path: Path | None
+    """Where the collection sits; None inside a mapping key (no lines recorded there)."""
+    anchor: str | None
+    line: int
+    items: list[Any] = field(default_factory=list)
+    mapping: dict[Any, Any] = field(default_factory=dict)
+    merges: list[dict[Any, Any]] = field(default_factory=list)
+    first_line: dict[Any, int] = field(default_factory=dict)
+    key: Any = _NO_KEY
+    key_line: int = 0
+    size: int = 1
+    """Values in this collection counting every alias in full: what a recursive walk would visit."""
+
+
+class _Builder:
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.lines: dict[Path, int] = {}
+        self.problems: list[YamlProblem] = []
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.open_anchors: set[str] = set()
+        self.written = 0
+        self.expanded = 0
+        self.root: Any = None
+        self.resolved: dict[str, str] = {}
+
+    def build(self) -> Any:
+        documents = 0
+        while True:
+            event = self.loader.get_event()
+            if isinstance(event, yaml.StreamEndEvent):
+                return self.root
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise YamlProblem(
+                        event.start_mark.line + 1,
+                        (),
+                        "a second YAML document ('---') starts here; a services.yaml is one document",
+                    )
+            elif isinstance(event, yaml.ScalarEvent):
+                self.scalar(event)
+            elif isinstance(event, yaml.AliasEvent):
+                self.alias(event)
+            elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                self.open(event)
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                self.close()
+
+    # -- where the next value goes ------------------------------------------------------------
+
+    def next_path(self) -> Path | None:
+        if not self.stack:
+            return ()
+        frame = self.stack[-1]
+        if frame.path is None:
+            return None
+        if frame.is_mapping:
+            if frame.key is _NO_KEY:
+                return None  # a key being built
+            if frame.key is _BAD_KEY or frame.key is _MERGE_KEY:
+                return None
+            return (*frame.path, frame.key)
+        return (*frame.path, len(frame.items))
+
+    def place(self, value: Any, size: int, line: int) -> None:
+        """Hand a finished value to its parent (or make it the document)."""
+        if not self.stack:
+            self.root = value
+            return
+        frame = self.stack[-1]
+        frame.size += size
+        if not frame.is_mapping:
+            frame.items.append(value)
+            return
+        if frame.key is _NO_KEY:
+            self.take_key(frame, value, line)
+            return
+        key, frame.key = frame.key, _NO_KEY
+        if key is _BAD_KEY:
+            return
+        if key is _MERGE_KEY:
+            self.take_merge(frame, value, line)
+            return
+        if key in frame.mapping:
+            first = frame.first_line[key]
+            where = (*frame.path, key) if frame.path is not None else ()
+            self.problems.append(
+                YamlProblem(frame.key_line, where, f"duplicate key {key!r} (first defined on line {first})")
+            )
+            return
+        frame.mapping[key] = value
+        frame.first_line[key] = frame.key_line
+        if frame.path is not None:
+            self.lines[(*frame.path, key)] = frame.key_line
+
+    def take_key(self, frame: _Frame, key: Any, line: int) -> None:
+        frame.key_line = line
+        if key is _MERGE_KEY:
+            frame.key = _MERGE_KEY
+        elif isinstance(key, list | dict):
+            where = frame.path if frame.path is not None else ()
+            self.problems.append(YamlProblem(line, where, "a key must be a plain value"))
+            frame.key = _BAD_KEY
+        else:
+            frame.key = key
+
+    def take_merge(self, frame: _Frame, value: Any, line: int) -> None:
+        sources = value if isinstance(value, list) else [value]
+        if not all(isinstance(source, dict) for source in sources):
+            where = frame.path if frame.path is not None else ()
+            self.problems.append(YamlProblem(line, where, "`<<` merges a mapping or a list of mappings"))
+            return
+        frame.merges.extend(sources)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def scalar(self, event: Any) -> None:
+        line = event.start_mark.line + 1
+        path = self.next_path()
+        value = self.construct(event, path, line)
+        self.written += 1
+        if path is not None:
+            self.lines.setdefault(path, line)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (value, 1)
+        self.place(value, 1, line)
+
+    def construct(self, event: Any, path: Path | None, line: int) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            plain = event.implicit[0] and tag is None
+            if not plain:
+                return event.value
+            tag = self.resolved.get(event.value)
+            if tag is None:
+                tag = self.loader.resolve(yaml.ScalarNode, event.value, (True, False))
+                if len(self.resolved) < 10_000:  # keys and words repeat from service to service
+                    self.resolved[event.value] = tag
+        if tag == _STR:
+            return event.value
+        if tag == _MERGE and self.stack and self.stack[-1].is_mapping and self.stack[-1].key is _NO_KEY:
+            return _MERGE_KEY
+        if tag not in _SCALAR_TAGS:
+            if event.tag is None:
+                return event.value  # an implicit oddity such as `=`: plain text, as written
+            raise YamlProblem(line, path or (), f"the tag {_short(tag)} is not supported; use plain YAML values")
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:
+            return self.loader.yaml_constructors[tag](self.loader, node)
+        except Exception:  # a standard constructor on odd text (a bad !!timestamp raises AttributeError)
+            raise YamlProblem(line, path or (), _unreadable(event.value, tag)) from None
+
+    def alias(self, event: Any) -> None:
+        line = event.start_mark.line + 1
+        name = event.anchor
+        path = self.next_path()
+        if name not in self.anchors:
+            if name in self.open_anchors:
+                message = f"the alias *{name} is inside &{name} itself: a structure cannot contain itself"
+            else:
+                message = f"the alias *{name} has no anchor &{name} before it"
+            raise YamlProblem(line, path or (), f"invalid YAML: {message}")
+        value, size = self.anchors[name]
+        self.expanded += size
+        if self.expanded > ALIAS_BUDGET + 10 * self.written:
+            raise YamlProblem(
+                line,
+                path or (),
+                f"too many alias expansions (over {ALIAS_BUDGET:,} values reached through aliases); "
+                "anchors that nest aliases multiply",
+            )
+        if path is not None:
+            self.lines.setdefault(path, line)
+        self.place(value, size, line)
+
+    def open(self, event: Any) -> None:
+        line = event.start_mark.line + 1
+        path = self.next_path()
+        if len(self.stack) >= MAX_DEPTH:
+            raise YamlProblem(line, (), f"nested deeper than {MAX_DEPTH} levels")
+        if event.tag not in _COLLECTION_TAGS:
+            raise YamlProblem(line, path or (), f"the tag {_short(event.tag)} is not supported; use plain YAML values")
+        if path is not None:
+            self.lines.setdefault(path, line)
+        if event.anchor is not None:
+            self.open_anchors.add(event.anchor)
+            self.anchors.pop(event.anchor, None)  # a redefined anchor must not satisfy an alias inside itself
+        self.written += 1
+        is_mapping = isinstance(event, yaml.MappingStartEvent)
+        self.stack.append(_Frame(is_mapping, path, event.anchor, line))
+
+    def close(self) -> None:
+        frame = self.stack.pop()
+        if frame.is_mapping:
+            value: Any = {}
+            for source in reversed(frame.merges):  # the first of `<<: [*a, *b]` wins, keys written here win over all
+                value.update(source)
+            value.update(frame.mapping)
+        else:
+            value = frame.items
+        if frame.anchor is not None:
+            self.open_anchors.discard(frame.anchor)
+            self.anchors[frame.anchor] = (value, frame.size)
+        self.place(value, frame.size, frame.line)
+
+
+def _short(tag: str | None) -> str:
+    return "!!" + tag[len(_STANDARD) :] if tag and tag.startswith(_STANDARD) else repr(tag)
+
+
+def _unreadable(value: str, tag: str) -> str:
+    kind = tag[len(_STANDARD) :]
+    digits = sum(ch.isdigit() for ch in value)
+    if kind in ("int", "float") and digits > 100:
+        return f"a number with {digits} digits is too long"
+    shown = value if len(value) <= 40 else value[:39] + "…"
+    return f"{shown!r} is not a valid {kind}"
