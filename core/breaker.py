@@ -158,7 +158,8 @@ class ServiceBreaker:
         except Exception as exc:
             if isinstance(exc, self._neutral):
                 raise
-            self.last_error = str(exc)
+            # A ProbeError's `reason` is the redacted text; str() would be the message before redaction.
+            self.last_error = getattr(exc, "reason", None) or str(exc)
             self._record_failure(exc)
             raise
         else:

@@ -25,6 +25,10 @@ from core.durations import format_duration
 
 DEFAULT_BLOCK = 60.0
 """A 429 that names no time: wait this long before asking again."""
+MAX_RESOURCES = 20
+"""Resources tracked per service. Their names come from the server's headers and body: a server
+inventing a new name on every answer must not grow Lookout's memory (or a metric's label set)."""
+MAX_RESOURCE_NAME = 64
 SAME_WINDOW_TOLERANCE = 2.0
 """Reset times that differ by less than this (seconds) belong to the same window (clock rounding)."""
 
@@ -245,6 +249,12 @@ def parse_rate_limits(
     if scheme in ("auto", "openai"):
         found += [limit for limit in _openai(lowered, now) if all(limit.resource != f.resource for f in found)]
     retry_after = parse_retry_after(lowered["retry-after"], now) if "retry-after" in lowered else None
+    found = [
+        limit
+        if len(limit.resource) <= MAX_RESOURCE_NAME
+        else replace(limit, resource=limit.resource[:MAX_RESOURCE_NAME])
+        for limit in found[:MAX_RESOURCES]
+    ]
     return RateLimitReading(tuple(found), retry_after)
 
 
@@ -267,6 +277,8 @@ class RateLimitTracker:
 
     def update(self, reading: RateLimitReading, now: datetime) -> tuple[RateLimit, ...]:
         for limit in reading.limits:
+            if limit.resource not in self._limits and len(self._limits) >= MAX_RESOURCES:
+                continue  # resources seen first keep their place; the newcomers are not tracked
             self._limits[limit.resource] = replace(limit, exhausts_at=self._forecast(limit, now))
         return self.limits
 

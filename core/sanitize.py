@@ -86,6 +86,11 @@ def placeholder(char: str) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
+def has_controls(text: str) -> bool:
+    """True when `text` holds anything `clean_line` would show as a placeholder (an escape, a control, bidi)."""
+    return _UNSAFE.search(text) is not None
+
+
 def clean_line(text: str, limit: int | None = REASON_LIMIT) -> str:
     """One line of safe text, at most `limit` characters ("…" marks a cut; None: no cut)."""
     if not text:

@@ -231,6 +231,16 @@ CORPUS: list[tuple[str, str | bytes, str | None]] = [
     ),
     ("service name on two lines", 'services:\n  "a\\nb": {kind: http, url: "http://127.0.0.1:9/"}\n', None),
     (
+        "service name carrying a terminal escape",
+        'services:\n  "x\\e[2Jy": {kind: http, url: "http://127.0.0.1:9/"}\n',
+        '{f}:2: services.x\\x1b[2Jy: a service name must not contain control characters (got "x\\x1b[2Jy")',
+    ),
+    (
+        "service name with a bidi override",
+        'services:\n  "evil\\u202Egnp.exe": {kind: http, url: "http://127.0.0.1:9/"}\n',
+        None,
+    ),
+    (
         "service is a list",
         "services:\n  a: [kind, http]\n",
         "{f}:2: services.a: must be a mapping of settings (kind, url or command, ...)",

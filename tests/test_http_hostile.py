@@ -232,3 +232,31 @@ async def test_a_certificate_that_fails_verification_is_not_retried(untrusted_tl
     assert "certificate" in service.reason.lower()
     assert service.last_result.attempts == 1
     assert len(accepted) == 1
+
+
+async def test_a_redirect_to_an_unparseable_location_is_down_with_a_reason_not_a_crash() -> None:
+    """A Location header httpx cannot parse is the server's fault: "down: ...", once, no "probe crashed"."""
+    requests = 0
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        with contextlib.suppress(ConnectionError):
+            await reader.readuntil(b"\r\n\r\n")
+            requests += 1
+            writer.write(b"HTTP/1.1 302 Found\r\nLocation: http://[::1\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        config = make_config({"api": http(f"http://127.0.0.1:{port}/")}, retry={"attempts": 3, "initial": "10ms"})
+        async with idle_engine(config) as engine:
+            snapshot = await engine.run_once()
+    finally:
+        server.close()
+        await server.wait_closed()
+    service = snapshot.get("api")
+    assert service.status is Status.DOWN
+    assert service.reason == "HTTP 302 redirect to an invalid URL"
+    assert requests == 1

@@ -12,6 +12,8 @@ import httpx2
 import pytest
 
 from core.ratelimit import (
+    MAX_RESOURCE_NAME,
+    MAX_RESOURCES,
     RateLimitGate,
     RateLimitReading,
     RateLimitTracker,
@@ -302,3 +304,17 @@ def test_block_message_names_the_day_when_it_is_not_today() -> None:
     )
     assert format_until(late + timedelta(minutes=10), late) == "23:40:00 UTC"
     assert format_until(datetime(2027, 1, 2, 9, 0, tzinfo=UTC), late) == "Jan 2 09:00:00 UTC"
+
+
+def test_resource_names_a_server_invents_are_bounded() -> None:
+    """A server naming a new resource on every answer must not grow what Lookout tracks (or shows)."""
+    tracker = RateLimitTracker()
+    for answer in range(50):
+        name = f"r{answer}-" + "x" * 200
+        headers = {"RateLimit-Policy": f'"{name}";q=100;w=60', "RateLimit": f'"{name}";r=50;t=30'}
+        tracker.update(parse_rate_limits(headers, now=NOW, scheme="ietf"), NOW)
+    names = [limit.resource for limit in tracker.limits]
+    assert len(names) == MAX_RESOURCES
+    assert all(len(name) <= MAX_RESOURCE_NAME for name in names)
+    many = {"RateLimit": ", ".join(f'"k{i}";r=1;t=5' for i in range(100))}
+    assert len(parse_rate_limits(many, now=NOW, scheme="ietf").limits) == MAX_RESOURCES

@@ -15,6 +15,7 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, Static
 
+from core.ratelimit import format_until
 from core.sanitize import FULL_REASON
 from core.snapshot import ServiceSnapshot
 from tui.format import ago, badge, breaker_badge, ms, percent, quota_bar, sparkline, until
@@ -214,8 +215,10 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
                 limit.source,
             )
         sections.append(limits)
-        if s.gate_until:
-            sections.append(Text(f"not sending requests until {s.gate_until:%H:%M:%S} UTC", style="yellow"))
+    if s.gate_until and s.gate_until > now:
+        # A 429 may name no quota at all: the hold is shown whether or not limits are known.
+        held = f"not sending requests until {format_until(s.gate_until, now)}; `b` clears it"
+        sections.append(Text(held, style="yellow"))
 
     d = s.details
     if s.kind == "mcp" and d:

@@ -30,6 +30,7 @@ from core.config.models import (
 from core.config.yamlnodes import YamlProblem, load_with_lines
 from core.durations import format_duration
 from core.redact import Redactor, arg_secrets, env_secrets, header_secrets, is_credential_name, url_secrets
+from core.sanitize import clean_line, has_controls
 from core.sizes import format_size
 
 TOP_LEVEL = ("defaults", "services", "mcpServers")
@@ -254,6 +255,10 @@ class _Parser:
             return None
         if any(ch in name for ch in "\n\t"):
             self.issue(where, "a service name must be on one line")
+            return None
+        if has_controls(name):
+            # Names are shown everywhere, on every screen: a control character in one would be a terminal escape.
+            self.issue(where, f'a service name must not contain control characters (got "{clean_line(name, 60)}")')
             return None
         if not isinstance(raw, dict):
             self.issue(where, "must be a mapping of settings (kind, url or command, ...)")

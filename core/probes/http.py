@@ -101,7 +101,12 @@ class HttpProbe:
                     return response, await read_capped(response, service.max_body)
                 await response.aclose()
                 location = response.headers.get("location", "")
-                target = url.join(location)
+                try:
+                    target = url.join(location)
+                except httpx2.InvalidURL:
+                    raise ProbeError(
+                        f"HTTP {response.status_code} redirect to an invalid URL", retryable=False
+                    ) from None
                 if (target.scheme, target.host, target.port) != (url.scheme, url.host, url.port) and headers:
                     raise ProbeError(
                         f"HTTP {response.status_code} redirect to {target.host}: "

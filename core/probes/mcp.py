@@ -224,7 +224,7 @@ class McpProbe:
         )
         text = " ".join(getattr(block, "text", "") for block in getattr(result, "content", []) or [])
         if getattr(result, "is_error", False):
-            return f"tool {call.tool} returned an error: {_clip(text) or 'no details'}"
+            return f"tool {call.tool} returned an error: {_clip(self.ctx.redact(text)) or 'no details'}"
         if call.expect_text is not None and call.expect_text not in text:
             return f"tool {call.tool} answered without {call.expect_text!r}"
         return ""
@@ -427,7 +427,7 @@ class McpProbe:
         else:
             text = f"process exited with code {code}"
         last = process.last_stderr()
-        return self.ctx.redact(f"{text}: {_clip(last)}" if last else text)
+        return f"{text}: {_clip(self.ctx.redact(last))}" if last else text  # redact before a clip can halve a secret
 
     async def _drop(self, *, graceful: bool = True) -> None:
         session, self._session = self._session, None
@@ -448,10 +448,12 @@ class McpProbe:
         if isinstance(message, Exception):
             self._unreadable += 1
             if not self._unreadable_sample:
-                self._unreadable_sample = _clip(_bad_input(message), 60)
+                self._unreadable_sample = _clip(self.ctx.redact(_bad_input(message)), 60)
             if self._unreadable <= 3 or self._unreadable % 100 == 0:
                 self.ctx.log(
-                    LogLevel.WARNING, f"unreadable message from the server: {_clip(_describe(message))}", "engine"
+                    LogLevel.WARNING,
+                    f"unreadable message from the server: {_clip(self.ctx.redact(_describe(message)))}",
+                    "engine",
                 )
             return
         method = getattr(getattr(message, "root", message), "method", "")
@@ -463,7 +465,7 @@ class McpProbe:
         """One `notifications/message` as a log event (through the same burst limit as stderr)."""
         level = LOG_LEVELS.get(str(getattr(params, "level", "info")), LogLevel.INFO)
         data = getattr(params, "data", "")
-        self.ctx.log(level, _clip(data if isinstance(data, str) else repr(data), 500), "server")
+        self.ctx.log(level, _clip(self.ctx.redact(data if isinstance(data, str) else repr(data)), 500), "server")
 
 
 def _http_error(status: int, phrase: str, what: str) -> ProbeError:
