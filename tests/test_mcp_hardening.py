@@ -99,7 +99,7 @@ def refusing() -> Iterator[tuple[RefusingServer, str]]:
 async def test_http_client_errors_are_final_server_errors_are_retried(refusing) -> None:
     server, base = refusing
     config = make_config(
-        {str(status): {"kind": "mcp", "url": f"{base}/{status}/mcp"} for status in (401, 403, 404, 503)},
+        {str(status): {"kind": "mcp", "url": f"{base}/{status}/mcp"} for status in (401, 403, 404, 429, 503)},
         retry={"attempts": 3, "initial": "10ms", "jitter": 0},
         timeout="10s",
     )
@@ -110,11 +110,16 @@ async def test_http_client_errors_are_final_server_errors_are_retried(refusing) 
         "401": ("HTTP 401 Unauthorized during the handshake", 1),
         "403": ("HTTP 403 Forbidden during the handshake", 1),
         "404": ("HTTP 404 Not Found during the handshake", 1),
+        "429": (found["429"][0], 1),
         "503": ("HTTP 503 Service Unavailable during the handshake", 3),
     }
+    # "Not now" is no outage: degraded, never retried, and the gate holds further requests.
+    limited = snapshot.get("429")
+    assert limited.status is Status.DEGRADED and limited.gate_until is not None
+    assert limited.reason.startswith("rate limited (HTTP 429): not sending requests until ")
     # A refusal of credentials ends the connection at once; a 404 to `server/discover` may only mean a
     # handshake-era gateway, so the SDK's one fallback to `initialize` is allowed, and then it stops.
-    assert server.requests == {401: 1, 403: 1, 404: 2, 503: 6}
+    assert server.requests == {401: 1, 403: 1, 404: 2, 429: 1, 503: 6}
 
 
 class RevocableServer:

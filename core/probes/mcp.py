@@ -40,7 +40,7 @@ from core.probes.http import _connect_reason
 from core.probes.line_throttle import LineThrottle
 from core.probes.mcp_inventory import Inventory, ListingBudget, collect_pages, diff_names, listed_size, tool_info
 from core.probes.mcp_session import HttpRefused, McpSession
-from core.results import ProbeError, ProbeOutcome, Status
+from core.results import ProbeError, ProbeOutcome, RateLimited, Status
 
 T = TypeVar("T")
 
@@ -469,12 +469,15 @@ class McpProbe:
 
 
 def _http_error(status: int, phrase: str, what: str) -> ProbeError:
-    """An HTTP error status as a failure: only 5xx, 408 and 429 say another try may succeed."""
-    return ProbeError(
-        f"HTTP {status} {phrase} during {what}".replace("  ", " "),
-        retryable=status >= 500 or status in (408, 429),
-        http_status=status,
-    )
+    """An HTTP error status as a failure: only 5xx and 408 say another try may succeed.
+
+    A 429 is the server saying "not now", not a failure: it is never retried, does not count
+    against the breaker, and the rate-limit gate holds requests for a while (as for HTTP APIs).
+    """
+    text = f"HTTP {status} {phrase} during {what}".replace("  ", " ")
+    if status == 429:
+        return RateLimited(f"rate limited ({text})", until=None, http_status=status)
+    return ProbeError(text, retryable=status >= 500 or status == 408, http_status=status)
 
 
 def _bad_input(exc: Exception) -> str:

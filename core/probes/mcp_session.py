@@ -36,8 +36,10 @@ from core.probes.mcp_transport import ServerProcess, sse_transport, stdio_transp
 
 CLOSE_GRACE = 4.0
 """The SDK waits up to ~2s for a server to exit after stdin closes, then escalates; allow for that."""
-AUTH_REFUSALS = frozenset({401, 403, 407})
-"""Answers no era fallback or retry can change: the credentials are wrong, whatever the method."""
+FINAL_REFUSALS = frozenset({401, 403, 407, 429})
+"""Answers no era fallback can change: the credentials are wrong, or the server said "not now",
+whatever the method. Asking again at once (the SDK's fallback to `initialize`) would only spend a
+request the server refused."""
 
 
 class HttpRefused(Exception):
@@ -204,7 +206,7 @@ class McpSession:
             return  # the optional GET stream and the closing DELETE say nothing about the server's health
         status = response.status_code
         self.http_error = (status, response.reason_phrase) if status >= 400 else None
-        if status in AUTH_REFUSALS and self.connected_at is None:
+        if status in FINAL_REFUSALS and self.connected_at is None:
             raise HttpRefused(status, response.reason_phrase)
 
     @asynccontextmanager
