@@ -42,6 +42,7 @@ from core.events import (
 from core.pipeline import PipelineHooks, ServicePipeline
 from core.probes.base import Probe, ProbeContext
 from core.probes.registry import probe_factory
+from core.processes import reap_orphans_async
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, RateLimited, Status
 from core.snapshot import FleetSnapshot, ServiceSnapshot
@@ -112,6 +113,7 @@ class Engine:
         for service in self._services.values():
             service.task = None
         await asyncio.gather(*(self._close_probe(s.probe) for s in self._services.values()))
+        await reap_orphans_async()  # what the servers orphaned (a `setsid` helper) goes with them
         if self._http is not None:
             await self._http.aclose()
             self._http = None
