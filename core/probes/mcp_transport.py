@@ -63,6 +63,11 @@ KILL_WAIT = 1.0
 """Time for a SIGKILLed server's exit to be reaped; only an unkillable process (D state) runs this out."""
 
 
+_stopping: set[asyncio.Task[None]] = set()
+"""Shutdowns under way: a shutdown outlives the task that began it if that task is cancelled, so something
+must hold on to it (the loop keeps only weak references to tasks)."""
+
+
 class OversizedMessage(ValueError):
     """The server wrote a line longer than we read: skipped whole, reported to the session like bad JSON."""
 
@@ -261,6 +266,8 @@ async def stdio_transport(
         if stopping is None:
             # Its own task: the shutdown runs to the end even if ours is cancelled (natively) under it.
             stopping = asyncio.create_task(_stop(spawned, pipes, writer_done, stderr_task))
+            _stopping.add(stopping)
+            stopping.add_done_callback(_stopping.discard)
         with anyio.CancelScope(shield=True):
             await asyncio.shield(stopping)
 
