@@ -195,18 +195,6 @@ class Spawned:
         except (PermissionError, OSError):
             pass
 
-    def group_alive(self) -> bool:
-        if self.group_gone:
-            return False
-        try:
-            os.killpg(self.pid, 0)
-        except ProcessLookupError:
-            self.group_gone = self.returncode is not None
-            return not self.group_gone
-        except (PermissionError, OSError):
-            return True
-        return True
-
     def release(self) -> None:
         """Forget the server once it is reaped: from now on, what it left behind counts as orphans."""
         if self.returncode is not None:
@@ -272,12 +260,14 @@ def reap_orphans() -> list[int]:
                 _reap(pid)
             continue
         serial = _owner_serial(pid, me)
-        if serial is None or serial in servers:
+        if serial is None:
             continue
+        _registry.seen_orphans.add(pid)  # proven ours: once it exits, its zombie is ours to reap
+        if serial in servers:
+            continue  # its server still runs and may rely on it
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
-        _registry.seen_orphans.add(pid)
     for pid in killed:
         _reap(pid)
     return killed

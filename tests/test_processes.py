@@ -32,8 +32,10 @@ DAEMONIZING_SERVER = f"""
 import subprocess, sys
 sys.path.insert(0, {str(ROOT)!r})
 # A double fork: the helper loses its parent at once, while this server keeps running and relies on it.
-starter = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', {SLEEPER!r}], start_new_session=True)"
-subprocess.Popen([sys.executable, "-c", starter]).wait()
+# The helper sleeps argv[1] seconds (default 120).
+helper = f"import time; time.sleep({{sys.argv[1] if len(sys.argv) > 1 else 120}})"
+starter = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', sys.argv[1]], start_new_session=True)"
+subprocess.Popen([sys.executable, "-c", starter, helper]).wait()
 from core.demo.mcp_servers import main
 main(["docs"])
 """
@@ -176,6 +178,56 @@ def test_a_running_servers_daemon_is_left_alone_until_the_server_goes(tmp_path, 
     assert len(helpers) == 1 and findings["adopted"] == helpers  # it did reparent to us...
     assert findings["killed"] == [] and findings["kept"] == helpers  # ...and was left running with its server
     assert findings["ended"] == helpers  # the server's session ended: so did its helper
+    assert survivors(tag) == []
+
+
+def test_a_daemon_that_ends_by_itself_is_reaped_not_left_a_zombie(tmp_path, tag) -> None:
+    """Without `sole_owner` (a library host), an exited orphan can be reaped only if Lookout saw it alive and
+    marked: a sweep while it runs remembers it, a sweep after it exits collects its status."""
+    script = _script(tmp_path, "server.py", DAEMONIZING_SERVER)
+    config = write_config(tmp_path / "services.yaml", {"daemon": _server(script, tag, "2")})
+    findings = _run_program(
+        tmp_path,
+        f"""
+        import asyncio, json, os, sys
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        from core.config import load_config
+        from core.engine import Engine
+        from core.processes import enable_subreaper, reap_orphans
+        from fixtures_mcp import tagged_processes
+        from fixtures_procs import wait_for
+
+        def state(pid):
+            try:
+                return open(f"/proc/{{pid}}/stat").read().split(")")[-1].split()[0]
+            except OSError:
+                return "gone"
+
+        async def main(path, tag):
+            enable_subreaper()
+            engine = Engine(load_config(path))
+            try:
+                snapshot = await engine.run_once()
+                server = snapshot.get("daemon").details["pid"]
+                helpers = [pid for pid in tagged_processes(tag) if pid != server]
+                reap_orphans()  # sees the helper alive, and leaves it to its running server
+                seen = [state(pid) for pid in helpers]
+                await asyncio.to_thread(wait_for, lambda: all(state(pid) == "Z" for pid in helpers), 60)
+                exited = [state(pid) for pid in helpers]
+                reap_orphans()
+                after = [state(pid) for pid in helpers]
+            finally:
+                await engine.stop()
+            print(json.dumps({{"seen": seen, "exited": exited, "after": after}}))
+
+        asyncio.run(main(sys.argv[1], sys.argv[2]))
+        """,
+        str(config),
+        tag,
+    )
+    assert findings["seen"] == ["S"]  # one helper, asleep, kept
+    assert findings["exited"] == ["Z"]  # it ended by itself: a zombie only its adoptive parent can reap
+    assert findings["after"] == ["gone"]
     assert survivors(tag) == []
 
 
