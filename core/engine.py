@@ -45,6 +45,7 @@ from core.events import (
 from core.pipeline import PipelineHooks, ServicePipeline
 from core.probes.base import Probe, ProbeContext, default_max_starting
 from core.probes.registry import probe_factory
+from core.processes import reap_orphans_async
 from core.ratelimit import RateLimit
 from core.redact import Redactor
 from core.results import ProbeResult, RateLimited, Status
@@ -117,6 +118,7 @@ class Engine:
         for service in self._services.values():
             service.task = None
         await asyncio.gather(*(self._close_probe(s.probe) for s in self._services.values()))
+        await reap_orphans_async()  # what the servers orphaned (a `setsid` helper) goes with them
         if self._http is not None:
             await self._http.aclose()
             self._http = None

@@ -7,7 +7,11 @@ the "12s ago" clocks), pulls one snapshot and updates table cells by key.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
 import os
+import signal
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -37,6 +41,10 @@ COMPACT_BELOW = 36
 MAIN_VIEW_ONLY = frozenset({"filter", "cycle_sort", "focus_log", "toggle_panel", "log_level", "log_service", "detail"})
 """Actions about the panels: off (and out of the footer) while a detail or help screen is up."""
 LEVELS = (LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING, LogLevel.ERROR)
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+"""Each stops the engine and every server, then exits 128+signal. SIGHUP means the terminal is gone (an ssh
+session closed): there is no one left to show anything to, so it stops too; reloading on SIGHUP is a daemon's
+habit, not a terminal app's."""
 
 
 PALETTE = (
@@ -88,18 +96,22 @@ class LookoutApp(App[int]):
         config_path: str | None = None,
         ansi: bool | None = None,
         live: bool = True,
+        exit_on_signals: bool = False,
     ) -> None:
         super().__init__(ansi_color=bool(ansi))
         self.source = source
         self.config_path = config_path
         self.use_ansi = bool(ansi)
         self.live = live
+        self.exit_on_signals = exit_on_signals
+        """Stop on SIGTERM/SIGHUP/SIGINT (the `lookout` command); off for apps embedded in tests or other programs."""
         self.sort_mode = "name"
         self.filter_text = ""
         self._generation = -1
         self._second = -1
         self._snapshot: FleetSnapshot | None = None
         self._selected: str | None = None
+        self._exit_signal: signal.Signals | None = None
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -115,6 +127,8 @@ class LookoutApp(App[int]):
         yield Footer()
 
     async def on_mount(self) -> None:
+        if self.exit_on_signals:
+            self._install_signal_handlers()
         self.theme = "ansi-dark" if self.use_ansi else "textual-dark"
         self._layout_for(self.size.width, self.size.height)
         await self.source.start()
@@ -309,6 +323,41 @@ class LookoutApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self.source.stop()
+        if self.exit_on_signals:
+            self._remove_signal_handlers()
+
+    # -- signals --------------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            for signum in EXIT_SIGNALS:
+                loop.add_signal_handler(signum, self._exit_on_signal, signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # no Unix signals here, or not the main thread
+            return
+        # The loop runs `_exit_on_signal` a moment later; a hangup must be dealt with at once (see
+        # `_on_hangup`). The loop still hears of SIGHUP: its wakeup descriptor does not depend on this handler.
+        signal.signal(signal.SIGHUP, _on_hangup)
+
+    def _remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in EXIT_SIGNALS:
+            try:
+                loop.remove_signal_handler(signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                return
+
+    def _exit_on_signal(self, signum: signal.Signals) -> None:
+        if self._exit_signal is not None:
+            return  # already stopping; stopping is bounded, and SIGKILL still ends us (PDEATHSIG ends the servers)
+        self._exit_signal = signum
+        asyncio.get_running_loop().create_task(self._stop_for_signal(signum))
+
+    async def _stop_for_signal(self, signum: signal.Signals) -> None:
+        try:
+            await self.source.stop()
+        finally:
+            self.exit(128 + signum)
 
     def _fatal_error(self) -> None:
         """Textual's crash report prints every frame's local variables, and a frame here may hold
@@ -322,10 +371,49 @@ class LookoutApp(App[int]):
         self._close_messages_no_wait()
 
 
+def _on_hangup(signum: int, frame: object) -> None:
+    """Runs as soon as SIGHUP arrives, before the SIGCONT a hangup always brings.
+
+    When the terminal is really gone, every write to it fails (EIO). A failed write ends Textual's output
+    thread, after which its shutdown waits forever to restore a screen nobody sees; and Textual's SIGCONT
+    handler would start redrawing on the dead terminal at once. So: no resuming, and the standard descriptors
+    point at /dev/null, where writes succeed into nothing and reads end. A `kill -HUP` on a live terminal
+    changes neither: the app then restores the terminal on its way out, as on SIGTERM.
+    """
+    if not _terminal_gone():
+        return
+    signal.signal(signal.SIGCONT, signal.SIG_DFL)
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return
+    for fd in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _terminal_gone() -> bool:
+    """A hung-up terminal answers every ioctl with EIO."""
+    import termios
+
+    for fd in (1, 0, 2):
+        try:
+            termios.tcgetattr(fd)
+        except termios.error as error:
+            if error.args and error.args[0] == errno.EIO:
+                return True
+        except OSError:
+            continue
+        else:
+            return False
+    return False
+
+
 def run_app(config: Config, *, config_path: str | None = None, ansi: bool | None = None) -> int:
     """Open the monitor on `config`. Returns the process exit code."""
     if ansi is None:
         ansi = os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
-    app = LookoutApp(EngineSource(config), config_path=config_path, ansi=ansi)
+    app = LookoutApp(EngineSource(config), config_path=config_path, ansi=ansi, exit_on_signals=True)
     result = app.run()
     return result or 0

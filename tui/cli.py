@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,10 +20,14 @@ from pathlib import Path
 from core import __version__
 from core.config import Config, ConfigError, load_config
 from core.durations import parse_duration
+from core.processes import enable_subreaper
 
 EXIT_UNKNOWN = 3
 EXIT_INTERRUPTED = 130
 DEFAULT_ONCE_TIMEOUT = 60.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""What ends a --once run early but cleanly (cron's and systemd's `timeout`, a closed ssh session): the
+engine stops, every server with it, and the check reports UNKNOWN, as monitoring plugins do when killed."""
 
 
 def config_candidates() -> list[Path]:
@@ -108,14 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         for warning in config.warnings:
             print(warning, file=sys.stderr)
-        print(f"{config.path}: {len(config.services)} services, config is valid")
-        return 0
+        return emit(f"{config.path}: {len(config.services)} services, config is valid", 0)
     if args.only:
         unknown = [name for name in args.only if name not in config.services]
         if unknown:
             known = ", ".join(config.services) or "none"
             print(f"lookout: --only: no service named {', '.join(unknown)} (services: {known})", file=sys.stderr)
             return EXIT_UNKNOWN
+    enable_subreaper(sole_owner=True)  # orphans of our servers come to us, to be ended, not to PID 1
     if args.once:
         return run_once(
             config, fmt=args.format, only=args.only, timeout=timeout, color=args.color, verbose=args.verbose
@@ -146,48 +152,113 @@ def run_once(
     color: str = "auto",
     verbose: bool = False,
 ) -> int:
-    """Probe once and print the report; the exit code follows the monitoring-plugins convention."""
+    """Probe once and print the report; the exit code follows the monitoring-plugins convention.
+
+    SIGTERM or SIGHUP stop the run, and every server it started, and exit UNKNOWN saying so.
+    """
     from core.report import exit_code, render_json, render_nagios, render_table
 
     try:
-        snapshot = asyncio.run(_probe_once(config, only, timeout, verbose))
+        snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose))
     except KeyboardInterrupt:
         print("lookout: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if stopped_by is not None:
+        return _report_interrupted(snapshot, fmt, stopped_by)
     if fmt == "json":
-        print(render_json(snapshot))
-    elif fmt == "nagios":
-        print(render_nagios(snapshot))
-    else:
-        use_colour = color == "always" or (color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-        width = shutil.get_terminal_size((100, 24)).columns
-        print(render_table(snapshot, width=width, colour=use_colour))
-    return exit_code(snapshot)
+        return emit(render_json(snapshot), exit_code(snapshot))
+    if fmt == "nagios":
+        return emit(render_nagios(snapshot), exit_code(snapshot))
+    use_colour = color == "always" or (color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    width = shutil.get_terminal_size((100, 24)).columns
+    return emit(render_table(snapshot, width=width, colour=use_colour), exit_code(snapshot))
+
+
+def emit(text: str, code: int) -> int:
+    """Print a report and return its exit code, even if the reader went away (`lookout --once | head -3`).
+
+    A closed pipe is the reader's choice, not our failure: no traceback, and the code the run had. Stdout is
+    pointed at /dev/null so the interpreter's last flush at exit has nowhere to fail.
+    """
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stream(sys.stdout)
+    return code
+
+
+def _discard_stream(stream) -> None:  # type: ignore[no-untyped-def]
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+def _report_interrupted(snapshot, fmt: str, signum: signal.Signals) -> int:  # type: ignore[no-untyped-def]
+    """A run cut short is UNKNOWN, whatever was probed before: say so in the format the caller reads."""
+    reason = f"interrupted by {signum.name}"
+    if fmt == "nagios":
+        return emit(f"LOOKOUT UNKNOWN - {reason}", EXIT_UNKNOWN)
+    if fmt == "json":
+        import json
+
+        from core.report import to_json
+
+        document = to_json(snapshot)
+        services = document.pop("services")  # after the reason, which is what a reader needs first
+        document.update(status="unknown", exit_code=EXIT_UNKNOWN, reason=reason, services=services)
+        return emit(json.dumps(document, indent=2, ensure_ascii=False), EXIT_UNKNOWN)
+    with contextlib.suppress(OSError):
+        print(f"lookout: {reason}; no report", file=sys.stderr)
+    return EXIT_UNKNOWN
 
 
 async def _probe_once(config: Config, only: Sequence[str] | None, timeout: float, verbose: bool):  # type: ignore[no-untyped-def]
+    """(snapshot, the signal that cut the run short or None). The engine is stopped either way."""
     from core.engine import Engine
     from core.selection import restrict, with_dependencies
 
+    loop = asyncio.get_running_loop()
+    stop_signal: asyncio.Future[signal.Signals] = loop.create_future()
+
+    def on_signal(signum: signal.Signals) -> None:
+        if not stop_signal.done():
+            stop_signal.set_result(signum)
+
     engine = Engine(config)
     printer = asyncio.create_task(_print_logs(engine)) if verbose else None
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
-        if not only:
-            return await engine.run_once(timeout=timeout)
-        # Dependencies are probed so "depends on X, which is down" stays true, but only `only` is reported.
-        snapshot = await engine.run_once(with_dependencies(config.services, only), timeout=timeout)
-        return restrict(snapshot, only)
+        # With --only, dependencies are probed so "depends on X, which is down" stays true, but only
+        # the named services are reported.
+        targets = with_dependencies(config.services, only) if only else None
+        run = asyncio.create_task(engine.run_once(targets, timeout=timeout))
+        await asyncio.wait({run, stop_signal}, return_when=asyncio.FIRST_COMPLETED)
+        if not run.done():
+            run.cancel()
+            await asyncio.gather(run, return_exceptions=True)
+            snapshot, interrupted = engine.snapshot(), stop_signal.result()
+        else:
+            snapshot, interrupted = run.result(), None
+        return (restrict(snapshot, only) if only else snapshot), interrupted
     finally:
-        await engine.stop()
+        await engine.stop()  # a second signal meanwhile changes nothing: stopping is already under way
         if printer is not None:
             await printer
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
 
 
 async def _print_logs(engine) -> None:  # type: ignore[no-untyped-def]
     async for event in engine.subscribe():
         if hasattr(event, "level"):
             who = f"{event.service}: " if event.service else ""
-            print(f"{event.at:%H:%M:%S} {event.level.label:<7} {who}{event.message}", file=sys.stderr)
+            try:
+                print(f"{event.at:%H:%M:%S} {event.level.label:<7} {who}{event.message}", file=sys.stderr)
+            except BrokenPipeError:  # whoever read the log left (`2>&1 | head`): the run and its report go on
+                _discard_stream(sys.stderr)
 
 
 def _print_schema() -> int:
@@ -195,8 +266,7 @@ def _print_schema() -> int:
 
     from core.config import config_json_schema
 
-    print(json.dumps(config_json_schema(), indent=2, sort_keys=True))
-    return 0
+    return emit(json.dumps(config_json_schema(), indent=2, sort_keys=True), 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from core.config import ConfigError, load_config
 from core.durations import parse_duration
+from core.processes import enable_subreaper
 
 EXIT_UNKNOWN = 3
 
@@ -38,12 +39,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lookout demo: --timeout: {error}", file=sys.stderr)
         return EXIT_UNKNOWN
     from core.demo.fleet import start_demo_fleet
+    from tui.cli import emit
 
+    enable_subreaper(sole_owner=True)  # what the demo's stdio servers orphan comes back to us to be ended
     fleet = start_demo_fleet()
     try:
         if args.print_config:
-            print(fleet.config_path.read_text(encoding="utf-8"), end="")
-            return 0
+            return emit(fleet.config_path.read_text(encoding="utf-8").rstrip("\n"), 0)
         try:
             config = load_config(fleet.config_path)
         except ConfigError as error:  # the shipped template is tested; this would be a packaging fault
