@@ -19,7 +19,8 @@ plus a bound on line length: a server that writes a 1 GB line costs us at most
 MAX_MESSAGE_BYTES. Shutdown follows the MCP spec: close stdin, wait, SIGTERM the
 process group, SIGKILL it, and wait for the exit to be reaped.
 
-HTTP and SSE use the SDK's clients over httpx2, with the service's headers.
+SSE uses the SDK's client over httpx2, with the service's headers; streamable HTTP is set up by the
+session (core.probes.mcp_session), which watches each response's status.
 """
 
 from __future__ import annotations
@@ -34,12 +35,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import httpx2
 import mcp_types as types
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.client.sse import sse_client
 from mcp.client.stdio import get_default_environment
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 
 from core.config import McpService
@@ -376,18 +375,6 @@ async def _read_stderr(fd: int, process: ServerProcess, on_stderr: Callable[[str
     finally:
         transport.close()
         process.stderr_closed.set()
-
-
-@asynccontextmanager
-async def http_transport(service: McpService, timeout: float) -> AsyncIterator[Any]:
-    """Streamable HTTP through httpx2 (TLS verified), carrying the service's headers."""
-    client = httpx2.AsyncClient(
-        headers=dict(service.headers),
-        timeout=httpx2.Timeout(timeout, read=max(timeout, 30.0)),
-        follow_redirects=False,
-    )
-    async with client, streamable_http_client(service.url or "", http_client=client) as streams:
-        yield streams
 
 
 @asynccontextmanager
