@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -34,3 +36,32 @@ async def idle_engine(config: Config) -> AsyncIterator[Engine]:
         yield engine
     finally:
         await engine.stop()
+
+
+PEAK_RSS_WRAPPER = """
+import atexit, runpy, sys
+
+def _record_peak(path=sys.argv[1]):
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(path, "w") as out:
+        out.write(peak)
+
+atexit.register(_record_peak)
+sys.argv = ["lookout", *sys.argv[2:]]
+runpy.run_module("tui.cli", run_name="__main__", alter_sys=True)
+"""
+"""Runs `lookout ARGS` in this process and writes its peak RSS (KiB) to argv[1] at exit.
+
+VmHWM belongs to the memory image created by exec, so it is Lookout's own peak: not the
+pytest process it was forked from (ru_maxrss carries that over exec), not its servers.
+"""
+
+
+def lookout_measuring_peak(peak_file: Path, *args: str) -> list[str]:
+    """argv that runs `lookout ARGS` and records its own peak RSS in `peak_file` (Linux)."""
+    return [sys.executable, "-c", PEAK_RSS_WRAPPER, str(peak_file), *args]
+
+
+def peak_mib(peak_file: Path) -> float:
+    return int(peak_file.read_text()) / 1024

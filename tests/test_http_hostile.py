@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import idle_engine, make_config
+from helpers import idle_engine, lookout_measuring_peak, make_config, peak_mib
 
 from core.results import Status
 
@@ -113,14 +113,6 @@ async def test_an_encoding_lookout_did_not_ask_for_cannot_satisfy_a_body_check(h
     assert snapshot.get("status").status is Status.UP
 
 
-RSS_WRAPPER = """
-import json, resource, subprocess, sys
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: KiB; lookout is the only child
-print(json.dumps({"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "peak_kib": peak_kib}))
-"""
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB is Linux's unit")
 async def test_peak_rss_of_once_against_a_1_gib_body_and_a_gzip_bomb(hostile_http, tmp_path) -> None:
     gib = 1024 * MIB
@@ -131,31 +123,18 @@ async def test_peak_rss_of_once_against_a_1_gib_body_and_a_gzip_bomb(hostile_htt
     }
     defaults = {"retry": {"attempts": 1}, **SLOW_SERVER}
     config.write_text(yaml.safe_dump({"defaults": defaults, "services": services}))
+    peak_file = tmp_path / "peak"
+    argv = lookout_measuring_peak(peak_file, "--once", "--format", "json", "--timeout", "60s", "-c", str(config))
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        RSS_WRAPPER,
-        sys.executable,
-        "-m",
-        "tui.cli",
-        "--once",
-        "--format",
-        "json",
-        "--timeout",
-        "60s",
-        "-c",
-        str(config),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
+        *argv, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    out, _ = await asyncio.wait_for(process.communicate(), 120)
-    run = json.loads(out)
-    assert "Traceback" not in run["stderr"]
-    report = {service["name"]: service for service in json.loads(run["stdout"])["services"]}
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert b"Traceback" not in err
+    report = {service["name"]: service for service in json.loads(out)["services"]}
     assert (report["huge"]["status"], report["bomb"]["status"]) == ("up", "down")
     assert report["bomb"]["reason"] == "body larger than 1 MiB"
-    peak_mib = run["peak_kib"] / 1024
-    assert peak_mib < 150, f"lookout --once peaked at {peak_mib:.0f} MiB"
+    peak = peak_mib(peak_file)
+    assert peak < 150, f"lookout --once peaked at {peak:.0f} MiB"
 
 
 async def _until(condition, timeout: float = 10.0) -> None:

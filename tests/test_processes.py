@@ -9,7 +9,6 @@ turns on never changes the test runner itself.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import mcp.client.stdio
 from fixtures_procs import ROOT, lookout_argv, lookout_env, survivors, write_config
+from helpers import lookout_measuring_peak, peak_mib
 
 SLEEPER = "import time; time.sleep(120)"
 
@@ -288,21 +288,19 @@ def test_a_server_writing_an_endless_line_costs_bounded_memory(tmp_path, tag) ->
     Lookout's peak memory stays far below the line's size."""
     script = _script(tmp_path, "server.py", HUGE_LINE_SERVER)
     config = write_config(tmp_path / "services.yaml", {"huge": _server(script, tag, "200")})
-    out_path, err_path = tmp_path / "out", tmp_path / "err"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        run = subprocess.Popen(
-            lookout_argv("--once", "-c", str(config), "--format", "json"),
-            stdout=out,
-            stderr=err,
-            cwd=ROOT,
-            env=lookout_env(),
-        )
-    _, status, usage = os.wait4(run.pid, 0)  # this child's own peak, not the test runner's other children
-    run.returncode = os.waitstatus_to_exitcode(status)
-    report = json.loads(out_path.read_text())
+    peak_file = tmp_path / "peak"
+    run = subprocess.run(
+        lookout_measuring_peak(peak_file, "--once", "-c", str(config), "--format", "json"),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=lookout_env(),
+        timeout=240,
+    )
+    report = json.loads(run.stdout)
     assert report["services"][0]["status"] == "up", report["services"][0]["reason"]
-    assert run.returncode == 0, err_path.read_text()
-    assert usage.ru_maxrss / 1024 < 150  # MiB (Linux reports KiB); an unbounded read would need over 200
+    assert run.returncode == 0, run.stderr
+    assert peak_mib(peak_file) < 150  # Lookout's own peak; an unbounded read would need over 200
     assert survivors(tag) == []
 
 
