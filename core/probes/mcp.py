@@ -41,6 +41,7 @@ from core.probes.line_throttle import LineThrottle
 from core.probes.mcp_inventory import Inventory, ListingBudget, collect_pages, diff_names, listed_size, tool_info
 from core.probes.mcp_session import HttpRefused, McpSession
 from core.results import ProbeError, ProbeOutcome, RateLimited, Status
+from core.sanitize import NAME_LIMIT, clean_line
 
 T = TypeVar("T")
 
@@ -224,7 +225,7 @@ class McpProbe:
         )
         text = " ".join(getattr(block, "text", "") for block in getattr(result, "content", []) or [])
         if getattr(result, "is_error", False):
-            return f"tool {call.tool} returned an error: {_clip(self.ctx.redact(text)) or 'no details'}"
+            return f"tool {call.tool} returned an error: {self._shown(text) or 'no details'}"
         if call.expect_text is not None and call.expect_text not in text:
             return f"tool {call.tool} answered without {call.expect_text!r}"
         return ""
@@ -427,7 +428,11 @@ class McpProbe:
         else:
             text = f"process exited with code {code}"
         last = process.last_stderr()
-        return f"{text}: {_clip(self.ctx.redact(last))}" if last else text  # redact before a clip can halve a secret
+        return f"{text}: {self._shown(last)}" if last else text
+
+    def _shown(self, text: str, limit: int = NAME_LIMIT) -> str:
+        """Server text for a reason or a log line: redacted first, so a clip can never halve a secret."""
+        return clean_line(self.ctx.redact(text), limit)
 
     async def _drop(self, *, graceful: bool = True) -> None:
         session, self._session = self._session, None
@@ -448,11 +453,11 @@ class McpProbe:
         if isinstance(message, Exception):
             self._unreadable += 1
             if not self._unreadable_sample:
-                self._unreadable_sample = _clip(self.ctx.redact(_bad_input(message)), 60)
+                self._unreadable_sample = self._shown(_bad_input(message), 60)
             if self._unreadable <= 3 or self._unreadable % 100 == 0:
                 self.ctx.log(
                     LogLevel.WARNING,
-                    f"unreadable message from the server: {_clip(self.ctx.redact(_describe(message)))}",
+                    f"unreadable message from the server: {self._shown(_describe(message))}",
                     "engine",
                 )
             return
@@ -465,7 +470,7 @@ class McpProbe:
         """One `notifications/message` as a log event (through the same burst limit as stderr)."""
         level = LOG_LEVELS.get(str(getattr(params, "level", "info")), LogLevel.INFO)
         data = getattr(params, "data", "")
-        self.ctx.log(level, _clip(self.ctx.redact(data if isinstance(data, str) else repr(data)), 500), "server")
+        self.ctx.log(level, self._shown(data if isinstance(data, str) else repr(data), 500), "server")
 
 
 def _http_error(status: int, phrase: str, what: str) -> ProbeError:
@@ -524,11 +529,6 @@ async def _wait_for_exit(process: Any) -> bool:
             return process.returncode is not None
         await asyncio.sleep(0.02)
     return False
-
-
-def _clip(text: str, width: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 with contextlib.suppress(Exception):
