@@ -120,8 +120,6 @@ def parse_retry_after(value: str, now: datetime) -> datetime | None:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    if when is None:
-        return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(when.astimezone(UTC), now)

@@ -56,8 +56,9 @@ async def run_with_retry(
     """
 
     def before_sleep(state: RetryCallState) -> None:
-        if on_retry is not None and state.outcome is not None and state.next_action is not None:
-            on_retry(state.attempt_number, state.outcome.exception(), state.next_action.sleep)
+        error = state.outcome.exception() if state.outcome is not None else None
+        if on_retry is not None and error is not None and state.next_action is not None:
+            on_retry(state.attempt_number, error, state.next_action.sleep)
 
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.attempts),

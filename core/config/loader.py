@@ -11,7 +11,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -34,11 +34,13 @@ from core.sanitize import clean_line, has_controls
 from core.sizes import format_size
 
 TOP_LEVEL = ("defaults", "services", "mcpServers")
-KINDS: dict[str, type[BaseModel]] = {"http": HttpService, "mcp": McpService}
+KINDS: dict[str, type[HttpService] | type[McpService]] = {"http": HttpService, "mcp": McpService}
 CREDENTIAL_FIELDS = ("headers", "env")
 MAX_CONFIG_BYTES = 5 * 1024 * 1024
 """A services.yaml of 10,000 services is about 1.5 MB; anything much larger is not a config file.
 (MCP client files read by discovery, such as ~/.claude.json, may pass a larger `max_bytes`.)"""
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -159,9 +161,8 @@ class _Parser:
     def parse(self, text: str, path: Path | None) -> Config:
         try:
             data, self.lines, problems = load_with_lines(text)
-        except YamlProblem as problem:
-            where = _dotted(problem.path)
-            raise ConfigError([ConfigIssue(self.source, problem.line, where, problem.message)]) from None
+        except YamlProblem as fatal:
+            raise ConfigError([ConfigIssue(self.source, fatal.line, _dotted(fatal.path), fatal.message)]) from None
         for problem in problems:
             message = problem.message
             if len(problem.path) == 2 and problem.path[0] in ("services", "mcpServers"):
@@ -296,7 +297,7 @@ class _Parser:
         service = self._validate(model, merged, where)
         if isinstance(service, McpService) and service.transport == "stdio" and service.cwd:
             self._check_cwd(service.cwd, (*where, "cwd"))
-        return service  # type: ignore[return-value]
+        return service
 
     def _check_cwd(self, cwd: str, path: tuple[Any, ...]) -> None:
         """A missing working directory is a config mistake, not "command not found" at run time."""
@@ -311,13 +312,13 @@ class _Parser:
         if not stat.S_ISDIR(status.st_mode):
             self.issue(path, f"not a directory: {cwd}")
 
-    def _validate(self, model: type[BaseModel], raw: Any, where: tuple[Any, ...]) -> Any:
+    def _validate(self, model: type[_Model], raw: Any, where: tuple[Any, ...]) -> _Model | None:
         try:
             return model.model_validate(raw)
         except ValidationError as error:
             for detail in error.errors(include_url=False):
                 loc = tuple(part for part in detail["loc"] if part != "[key]")  # a dict key's own error
-                self.issue((*where, *loc), reword(detail, model, lambda sub: _fields_at(model, sub)))
+                self.issue((*where, *loc), reword(detail, lambda sub: _fields_at(model, sub)))
             return None
 
     def _interpolate(self, value: Any, path: tuple[Any, ...]) -> Any:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails  # pydantic's own error record; pydantic pins pydantic-core
 
 _TYPE_NAMES = {
     "int": "a whole number",
@@ -32,7 +33,7 @@ def show(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def reword(error: dict[str, Any], model: type[BaseModel] | None, fields_at: Any) -> str:
+def reword(error: ErrorDetails, fields_at: Callable[[tuple[int | str, ...]], list[str]]) -> str:
     """One pydantic error dict -> a short, specific message.
 
     `fields_at(loc)` returns the known field names of the model at that location,

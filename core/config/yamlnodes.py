@@ -158,8 +158,9 @@ class _Builder:
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
+                    mark = event.start_mark  # always set by the parser; the stubs allow None
                     raise YamlProblem(
-                        event.start_mark.line + 1,
+                        mark.line + 1 if mark else None,
                         (),
                         "a second YAML document ('---') starts here; a services.yaml is one document",
                     )

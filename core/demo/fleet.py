@@ -53,7 +53,8 @@ def unused_port() -> int:
     """A loopback port nothing listens on (for the service that is simply down)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def render(http_url: str, mcp_http_url: str, mcp_sse_url: str, offline_port: int) -> str:

@@ -121,7 +121,7 @@ def create_http_api() -> Starlette:
     recorder = Recorder()
 
     def key_of(request: Request, route: str) -> str:
-        key = request.path_params.get("key", "")
+        key: str = request.path_params.get("key", "")
         recorder.record(route, key)
         return key
 

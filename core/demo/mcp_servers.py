@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
+    from mcp.server.context import HandlerResult
     from mcp_types import ListToolsResult, PaginatedRequestParams, Tool
 
 HEALTHY = (
@@ -221,7 +222,7 @@ def _die_after(server: MCPServer, requests: int) -> None:
     seen = 0
     original = server._lowlevel_server._request_handlers["tools/list"].handler
 
-    async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
+    async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> HandlerResult:
         nonlocal seen
         seen += 1
         if seen > requests:
