@@ -65,7 +65,7 @@ def once(size: int) -> None:
 async def persistent(checks: int) -> None:
     from core.config import parse_config
     from core.engine import Engine
-    from core.probes.mcp_session import McpSession
+    from core.probes.mcp.session import McpSession
 
     for era, extra in (("modern", ()), ("handshake", ("--era", "legacy"))):
         config = parse_config(yaml.safe_dump({"services": {"docs": server("docs", *extra)}}), env={})

@@ -75,13 +75,17 @@ class _Service:
 
 
 class Engine:
-    def __init__(self, config: Config, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: Config, *, clock: Clock | None = None, http_transport: httpx2.AsyncBaseTransport | None = None
+    ) -> None:
+        """`http_transport` replaces the network under the shared HTTP client (e.g. `httpx2.MockTransport`)."""
         self._config = config
         self._clock = clock or SystemClock()
         self._bus = EventBus()
         self._generation = 0
         self._running = False
         self._http: httpx2.AsyncClient | None = None
+        self._http_transport = http_transport
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._start_slots = asyncio.Semaphore(config.defaults.max_starting or default_max_starting())
         self._services: dict[str, _Service] = {}
@@ -220,7 +224,7 @@ class Engine:
         for name, config in self._config.services.items():
             context = ProbeContext(
                 service_name=name,
-                http=_LazyClient(self),  # type: ignore[arg-type]
+                http=self._ensure_http,
                 log=lambda level, message, source, _name=name: self._log(level, message, _name, source),
                 publish=self._publish,
                 redact=self._config.redact,
@@ -253,8 +257,10 @@ class Engine:
             self._services[name] = _Service(config=config, state=state, pipeline=pipeline, probe=probe)
 
     def _ensure_http(self) -> httpx2.AsyncClient:
+        """The one pooled client every HTTP probe shares, made on first use (and again after `stop`)."""
         if self._http is None:
             self._http = httpx2.AsyncClient(
+                transport=self._http_transport,
                 verify=True,
                 follow_redirects=False,
                 limits=httpx2.Limits(
@@ -380,16 +386,6 @@ class Engine:
             await probe.aclose()
         except Exception:  # shutdown must finish even if one probe misbehaves
             logger.exception("closing a probe failed")
-
-
-class _LazyClient:
-    """Hands probes the engine's shared client, created when the engine first needs it."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._engine._ensure_http(), name)
 
 
 def _consume(task: asyncio.Future[Any]) -> None:

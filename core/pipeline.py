@@ -32,8 +32,9 @@ from core.deadline import Deadline
 from core.durations import format_duration
 from core.events import LogLevel
 from core.probes.base import Probe, attempt_budget
+from core.probes.expectations import safe_checks
 from core.ratelimit import RateLimit, RateLimitGate, RateLimitReading, RateLimitTracker
-from core.results import ProbeError, ProbeOutcome, ProbeResult, RateLimited, Status
+from core.results import Check, ProbeError, ProbeOutcome, ProbeResult, RateLimited, Status
 from core.retry import run_with_retry
 from core.sanitize import safe_reason_and_details
 
@@ -106,6 +107,7 @@ class ServicePipeline:
                 attempts=self._last_attempt,
                 http_status=failure.http_status,
                 details=failure.details,
+                checks=failure.checks,
             )
         except Exception as bug:  # a probe must never take the engine down
             logger.exception("probe for %s crashed", self.service.name)
@@ -129,6 +131,7 @@ class ServicePipeline:
             http_status=outcome.http_status,
             timings=outcome.timings,
             details=outcome.details,
+            checks=outcome.checks,
         )
 
     async def _attempts(self) -> tuple[ProbeOutcome, int]:
@@ -252,6 +255,7 @@ class ServicePipeline:
         http_status: int | None = None,
         timings: Mapping[str, float] | None = None,
         details: Mapping[str, Any] | None = None,
+        checks: tuple[Check, ...] = (),
     ) -> ProbeResult:
         # Every result is built here: the one place where what a server said becomes safe to show.
         shown_reason, shown_details = safe_reason_and_details(reason, details, self.hooks.redact)
@@ -269,4 +273,5 @@ class ServicePipeline:
             http_status=http_status,
             timings=dict(timings or {}),
             details=shown_details,
+            checks=safe_checks(checks, self.hooks.redact),
         )

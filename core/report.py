@@ -83,6 +83,10 @@ def _service_json(service: ServiceSnapshot, now: datetime) -> dict[str, Any]:
         "rate_limits": [_limit_json(limit) for limit in service.rate_limits],
         "rate_limited_until": _iso(service.gate_until),
         "timings_ms": {stage: _round(ms) for stage, ms in (result.timings.items() if result else ())},
+        "checks": [
+            {"condition": check.condition, "ok": check.ok, "message": check.message}
+            for check in (result.checks if result else ())
+        ],
     }
     if service.kind == "mcp":
         data["transport"] = service.transport

@@ -40,6 +40,20 @@ _SEVERITY = {Status.UP: 0, Status.DEGRADED: 1, Status.DOWN: 2, Status.UNKNOWN: 3
 _SYMBOL = {Status.UP: "●", Status.DEGRADED: "▲", Status.DOWN: "✖", Status.UNKNOWN: "?"}
 
 
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One expectation judged against what a probe fetched (Gatus's condition result).
+
+    `condition` says what was expected ("status is 200", "at least 3 tools"),
+    `message` what was found: the failure's reason when not `ok`, a short
+    observation ("HTTP 200", "3 tools") when it is.
+    """
+
+    condition: str
+    ok: bool
+    message: str
+
+
 @dataclass(slots=True)
 class ProbeOutcome:
     """A successful attempt: the service answered as a service should.
@@ -55,6 +69,8 @@ class ProbeOutcome:
     rate_limits: RateLimitReading | None = None
     details: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    checks: tuple[Check, ...] = ()
+    """Every expectation judged, in order; the failed ones make `reason`."""
 
 
 class ProbeError(Exception):
@@ -73,6 +89,7 @@ class ProbeError(Exception):
         rate_limits: RateLimitReading | None = None,
         details: dict[str, Any] | None = None,
         latency_ms: float | None = None,
+        checks: tuple[Check, ...] = (),
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -81,6 +98,8 @@ class ProbeError(Exception):
         self.rate_limits = rate_limits
         self.details = details or {}
         self.latency_ms = latency_ms
+        self.checks = checks
+        """The expectations judged before the one that failed (and that one), when an expectation failed."""
 
 
 class RateLimited(ProbeError):
@@ -111,6 +130,8 @@ class ProbeResult:
     http_status: int | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
+    checks: tuple[Check, ...] = ()
+    """The expectations judged by the last attempt, in order (none if it failed before judging any)."""
 
     @property
     def ok(self) -> bool:

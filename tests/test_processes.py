@@ -305,21 +305,21 @@ def test_a_server_writing_an_endless_line_costs_bounded_memory(tmp_path, tag) ->
 
 
 def test_line_framing_splits_joins_and_skips_what_is_too_long() -> None:
-    from core.probes.mcp_transport import MAX_MESSAGE_BYTES, OversizedMessage, _LineFramer
+    from core.probes.mcp.framing import MAX_MESSAGE_BYTES, LineFramer, OversizedMessage
 
-    framer = _LineFramer(limit=10)
+    framer = LineFramer(limit=10)
     assert framer.feed(b'{"a":1}\n{"b"') == [b'{"a":1}']
     assert framer.feed(b":2}\n\n") == [b'{"b":2}', b""]
     too_long = framer.feed(b"x" * 25)
     assert len(too_long) == 1 and isinstance(too_long[0], OversizedMessage)
     assert framer.feed(b"x" * 5) == []  # still the same long line: reported once, never buffered
     assert framer.feed(b'xx\n{"c":3}\n') == [b'{"c":3}']
-    assert isinstance(_LineFramer(limit=4).feed(b"12345\n")[0], OversizedMessage)  # a whole line, too long
+    assert isinstance(LineFramer(limit=4).feed(b"12345\n")[0], OversizedMessage)  # a whole line, too long
     assert MAX_MESSAGE_BYTES >= 8 * 1024 * 1024  # well above a large but honest tool list
 
 
 def test_the_sdk_is_left_unpatched() -> None:
     """Lookout spawns stdio servers itself; the SDK's spawn function stays the SDK's, for everyone."""
-    import core.probes.mcp_transport  # noqa: F401  (importing it is what used to patch the SDK)
+    import core.probes.mcp.stdio  # noqa: F401  (importing it is what used to patch the SDK)
 
     assert mcp.client.stdio._create_platform_compatible_process.__module__ == "mcp.client.stdio"

@@ -16,9 +16,10 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, Static
 
 from core.ratelimit import format_until
+from core.results import Status
 from core.sanitize import FULL_REASON
 from core.snapshot import ServiceSnapshot
-from tui.format import ago, badge, breaker_badge, ms, percent, quota_bar, sparkline, until
+from tui.format import STATUS_STYLE, ago, badge, breaker_badge, ms, percent, quota_bar, sparkline, until
 
 COMPACT_FOOTER_BELOW = 100
 """Columns below which a footer drops its padding and the ^p hint (the help lists it) so every key fits."""
@@ -165,6 +166,18 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
     if full_reason:
         section("Last reason in full")  # the table and the heading show its first few hundred characters
         sections.append(Text(str(full_reason)))
+
+    if s.last_result and s.last_result.checks:
+        section("Checks")  # every expectation the last probe judged, passed or not
+        checks = Table.grid(padding=(0, 2))
+        for check in s.last_result.checks:
+            mark = (
+                Text("✓ pass", style=STATUS_STYLE[Status.UP])
+                if check.ok
+                else Text("✗ fail", style=STATUS_STYLE[Status.DOWN])
+            )
+            _add_row(checks, mark, check.condition, check.message)
+        sections.append(checks)
 
     latencies = [r.latency_ms for r in s.history if r.latency_ms is not None and r.ok]
     if latencies:

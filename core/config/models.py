@@ -277,6 +277,13 @@ class HttpService(ServiceBase):
         return value.upper()
 
 
+def args_as_strings(value: object) -> object:
+    """`args: [--port, 8080]` is natural YAML; the number is meant as text (a service's and a client entry's)."""
+    if isinstance(value, list):
+        return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in value]
+    return value
+
+
 class McpService(ServiceBase):
     """An MCP server: started over stdio, or reached over streamable HTTP or SSE."""
 
@@ -317,10 +324,7 @@ class McpService(ServiceBase):
     @field_validator("args", mode="before")
     @classmethod
     def _args_as_strings(cls, value: object) -> object:
-        # `args: [--port, 8080]` is natural YAML; the number is meant as text.
-        if isinstance(value, list):
-            return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in value]
-        return value
+        return args_as_strings(value)
 
     @model_validator(mode="after")
     def _transport_fields(self) -> McpService:
@@ -377,9 +381,7 @@ class McpClientEntry(BaseModel):
     @field_validator("args", mode="before")
     @classmethod
     def _args_as_strings(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in value]
-        return value
+        return args_as_strings(value)
 
     def as_service(self) -> dict[str, Any]:
         transport = {"streamable-http": "http", "streamableHttp": "http"}.get(self.type or "", self.type)

@@ -34,8 +34,9 @@ class ProbeContext:
     """What the engine lends a probe. Shared, long-lived, owned by the engine."""
 
     service_name: str
-    http: httpx2.AsyncClient
-    """The engine's one pooled HTTP client."""
+    http: Callable[[], httpx2.AsyncClient]
+    """The engine's one pooled HTTP client, made on first call (a fleet with no HTTP service never opens one).
+    Injected, so a test can hand a probe a client over `httpx2.MockTransport`."""
     log: Callable[[LogLevel, str, str], None]
     """log(level, message, source): becomes a LogEvent for this service (secrets masked)."""
     publish: Callable[[Event], None]

@@ -1,7 +1,8 @@
 """HTTP API probes: one request through the engine's shared, pooled client.
 
-Status, latency, an optional JSON body condition and the service's own
-rate-limit headers decide the outcome. Credentials never follow a redirect to
+The probe fetches; the service's expectations (status, an optional JSON body
+subset, latency) are judged by `core.probes.expectations`, and with the
+service's own rate-limit headers decide the outcome. Credentials never follow a redirect to
 another host: redirects are followed by hand, same origin only, unless the
 service sends no headers of its own. Bodies are streamed and read only up to
 the service's `max_body` (decompressed), so a huge or gzip-bomb answer costs
@@ -22,12 +23,12 @@ import httpx2
 
 from core.config import HttpService
 from core.deadline import Deadline
-from core.durations import format_duration
 from core.probes.base import ProbeContext
+from core.probes.errors import TRANSPORT_RULES, Stage, describe, translate
+from core.probes.expectations import NOT_JSON, body_check, latency_check, reason_of, status_check
 from core.probes.http_body import ACCEPT_ENCODING, CappedBody, read_capped
 from core.ratelimit import RateLimitReading, parse_rate_limits
-from core.results import ProbeError, ProbeOutcome, RateLimited, Status
-from core.sizes import format_size
+from core.results import Check, ProbeError, ProbeOutcome, RateLimited, Status
 
 MAX_REDIRECTS = 5
 
@@ -41,44 +42,59 @@ class HttpProbe:
     async def attempt(self, deadline: Deadline) -> ProbeOutcome:
         request_timeout = deadline.budget  # one request is the whole attempt: the configured limit, as reasons cite it
         service = self.service
+        expect = service.expect
         started = time.perf_counter()
         response, read = await self._request(request_timeout)
         latency_ms = (time.perf_counter() - started) * 1000
         body = self._json_body(response, read)
         reading = parse_rate_limits(
             response.headers,
-            body=body if body is not _NOT_JSON else None,
+            body=body if body is not NOT_JSON else None,
             status=response.status_code,
             now=self.ctx.now(),
             scheme=service.rate_limit.scheme,
         )
         self._raise_for_rate_limit(response, reading, latency_ms)
         status_code = response.status_code
-        if status_code not in service.expect.status:
+        checks: list[Check] = [status_check(status_code, response.reason_phrase, expect.status)]
+        if not checks[-1].ok:
             raise ProbeError(
-                _status_reason(response, service.expect.status),
+                checks[-1].message,
                 retryable=_retryable_status(status_code) and reading.retry_after is None,
                 http_status=status_code,
                 rate_limits=reading,
                 latency_ms=latency_ms,
+                checks=tuple(checks),
             )
-        if service.expect.body:
-            self._check_body(body, read, service.expect.body, status_code, reading, latency_ms)
+        if expect.body:
+            checks.append(body_check(expect.body, body, truncated_at=read.truncated_at, problem=read.problem))
+            if not checks[-1].ok:
+                cap = read.truncated_at
+                raise ProbeError(
+                    checks[-1].message,
+                    retryable=False,
+                    http_status=status_code,
+                    rate_limits=reading,
+                    latency_ms=latency_ms,
+                    details={"body_truncated_at": cap} if cap is not None else None,
+                    checks=tuple(checks),
+                )
         details: dict[str, Any] = {"http_status": status_code, "http_version": response.http_version}
         if read.truncated_at is not None:
             details["body_truncated_at"] = read.truncated_at
-        outcome = ProbeOutcome(
+        if expect.max_latency is not None:
+            checks.append(latency_check(latency_ms, expect.max_latency))
+        reason = reason_of(checks)
+        return ProbeOutcome(
+            status=Status.DEGRADED if reason else Status.UP,
+            reason=reason,
             latency_ms=latency_ms,
             http_status=status_code,
             rate_limits=reading,
             timings={"request": latency_ms},
             details=details,
+            checks=tuple(checks),
         )
-        max_latency = service.expect.max_latency
-        if max_latency is not None and latency_ms > max_latency * 1000:
-            outcome.status = Status.DEGRADED
-            outcome.reason = f"slow: {format_duration(latency_ms / 1000)} > {format_duration(max_latency)}"
-        return outcome
 
     async def _request(self, timeout: float) -> tuple[httpx2.Response, CappedBody]:
         """Send the request (following same-origin redirects) and read at most `max_body` of the answer.
@@ -90,7 +106,7 @@ class HttpProbe:
         headers = dict(service.headers)
         content = service.body.encode() if service.body is not None else None
         method = service.method.upper()
-        client = self.ctx.http
+        client = self.ctx.http()
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 request = client.build_request(
@@ -118,32 +134,19 @@ class HttpProbe:
                     method, content = "GET", None
                 url = target
             raise ProbeError(f"more than {MAX_REDIRECTS} redirects", retryable=False)
-        except httpx2.TimeoutException as exc:
-            raise ProbeError(f"timed out after {format_duration(timeout)} ({_phase(exc)})") from None
-        except httpx2.ConnectError as exc:
-            reason = _connect_reason(exc)
-            # A certificate that fails verification fails the same way a second later: not worth a retry.
-            raise ProbeError(reason, retryable="certificate" not in reason.lower()) from None
-        except httpx2.RemoteProtocolError:
-            raise ProbeError("connection closed before a complete response") from None
-        except (httpx2.ReadError, httpx2.WriteError) as exc:
-            raise ProbeError(_network_reason(exc, "connection reset by peer")) from None
-        except httpx2.UnsupportedProtocol:
-            raise ProbeError(f"unsupported URL scheme in {self.ctx.redact(str(url))}", retryable=False) from None
         except httpx2.HTTPError as exc:
-            raise ProbeError(
-                self.ctx.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-            ) from None
+            stage = Stage("the request", limit=timeout, target=self.ctx.redact(str(url)))
+            raise translate(exc, stage, TRANSPORT_RULES) or ProbeError(self.ctx.redact(describe(exc))) from None
 
     def _json_body(self, response: httpx2.Response, read: CappedBody) -> Any:
         if not self._wants_json or not read.complete:
-            return _NOT_JSON
+            return NOT_JSON
         if "json" not in response.headers.get("content-type", ""):
-            return _NOT_JSON
+            return NOT_JSON
         try:
             return json.loads(read.content)
         except ValueError:
-            return _NOT_JSON
+            return NOT_JSON
 
     def _raise_for_rate_limit(self, response: httpx2.Response, reading: RateLimitReading, latency_ms: float) -> None:
         code = response.status_code
@@ -161,78 +164,11 @@ class HttpProbe:
                 latency_ms=latency_ms,
             )
 
-    def _check_body(
-        self,
-        body: Any,
-        read: CappedBody,
-        expected: dict[str, Any],
-        code: int,
-        reading: RateLimitReading,
-        latency_ms: float,
-    ) -> None:
-        if not read.complete:
-            # A body cut at the cap (or undecodable) cannot be judged: say why rather than "not JSON".
-            cap = read.truncated_at
-            raise ProbeError(
-                f"body larger than {format_size(cap)}" if cap is not None else f"response body: {read.problem}",
-                retryable=False,
-                http_status=code,
-                rate_limits=reading,
-                latency_ms=latency_ms,
-                details={"body_truncated_at": cap} if cap is not None else None,
-            )
-        if body is _NOT_JSON:
-            raise ProbeError(
-                "response body is not valid JSON",
-                retryable=False,
-                http_status=code,
-                rate_limits=reading,
-                latency_ms=latency_ms,
-            )
-        mismatch = subset_mismatch(expected, body)
-        if mismatch:
-            raise ProbeError(
-                f"body mismatch: {mismatch}",
-                retryable=False,
-                http_status=code,
-                rate_limits=reading,
-                latency_ms=latency_ms,
-            )
-
     async def reset(self) -> None:
         """Nothing persistent: the pooled client belongs to the engine."""
 
     async def aclose(self) -> None:
         """Nothing to release: the pooled client belongs to the engine."""
-
-
-_NOT_JSON = object()
-
-
-def subset_mismatch(expected: Any, actual: Any, path: str = "") -> str:
-    """Where `actual` fails to contain `expected`, or "" if it does.
-
-    Objects match by subset (extra keys are fine), everything else by equality.
-    """
-    if isinstance(expected, dict):
-        if not isinstance(actual, dict):
-            return f"{path or 'body'} is {_short(actual)}, expected an object"
-        for key, value in expected.items():
-            where = f"{path}.{key}" if path else str(key)
-            if key not in actual:
-                return f"{where} is missing"
-            problem = subset_mismatch(value, actual[key], where)
-            if problem:
-                return problem
-        return ""
-    if expected != actual:
-        return f"{path or 'body'} is {_short(actual)}, expected {_short(expected)}"
-    return ""
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _with_accept_encoding(headers: dict[str, str]) -> dict[str, str]:
@@ -242,53 +178,5 @@ def _with_accept_encoding(headers: dict[str, str]) -> dict[str, str]:
     return {**headers, "Accept-Encoding": ACCEPT_ENCODING}
 
 
-def _status_reason(response: httpx2.Response, expected: list[int]) -> str:
-    phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
-    wanted = "/".join(str(code) for code in expected)
-    return f"HTTP {response.status_code}{phrase} (expected {wanted})"
-
-
 def _retryable_status(code: int) -> bool:
     return code >= 500 or code == 408
-
-
-def _phase(exc: httpx2.TimeoutException) -> str:
-    return {
-        httpx2.ConnectTimeout: "connecting",
-        httpx2.ReadTimeout: "waiting for the response",
-        httpx2.WriteTimeout: "sending the request",
-        httpx2.PoolTimeout: "waiting for a free connection",
-    }.get(type(exc), "request")
-
-
-def _connect_reason(exc: BaseException) -> str:
-    # httpx2 reports "All connection attempts failed"; the OS's own error is further down the chain.
-    errors = _chain(exc)
-    if any(isinstance(e, ConnectionRefusedError) for e in errors):
-        return "connection refused"
-    text = " ".join(str(e) for e in errors).lower()
-    if "refused" in text:
-        return "connection refused"
-    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-        return "host not found (DNS)"
-    if "certificate" in text or "ssl" in text:
-        return "TLS error: " + str(exc)
-    if "unreachable" in text:
-        return "network unreachable"
-    return f"cannot connect: {exc}" if str(exc) else "cannot connect"
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen and len(seen) < 10:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _network_reason(exc: Exception, default: str) -> str:
-    text = str(exc).lower()
-    if "reset" in text or not text:
-        return default
-    return f"network error: {exc}"

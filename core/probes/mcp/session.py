@@ -28,11 +28,12 @@ from typing import Any
 import httpx2
 import mcp_types as types
 from mcp import Client
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from core.config import McpService
-from core.probes.mcp_transport import ServerProcess, sse_transport, stdio_transport
+from core.probes.mcp.stdio import ServerProcess, stdio_transport
 
 CLOSE_GRACE = 4.0
 """The SDK waits up to ~2s for a server to exit after stdin closes, then escalates; allow for that."""
@@ -186,8 +187,17 @@ class McpSession:
             assert self.process is not None
             return stdio_transport(service, self.process, self._on_stderr)
         if service.transport == "sse":
-            return sse_transport(service, self.timeout)
+            return self._sse_transport()
         return self._http_transport()
+
+    @asynccontextmanager
+    async def _sse_transport(self) -> AsyncIterator[Any]:
+        """The legacy HTTP+SSE transport (2024-11-05 servers): the SDK's client, with the service's headers."""
+        service = self.service
+        async with sse_client(
+            service.url or "", headers=dict(service.headers) or None, timeout=self.timeout, sse_read_timeout=3600
+        ) as streams:
+            yield streams
 
     @asynccontextmanager
     async def _http_transport(self) -> AsyncIterator[Any]:

@@ -1,0 +1,198 @@
+"""The MCP probe's attempt: connect if needed, check the session, list, optionally call a tool, judge.
+
+The engine's one deadline per attempt bounds the whole probe; every stage
+reports where the time went ("timed out after 2s waiting for tools/list"). A
+new session (process start or connect, and handshake) is bounded by
+`startup_timeout`, everything on a live session by `timeout`: a cold start is
+not a steady-state probe. At most `max_starting` processes start at once,
+fleet-wide; waiting for that slot is Lookout's queue, not the server's time,
+so it does not count against the server (the deadline is paused meanwhile).
+
+A `persistent` probe keeps its session between probes and checks it (ping in
+the handshake era, `server/discover` in the 2026 era), reconnecting through
+the engine's breaker and retry policy when it dies; a `fresh` probe connects,
+checks and disconnects every time. Once a server's era is known, later
+connections are made in that era directly, so a legacy server never pays for
+the `auto` probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from core.config import McpService
+from core.deadline import Deadline
+from core.events import LogLevel
+from core.probes import expectations
+from core.probes.base import ProbeContext
+from core.probes.mcp.changes import InventoryWatch
+from core.probes.mcp.details import mcp_details
+from core.probes.mcp.failures import lost_reason, stage_failure
+from core.probes.mcp.inventory import Inventory
+from core.probes.mcp.listing import list_inventory
+from core.probes.mcp.server_text import ServerText
+from core.probes.mcp.session import McpSession
+from core.probes.mcp.stages import Stages
+from core.results import Check, ProbeError, ProbeOutcome, Status
+
+
+def create_mcp_probe(service: McpService, ctx: ProbeContext) -> McpProbe:
+    return McpProbe(service, ctx)
+
+
+class McpProbe:
+    def __init__(self, service: McpService, ctx: ProbeContext) -> None:
+        self.service = service
+        self.ctx = ctx
+        self._session: McpSession | None = None
+        self._mode = "auto"
+        self._ever_connected = False
+        self._text = ServerText(ctx)
+        self._watch = InventoryWatch(service.name, ctx)
+
+    def attempt_budget(self) -> float:
+        """The next attempt's deadline: `timeout`, plus `startup_timeout` when it must start a new session."""
+        startup = self.service.startup_timeout if self._session is None else 0.0
+        return self.service.timeout + startup
+
+    async def attempt(self, deadline: Deadline) -> ProbeOutcome:
+        started = time.perf_counter()
+        stages = Stages(deadline, self._failure, self._text.unreadable_note)
+        cold_start: float | None = None
+        try:
+            session = self._session
+            if session is not None and (lost := lost_reason(session, self._text)):
+                self.ctx.log(LogLevel.WARNING, f"session lost: {lost}; reconnecting", "engine")
+                with deadline.paused():
+                    await self._drop()
+                raise ProbeError(lost)
+            started_now = session is None
+            if session is None:
+                session = await self._connect(deadline, stages)
+                if not self._ever_connected and self.service.transport == "stdio":
+                    cold_start = stages.timings.get("connect", 0) + stages.timings.get("handshake", 0)
+                self._ever_connected = True
+            stages.phase(deadline.within(self.service.timeout))  # from here on a live session, bounded by `timeout`
+            if not started_now:
+                await stages.run("ping" if session.era() == "handshake" else "server/discover", session.ping())
+            assert session.client is not None
+            inventory = await list_inventory(session.client, stages)
+            self._watch.observe(inventory)
+            call = await self._call(session, stages) if self.service.call else None
+            outcome = self._outcome(session, inventory, stages.timings, call, started, cold_start)
+        except BaseException:
+            if self._session is not None:
+                # A failed check leaves nothing half-open: the next probe starts clean. No grace for a
+                # server that just failed (a hung one would ignore it): kill first, then unwind. The
+                # teardown is ours, not the server's time: the reason already decided must stand.
+                with deadline.paused():
+                    await self._drop(graceful=False)
+            raise
+        finally:
+            self._text.flush()
+        if self.service.session == "fresh":
+            with deadline.paused():
+                await self._drop()
+        return outcome
+
+    async def reset(self) -> None:
+        await self._drop()
+
+    async def aclose(self) -> None:
+        await self._drop()
+
+    async def _connect(self, deadline: Deadline, stages: Stages) -> McpSession:
+        service = self.service
+        session = McpSession(
+            service,
+            mode=self._mode,
+            # The SDK's own per-request limit must not undercut ours: the handshake may take startup_timeout.
+            timeout=max(service.timeout, service.startup_timeout),
+            on_stderr=self._text.stderr,
+            on_message=self._text.message,
+            on_log=self._text.server_log,
+        )
+        starts_process = service.transport == "stdio"
+        what = "the server to start and answer the handshake" if starts_process else "the handshake"
+        if starts_process:
+            # Queueing behind other starts is Lookout's doing: the clock (and the engine's backstop) waits too.
+            # The wait is bounded: each slot holder is done within its own startup_timeout.
+            with deadline.paused():
+                await self.ctx.start_slots.acquire()
+        try:
+            self._session = session
+            stages.phase(deadline.within(service.startup_timeout))
+            client = await stages.wait(what, session.open())
+        finally:
+            if starts_process:
+                self.ctx.start_slots.release()
+        if session.connect_ms is not None:
+            stages.timings["connect"] = session.connect_ms
+        if session.handshake_ms is not None:
+            stages.timings["handshake"] = session.handshake_ms
+        # Later connections skip the auto probe: a handshake-era server goes straight to initialize.
+        self._mode = "legacy" if session.era() == "handshake" else "auto"
+        version = client.protocol_version
+        self.ctx.log(LogLevel.DEBUG, f"connected: protocol {version} ({session.era()} era)", "engine")
+        return session
+
+    async def _call(self, session: McpSession, stages: Stages) -> Check:
+        """The deep check: call the configured tool and judge its answer."""
+        call = self.service.call
+        assert call is not None and session.client is not None
+        request = session.client.session.call_tool(call.tool, call.arguments)
+        result = await stages.run(f"tools/call {call.tool}", request, timed_as="call")
+        text = " ".join(getattr(block, "text", "") for block in getattr(result, "content", []) or [])
+        is_error = bool(getattr(result, "is_error", False))
+        shown = self._text.shown(text) if is_error else ""
+        return expectations.call_check(call.tool, call.expect_text, is_error=is_error, text=text, shown=shown)
+
+    def _outcome(
+        self,
+        session: McpSession,
+        inventory: Inventory,
+        timings: dict[str, float],
+        call: Check | None,
+        started: float,
+        cold_start: float | None,
+    ) -> ProbeOutcome:
+        latency_ms = (time.perf_counter() - started) * 1000
+        checks = self._judge(inventory, call, latency_ms)
+        reason = expectations.reason_of(checks)
+        return ProbeOutcome(
+            status=Status.DEGRADED if reason else Status.UP,
+            reason=reason,
+            latency_ms=latency_ms,
+            timings=timings,
+            details=mcp_details(session, inventory, cold_start, self.service),
+            checks=checks,
+        )
+
+    def _judge(self, inventory: Inventory, call: Check | None, latency_ms: float) -> tuple[Check, ...]:
+        """Every configured expectation, in the order a reason lists failures."""
+        expect = self.service.expect
+        checks: list[Check] = []
+        if expect.tools:
+            checks.append(expectations.tools_present_check(expect.tools, (tool.name for tool in inventory.tools)))
+        if expect.min_tools is not None:
+            checks.append(expectations.min_tools_check(len(inventory.tools), expect.min_tools))
+        if expect.max_context_tokens is not None:
+            checks.append(expectations.context_check(inventory.context_tokens, expect.max_context_tokens))
+        if call is not None:
+            checks.append(call)
+        checks.append(expectations.inventory_check(inventory.limits))
+        if expect.max_latency is not None:
+            checks.append(expectations.latency_check(latency_ms, expect.max_latency))
+        return tuple(checks)
+
+    async def _failure(self, what: str, exc: Exception) -> ProbeError:
+        command = self.service.command if self.service.transport == "stdio" else None
+        return await stage_failure(exc, what, self._session, command, self._text)
+
+    async def _drop(self, *, graceful: bool = True) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            if not graceful and session.process is not None:
+                session.process.kill_group()
+            await asyncio.shield(session.close())
