@@ -24,6 +24,7 @@ from tui.format import ago, badge, breaker_badge, ms, percent, quota_bar, sparkl
 COMPACT_FOOTER_BELOW = 100
 """Columns below which a footer drops its padding and the ^p hint (the help lists it) so every key fits."""
 
+
 def fit_footer(footer: Footer, width: int) -> None:
     footer.compact = width < COMPACT_FOOTER_BELOW
     footer.show_command_palette = width >= COMPACT_FOOTER_BELOW
