@@ -10,6 +10,7 @@ from pathlib import Path
 from fixtures_mcp import stdio_service, tagged_processes
 from helpers import make_config
 from rich.console import Console
+from textual.widgets import Static
 
 from core.events import LogLevel
 from core.results import Status
@@ -21,12 +22,29 @@ from tui.source import EngineSource
 
 
 async def wait_for(condition, pilot, timeout: float = 20.0) -> None:
-    """Let the app run until `condition()` holds (bounded; the engine probes in the background)."""
+    """Let the app run until `condition()` holds: the engine probes and the view refreshes in the
+    background, so each check waits for something to have happened, never for a fixed time. The
+    bound only turns a hang into a failure; a passing run returns as soon as the condition holds."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
-        await pilot.pause(0.1)
+        await pilot.pause(0.05)
+
+
+def summary(app: LookoutApp) -> str:
+    return str(app.query_one("#summary", Static).content)
+
+
+async def wait_until_shown_checked(app: LookoutApp, source: EngineSource, pilot) -> None:
+    """Every service probed, and the screen showing it: the summary, drawn from the same snapshot as
+    the tables, counts no service as unknown."""
+    await wait_for(lambda: all(s.last_checked for s in source.snapshot().services), pilot)
+    await wait_for(lambda: "unknown" not in summary(app), pilot)
+
+
+def first_column(table) -> list[str]:
+    return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
 
 
 def fleet_config(http_api, unique_key, tag):
@@ -51,8 +69,7 @@ async def test_panels_fill_from_the_live_engine_and_keys_act(http_api, unique_ke
     source = EngineSource(fleet_config(http_api, unique_key, tag))
     app = LookoutApp(source, config_path="test.yaml")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(lambda: all(s.last_checked for s in source.snapshot().services), pilot)
-        await pilot.pause(0.5)
+        await wait_until_shown_checked(app, source, pilot)
         mcp = app.query_one(McpTable)
         limits = app.query_one(RateLimitTable)
         breakers = app.query_one(BreakerTable)
@@ -72,8 +89,7 @@ async def test_panels_fill_from_the_live_engine_and_keys_act(http_api, unique_ke
         # space: pause, and the badge says so
         await pilot.press("space")
         assert source.snapshot().get("api").paused
-        await pilot.pause(0.3)
-        assert str(limits.get_row("api\0")[0]) == "‖ paused"
+        await wait_for(lambda: str(limits.get_row("api\0")[0]) == "‖ paused", pilot)
         await pilot.press("space")
         assert not source.snapshot().get("api").paused
 
@@ -95,7 +111,7 @@ async def test_panels_fill_from_the_live_engine_and_keys_act(http_api, unique_ke
         mcp.focus()
         await pilot.press("enter")
         assert isinstance(app.screen, DetailScreen) and app.screen.service_name == "docs"
-        await pilot.pause(0.3)
+        await wait_for(lambda: app.screen.sections, pilot)  # filled after the screen's first refresh
         console = Console(width=160, record=True, file=io.StringIO())
         console.print(*app.screen.sections)
         body = console.export_text()
@@ -115,24 +131,23 @@ async def test_filter_sort_panels_and_log(http_api, unique_key, tag) -> None:
     source = EngineSource(fleet_config(http_api, unique_key, tag))
     app = LookoutApp(source, config_path="test.yaml")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(lambda: all(s.last_checked for s in source.snapshot().services), pilot)
+        await wait_until_shown_checked(app, source, pilot)
         breakers = app.query_one(BreakerTable)
-        await pilot.pause(0.3)
-        assert breakers.row_count == 4
+        assert sorted(first_column(breakers)) == ["api", "broken", "docs", "quota"]
 
         await pilot.press("slash", *"pay")
-        await pilot.pause(0.3)
-        assert breakers.row_count == 1 and str(breakers.get_row_at(0)[1]) == "api"  # by tag
+        await wait_for(lambda: first_column(breakers) == ["api"], pilot)  # by tag
+        assert "filter: pay" in summary(app)
         await pilot.press("escape")
-        await pilot.pause(0.3)
-        assert breakers.row_count == 4
+        await wait_for(lambda: breakers.row_count == 4, pilot)
+        assert not app.query_one("#filter").has_class("-visible") and "filter:" not in summary(app)
 
         await pilot.press("s")  # name -> status: the down service first
-        await pilot.pause(0.3)
-        assert str(breakers.get_row_at(0)[1]) == "broken"
+        await wait_for(lambda: first_column(breakers)[0] == "broken", pilot)
+        assert app.sort_mode == "status"
         await pilot.press("s", "s")  # latency, then back to name
-        await pilot.pause(0.3)
-        assert [str(breakers.get_row_at(i)[1]) for i in range(4)] == ["api", "broken", "docs", "quota"]
+        await wait_for(lambda: app.sort_mode == "name", pilot)
+        assert first_column(breakers) == ["api", "broken", "docs", "quota"]
 
         await pilot.press("3")
         assert not breakers.display
@@ -162,12 +177,13 @@ async def test_command_palette_offers_every_action() -> None:
     source = StaticSource(fleet_samples.fleet(), clock=fleet_samples.clock())
     app = LookoutApp(source, live=False)
     async with app.run_test(size=(100, 30)) as pilot:
+        main = app.screen
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Probe every service now" in titles and "Reset selected service's breaker" in titles
         await pilot.press("ctrl+p", *"probe every", "enter")
-        await pilot.pause(0.3)
+        await wait_for(lambda: ("probe", None) in source.actions and app.screen is main, pilot)
         await pilot.press("ctrl+p", *"cycle sort", "enter")  # a main-view action, from over the main view
-        await pilot.pause(0.3)
+        await wait_for(lambda: app.screen is main, pilot)
         assert app.sort_mode == "status"
 
         # Over a detail screen the panel keys are off (and out of its footer): nothing changes underneath.
@@ -194,8 +210,7 @@ async def test_server_text_shows_as_written_never_as_markup(tag) -> None:
     source = EngineSource(make_config({"[edge] relay": crashing}, interval="30s", timeout="10s"))
     app = LookoutApp(source, config_path="[/etc] services.yaml")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(lambda: source.snapshot().get("[edge] relay").last_checked is not None, pilot)
-        await pilot.pause(0.5)
+        await wait_until_shown_checked(app, source, pilot)
         mcp = app.query_one(McpTable)
         assert str(mcp.get_row("[edge] relay")[1]) == "[edge] relay"
         last_error = str(app.query_one(BreakerTable).get_row("[edge] relay")[5])
@@ -203,7 +218,7 @@ async def test_server_text_shows_as_written_never_as_markup(tag) -> None:
 
         await pilot.press("enter")
         assert isinstance(app.screen, DetailScreen)
-        await pilot.pause(0.3)
+        await wait_for(lambda: app.screen.sections, pilot)
         console = Console(file=io.StringIO(), width=200)
         for section in app.screen.sections:
             console.print(section)
@@ -211,8 +226,8 @@ async def test_server_text_shows_as_written_never_as_markup(tag) -> None:
         await pilot.press("escape", "b")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n", "slash", *"[/x")
-        await pilot.pause(0.3)
-        assert mcp.row_count == 0 and str(mcp.border_subtitle) == "0 matching '[/x'"
+        await wait_for(lambda: mcp.row_count == 0, pilot)
+        assert str(mcp.border_subtitle) == "0 matching '[/x'"
         await pilot.press("q")
     assert tagged_processes(tag) == []
 
@@ -235,10 +250,39 @@ async def test_a_crash_report_shows_no_local_variables(capsys) -> None:
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("question_mark")
-            await pilot.pause(0.2)
     except RuntimeError:
         pass
     captured = capsys.readouterr()
     report = captured.out + captured.err
     assert "RuntimeError: boom 24" in report and "action_help" in report
     assert "ghp_xxxx" not in report
+
+
+async def test_the_log_reflows_its_lines_to_a_new_width() -> None:
+    """RichLog wraps a line once, when written; the log pane rewraps them all when its width changes.
+    (Narrower first: a headless app's console is 80 columns, which caps how wide a line is drawn.)"""
+    from datetime import timedelta
+
+    import fleet_samples
+
+    from core.events import LogEvent
+    from tui.source import StaticSource
+
+    long = LogEvent(fleet_samples.NOW - timedelta(seconds=1), LogLevel.WARNING, "slow answer " * 8, "billing-api")
+    events = [*fleet_samples.events(), long]
+    source = StaticSource(fleet_samples.fleet(), events, clock=fleet_samples.clock())
+    app = LookoutApp(source, live=False)
+
+    def widest(log: LogPane) -> int:
+        return max(len(strip.text.rstrip()) for strip in log.lines)
+
+    async with app.run_test(size=(80, 30)) as pilot:
+        log = app.query_one(LogPane)
+        await wait_for(lambda: len(log.lines) == len(events) + 1, pilot)  # only the long line takes two rows
+        assert widest(log) > 50
+        await pilot.resize_terminal(50, 30)
+        await wait_for(lambda: widest(log) <= log.scrollable_content_region.width < 50, pilot)
+        assert len(log.lines) > len(events) + 1
+        await pilot.resize_terminal(80, 30)
+        await wait_for(lambda: len(log.lines) == len(events) + 1, pilot)
+        assert [strip.text.rstrip() for strip in log.lines][-1].endswith("slow answer")

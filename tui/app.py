@@ -18,8 +18,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import on
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.app import ComposeResult, SystemCommand
 from textual.containers import Container
 from textual.widgets import Footer, Input, Static
 
@@ -27,18 +26,20 @@ from core.config import Config
 from core.events import LogLevel
 from core.results import Status
 from core.snapshot import FleetSnapshot
+from tui.actions import bindings, main_view_only, palette_entries
 from tui.format import STATUS_STYLE
 from tui.logpane import LogPane
 from tui.panels import SORTS, BreakerTable, FleetTable, McpTable, RateLimitTable
 from tui.screens import ConfirmScreen, DetailScreen, HelpScreen, fit_footer
 from tui.source import EngineSource, FleetSource
+from tui.textual_compat import SecretSafeApp
 
 REFRESH_HZ = 4
 WIDE = 150
 """Columns from which the panels sit side by side."""
 COMPACT_BELOW = 36
 """Rows under which panels drop their boxes for a one-line title rule."""
-MAIN_VIEW_ONLY = frozenset({"filter", "cycle_sort", "focus_log", "toggle_panel", "log_level", "log_service", "detail"})
+MAIN_VIEW_ONLY = main_view_only()
 """Actions about the panels: off (and out of the footer) while a detail or help screen is up."""
 LEVELS = (LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING, LogLevel.ERROR)
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -47,47 +48,10 @@ session closed): there is no one left to show anything to, so it stops too; relo
 habit, not a terminal app's."""
 
 
-PALETTE = (
-    ("Probe selected service now", "r", "probe_selected"),
-    ("Probe every service now", "R", "probe_all"),
-    ("Pause or resume selected service", "space", "pause_selected"),
-    ("Reset selected service's breaker", "b", "reset_selected"),
-    ("Filter services by name or tag", "/", "filter"),
-    ("Cycle sort: name, status, latency", "s", "cycle_sort"),
-    ("Show selected service's details", "enter", "detail"),
-    ("Focus the log", "l", "focus_log"),
-    ("Log: cycle minimum level", "v", "log_level"),
-    ("Log: only the selected service (toggle)", "f", "log_service"),
-    ("Show or hide the MCP panel", "1", "toggle_panel('mcp')"),
-    ("Show or hide the HTTP and rate limits panel", "2", "toggle_panel('http')"),
-    ("Show or hide the breakers panel", "3", "toggle_panel('breakers')"),
-    ("Show or hide the log panel", "4", "toggle_panel('log')"),
-    ("Lookout keys", "?", "help"),
-)
-
-
-class LookoutApp(App[int]):
+class LookoutApp(SecretSafeApp[int]):
     CSS_PATH = "lookout.tcss"
     TITLE = "Lookout"
-    BINDINGS = [
-        Binding("question_mark", "help", "Help"),
-        Binding("slash", "filter", "Filter"),
-        Binding("r", "probe_selected", "Probe"),
-        Binding("R", "probe_all", "All", tooltip="Probe every service now"),
-        Binding("space", "pause_selected", "Pause"),
-        Binding("b", "reset_selected", "Reset breaker"),
-        Binding("s", "cycle_sort", "Sort"),
-        Binding("enter", "detail", "Detail", show=False),
-        Binding("l", "focus_log", "Log"),
-        Binding("1", "toggle_panel('mcp')", "MCP", show=False),
-        Binding("2", "toggle_panel('http')", "HTTP", show=False),
-        Binding("3", "toggle_panel('breakers')", "Breakers", show=False),
-        Binding("4", "toggle_panel('log')", "Log", show=False),
-        Binding("v", "log_level", "Log level", show=False),
-        Binding("f", "log_service", "Log: this service", show=False),
-        Binding("escape", "back", "Back", show=False),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS = bindings()
 
     def __init__(
         self,
@@ -204,8 +168,8 @@ class LookoutApp(App[int]):
     def get_system_commands(self, screen: Any) -> Iterable[SystemCommand]:
         """Every key's action is in the command palette too (ctrl+p), for those who forget keys."""
         yield from super().get_system_commands(screen)
-        for title, help_text, action in PALETTE:
-            yield SystemCommand(title, help_text, partial(self.run_action, action))
+        for title, key, action in palette_entries():
+            yield SystemCommand(title, key, partial(self.run_action, action))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -227,7 +191,8 @@ class LookoutApp(App[int]):
             box.remove_class("-visible")
         self.query_one(McpTable).focus()
 
-    def action_back(self) -> None:
+    def action_clear_filter(self) -> None:
+        """esc on the main view. (Not `action_back`: that is Textual's own, which pops a screen.)"""
         box = self.query_one("#filter", Input)
         if box.has_class("-visible") or self.filter_text:
             box.value = ""
@@ -358,17 +323,6 @@ class LookoutApp(App[int]):
             await self.source.stop()
         finally:
             self.exit(128 + signum)
-
-    def _fatal_error(self) -> None:
-        """Textual's crash report prints every frame's local variables, and a frame here may hold
-        the config with its tokens. Secrets never print: report the traceback without locals."""
-        from rich.segment import Segments
-        from rich.traceback import Traceback
-
-        self.bell()
-        report = Traceback(show_locals=False, width=None)
-        self._exit_renderables.append(Segments(self.console.render(report, self.console.options)))
-        self._close_messages_no_wait()
 
 
 def _on_hangup(signum: int, frame: object) -> None:

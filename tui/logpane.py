@@ -26,6 +26,8 @@ class LogPane(RichLog):
         self.min_level = LogLevel.INFO
         self.service: str | None = None
         self._flowed_width = 0
+        self._width_seen = False
+        """Set at the first resize with a width; RichLog renders its deferred writes at that same moment."""
 
     def add_events(self, events: list[Event]) -> None:
         for event in events:
@@ -51,9 +53,14 @@ class LogPane(RichLog):
                 self.write(_render(line))
 
     def on_resize(self, event: Resize) -> None:
-        """RichLog wraps a line once, when written: re-flow them all to the new width."""
-        if self._size_known and event.size.width != self._flowed_width:
+        """RichLog wraps a line once, when written: re-flow them all to the new width.
+
+        Until the first width is known RichLog defers writes itself (and renders them, after this
+        handler, at that width), so there is nothing to re-flow yet. Our own flag, not RichLog's private one.
+        """
+        if self._width_seen and event.size.width != self._flowed_width:
             self._redraw()
+        self._width_seen = self._width_seen or bool(event.size.width)
         self._flowed_width = event.size.width
 
     def _update_subtitle(self) -> None:

@@ -19,27 +19,11 @@ from core.ratelimit import format_until
 from core.results import Status
 from core.sanitize import FULL_REASON
 from core.snapshot import ServiceSnapshot
+from tui.actions import help_rows
 from tui.format import STATUS_STYLE, ago, badge, breaker_badge, ms, percent, quota_bar, sparkline, until
 
 COMPACT_FOOTER_BELOW = 100
 """Columns below which a footer drops its padding and the ^p hint (the help lists it) so every key fits."""
-
-HELP = [
-    ("?", "this help"),
-    ("/", "filter rows by name or tag (esc clears)"),
-    ("enter", "details of the selected service"),
-    ("r", "probe the selected service now"),
-    ("R", "probe every service now"),
-    ("space", "pause / resume the selected service"),
-    ("b", "reset the selected service's breaker (asks first)"),
-    ("s", "cycle sort: name, status, latency"),
-    ("1 2 3 4", "show / hide panels: MCP, HTTP & rate limits, breakers, log"),
-    ("l", "focus the log;  in the log: v level, f this service only"),
-    ("tab", "next panel"),
-    ("esc", "back"),
-    ("ctrl+p", "command palette (every action)"),
-    ("q", "quit (stops the engine and every server it started)"),
-]
 
 
 def fit_footer(footer: Footer, width: int) -> None:
@@ -48,13 +32,15 @@ def fit_footer(footer: Footer, width: int) -> None:
 
 
 class HelpScreen(ModalScreen[None]):
+    """The keys, from the one actions table; closing it runs Textual's own `action_dismiss`."""
+
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
         table = Table(show_header=False, box=None, padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        for key, what in HELP:
+        for key, what in help_rows():
             table.add_row(key, what)
         legend = Text.assemble(
             ("● up  ", "green"),
@@ -66,9 +52,6 @@ class HelpScreen(ModalScreen[None]):
         yield VerticalScroll(
             Static(Group(Text("Lookout keys", style="bold"), Text(""), table, Text(""), legend)), id="help"
         )
-
-    def action_dismiss(self) -> None:  # type: ignore[override]
-        self.dismiss(None)
 
 
 class ConfirmScreen(ModalScreen[bool]):
