@@ -32,8 +32,13 @@ DAEMONIZING_SERVER = f"""
 import subprocess, sys
 sys.path.insert(0, {str(ROOT)!r})
 # A double fork: the helper loses its parent at once, while this server keeps running and relies on it.
-# The helper sleeps argv[1] seconds (default 120).
-helper = f"import time; time.sleep({{sys.argv[1] if len(sys.argv) > 1 else 120}})"
+# The helper lives until the file named by argv[1] appears (at most 120 s): its test decides when it ends.
+helper = (
+    "import os, time\\n"
+    "deadline = time.monotonic() + 120\\n"
+    f"while not os.path.exists({{(sys.argv[1] if len(sys.argv) > 1 else '')!r}}) and time.monotonic() < deadline:\\n"
+    "    time.sleep(0.05)\\n"
+)
 starter = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', sys.argv[1]], start_new_session=True)"
 subprocess.Popen([sys.executable, "-c", starter, helper]).wait()
 from core.demo.mcp_servers import main
@@ -185,7 +190,8 @@ def test_a_daemon_that_ends_by_itself_is_reaped_not_left_a_zombie(tmp_path, tag)
     """Without `sole_owner` (a library host), an exited orphan can be reaped only if Lookout saw it alive and
     marked: a sweep while it runs remembers it, a sweep after it exits collects its status."""
     script = _script(tmp_path, "server.py", DAEMONIZING_SERVER)
-    config = write_config(tmp_path / "services.yaml", {"daemon": _server(script, tag, "2")})
+    release = tmp_path / "helper-may-end"
+    config = write_config(tmp_path / "services.yaml", {"daemon": _server(script, tag, str(release))})
     findings = _run_program(
         tmp_path,
         f"""
@@ -212,6 +218,7 @@ def test_a_daemon_that_ends_by_itself_is_reaped_not_left_a_zombie(tmp_path, tag)
                 helpers = [pid for pid in tagged_processes(tag) if pid != server]
                 reap_orphans()  # sees the helper alive, and leaves it to its running server
                 seen = [state(pid) for pid in helpers]
+                open({str(release)!r}, "w").close()  # now the helper ends by itself
                 await asyncio.to_thread(wait_for, lambda: all(state(pid) == "Z" for pid in helpers), 60)
                 exited = [state(pid) for pid in helpers]
                 reap_orphans()
