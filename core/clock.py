@@ -147,21 +147,23 @@ class FakeClock:
             await self.settle()
         self._move_to(target)
 
-    async def settle(self) -> None:
-        """Return once every task that has waited on this clock is waiting on it again, or finished.
+    async def settle(self, sleepers: int = 0) -> None:
+        """Return once every task that has waited on this clock is waiting on it again, or finished,
+        and at least `sleepers` waits are pending (for tasks just started, not yet known).
 
         This is what makes a fake-clock test deterministic even when the woken work does real
         I/O (a probe of a loopback server): the test goes on only when the scheduler is idle.
         The calling task is not waited for (it is the one asking).
         """
         me = asyncio.current_task()
+        await asyncio.sleep(0)  # tasks created just now take their first step
         while True:
             awake = [
                 task
-                for task, sleepers in self._tasks.items()
-                if task is not me and not task.done() and not any(s.parked for s in sleepers)
+                for task, waits in self._tasks.items()
+                if task is not me and not task.done() and not any(s.parked for s in waits)
             ]
-            if not awake:
+            if not awake and self.sleepers >= sleepers:
                 return
             await self._next_change()
 

@@ -19,7 +19,12 @@ from core.results import ProbeError, RateLimited
 
 
 def make(
-    fail_max: int = 2, reset_timeout: float = 0.2, success_threshold: int = 1, *, clock: FakeClock | None = None, **kwargs
+    fail_max: int = 2,
+    reset_timeout: float = 0.2,
+    success_threshold: int = 1,
+    *,
+    clock: FakeClock | None = None,
+    **kwargs,
 ) -> ServiceBreaker:
     policy = BreakerPolicy(fail_max=fail_max, reset_timeout=reset_timeout, success_threshold=success_threshold)
     return ServiceBreaker("svc", policy, clock=clock or FakeClock(), **kwargs)
