@@ -157,6 +157,7 @@ async def test_failed_trial_reopens_and_sends_one_request(http_api, unique_key) 
     assert service.breaker.state == "open"
 
 
+@pytest.mark.slow
 async def test_exhausted_quota_sends_nothing_until_reset(http_api, unique_key) -> None:
     config = make_config(
         {"api": http(f"{http_api.url}/quota/{unique_key}?limit=2&window=2")},
@@ -234,6 +235,7 @@ async def test_low_remaining_quota_degrades_with_reason(http_api, unique_key) ->
     assert any(limit.resource == "core" and limit.remaining == 19 for limit in service.rate_limits)
 
 
+@pytest.mark.slow
 async def test_hung_service_does_not_delay_a_healthy_one(http_api, unique_key) -> None:
     config = make_config(
         {
