@@ -14,6 +14,10 @@ pybreaker 1.4 gets that wrong for coroutines:
   rest are refused until it finishes.
 - open -> half-open only happens when a call arrives; the time until the
   trial is computed from `opened_at`, so views can show "retry in 12s".
+- pybreaker reads the real time (`datetime.now(UTC)`) to stamp `opened_at` and
+  to let an open breaker's call through. Here the breaker's injected clock
+  does both (`_ClockedStorage` stamps, `_feed` decides), so a test on a fake
+  clock drives every timed transition without sleeping.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import pybreaker
 
+from core.clock import Clock, SystemClock
 from core.config import BreakerPolicy
 from core.snapshot import BreakerSnapshot
 
@@ -55,6 +60,26 @@ class _TransitionListener(pybreaker.CircuitBreakerListener):
             self._on_change(old, new_state.name)
 
 
+class _ClockedStorage(pybreaker.CircuitMemoryStorage):
+    """pybreaker's in-memory storage, but `opened_at` is this breaker's clock's time.
+
+    pybreaker's `open()` is the only writer of `opened_at` and always passes the real time;
+    storage is pybreaker's extension point, so the clock is put in here.
+    """
+
+    def __init__(self, state: str, clock: Clock) -> None:
+        super().__init__(state)
+        self._clock = clock
+
+    @property
+    def opened_at(self) -> datetime | None:
+        return self._opened_at
+
+    @opened_at.setter
+    def opened_at(self, _real_now: datetime) -> None:
+        self._opened_at = self._clock.now()
+
+
 class ServiceBreaker:
     """One service's breaker. `run()` guards a coroutine; `snapshot()` is what views show."""
 
@@ -63,20 +88,19 @@ class ServiceBreaker:
         name: str,
         policy: BreakerPolicy,
         *,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock | None = None,
         on_change: Callable[[str, str], None] | None = None,
         neutral: tuple[type[BaseException], ...] = (),
     ) -> None:
         """`neutral` exceptions say nothing about the service's health (e.g. rate limited):
         they pass through without counting as a failure or a success.
 
-        pybreaker timestamps `opened_at` with the real UTC clock, so `now` must be that clock
-        too (it is injectable only so tests can look from a given instant).
+        `clock` (the engine's) times the open state: when it opened, when it admits a trial.
         """
         self.name = name
-        self._now = now
+        self._clock = clock or SystemClock()
         self._neutral = neutral
-        self._storage = pybreaker.CircuitMemoryStorage(CLOSED)
+        self._storage = _ClockedStorage(CLOSED, self._clock)
         self._cb = pybreaker.CircuitBreaker(
             fail_max=policy.fail_max,
             reset_timeout=policy.reset_timeout,
@@ -139,9 +163,9 @@ class ServiceBreaker:
         if self._trial_in_flight:
             raise BreakerOpen("circuit half-open, trial probe in progress", self.retry_at())
         if state == OPEN:
-            retry_at = self.retry_at()
-            if retry_at is not None and self._now() < retry_at:
-                wait = (retry_at - self._now()).total_seconds()
+            retry_at, now = self.retry_at(), self._clock.now()
+            if retry_at is not None and now < retry_at:
+                wait = (retry_at - now).total_seconds()
                 raise BreakerOpen(f"circuit open after {self.failures} failures, retry in {_seconds(wait)}", retry_at)
             self._cb.half_open()
         self._trial_in_flight = True
@@ -169,12 +193,30 @@ class ServiceBreaker:
             if is_trial:
                 self._trial_in_flight = False
 
+    def _waiting(self) -> bool:
+        """Open, and its reset_timeout not yet over by this breaker's clock."""
+        retry_at = self.retry_at()
+        return retry_at is not None and self._clock.now() < retry_at
+
+    def _feed(self, outcome: Callable[[], None]) -> None:
+        """Record an outcome in pybreaker, deciding open -> half-open by this breaker's clock.
+
+        An open breaker's pybreaker state would decide by the real time; it is asked only once
+        this clock says the timeout is over (and moved to half-open first, as pybreaker would).
+        While the timeout runs, pybreaker would refuse the outcome unrecorded: so is it here.
+        """
+        if self.state == OPEN:
+            if self._waiting():
+                return
+            self._cb.half_open()
+        self._cb.call(outcome)
+
     def _record_failure(self, exc: Exception) -> None:
         def fail() -> None:
             raise exc
 
         try:
-            self._cb.call(fail)
+            self._feed(fail)
         except Exception as raised:
             if raised is not exc and not isinstance(raised, pybreaker.CircuitBreakerError):
                 raise
@@ -182,7 +224,7 @@ class ServiceBreaker:
     def _record_success(self) -> None:
         # If another path opened the breaker while this call ran, it stays open.
         with contextlib.suppress(pybreaker.CircuitBreakerError):
-            self._cb.call(_noop)
+            self._feed(_noop)
 
 
 def _noop() -> None:

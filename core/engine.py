@@ -16,10 +16,9 @@ schedule.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -76,11 +75,19 @@ class _Service:
 
 class Engine:
     def __init__(
-        self, config: Config, *, clock: Clock | None = None, http_transport: httpx2.AsyncBaseTransport | None = None
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        uniform: Callable[[float, float], float] = random.uniform,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
-        """`http_transport` replaces the network under the shared HTTP client (e.g. `httpx2.MockTransport`)."""
+        """`clock` tells the time and does the scheduler's waiting; `uniform(a, b)` draws the jitter.
+        Both are injectable so a test can run the schedule on a fake clock, exactly. `http_transport`
+        replaces the network under the shared HTTP client (e.g. `httpx2.MockTransport`)."""
         self._config = config
         self._clock = clock or SystemClock()
+        self._uniform = uniform
         self._bus = EventBus()
         self._generation = 0
         self._running = False
@@ -108,7 +115,7 @@ class Engine:
         now = self._clock.monotonic()
         spread = min(FIRST_PROBE_SPREAD, min((s.config.interval for s in self._services.values()), default=1))
         for name, service in self._services.items():
-            service.next_due = now + random.uniform(0, spread)
+            service.next_due = now + self._uniform(0, spread)
             service.task = asyncio.create_task(self._service_loop(service), name=f"lookout:{name}")
         self._log(LogLevel.INFO, f"engine started: {len(self._services)} services", None)
 
@@ -235,6 +242,7 @@ class Engine:
             breaker = ServiceBreaker(
                 name,
                 config.breaker,
+                clock=self._clock,
                 on_change=lambda old, new, _name=name: self._breaker_changed(_name, old, new),
                 neutral=(RateLimited,),
             )
@@ -283,8 +291,7 @@ class Engine:
             if delay > 0 and not service.wake.is_set():
                 paused = service.state.paused
                 service.state.next_probe_at = None if paused else self._clock.now() + timedelta(seconds=delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(service.wake.wait(), timeout=delay)
+                await self._clock.wait(service.wake, delay)
             forced = service.wake.is_set()
             service.wake.clear()
             if forced or not service.state.paused:
@@ -292,7 +299,7 @@ class Engine:
             service.next_due = self._next_due(service)
 
     def _next_due(self, service: _Service) -> float:
-        interval = service.config.interval * (1 + random.uniform(-INTERVAL_JITTER, INTERVAL_JITTER))
+        interval = service.config.interval * (1 + self._uniform(-INTERVAL_JITTER, INTERVAL_JITTER))
         due = self._clock.monotonic() + interval
         now_wall = self._clock.now()
         quiet_until = service.pipeline.quiet_until

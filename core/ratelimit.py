@@ -303,10 +303,6 @@ class RateLimitTracker:
     def limits(self) -> tuple[RateLimit, ...]:
         return tuple(self._limits[name] for name in sorted(self._limits))
 
-    def lowest(self) -> RateLimit | None:
-        known = [limit for limit in self._limits.values() if limit.fraction_remaining is not None]
-        return min(known, key=lambda limit: limit.fraction_remaining or 0.0, default=None)
-
 
 def _same_window(a: datetime | None, b: datetime | None) -> bool:
     if a is None or b is None:

@@ -124,10 +124,6 @@ class Redactor:
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted(unique, key=len, reverse=True)
 
-    @property
-    def secret_count(self) -> int:
-        return len(self._secrets)
-
     def __call__(self, text: str) -> str:
         if not text:
             return text

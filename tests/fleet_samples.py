@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.clock import FixedClock
+from core.clock import FakeClock
 from core.events import LogEvent, LogLevel
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
@@ -16,8 +16,8 @@ from core.snapshot import BreakerSnapshot, FleetSnapshot, LatencyStats, ServiceS
 NOW = datetime(2026, 11, 25, 3, 0, 0, tzinfo=UTC)
 
 
-def clock() -> FixedClock:
-    return FixedClock(NOW)
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
 
 def _history(name: str, latencies: list[float], status: Status = Status.UP) -> tuple[ProbeResult, ...]:

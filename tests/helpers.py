@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from core.clock import Clock
 from core.config import Config, parse_config
 from core.engine import Engine
 
@@ -29,9 +30,9 @@ def make_config(services: dict[str, dict[str, Any]], *, env: dict[str, str] | No
 
 
 @asynccontextmanager
-async def idle_engine(config: Config) -> AsyncIterator[Engine]:
+async def idle_engine(config: Config, *, clock: Clock | None = None) -> AsyncIterator[Engine]:
     """An engine that probes only when told (run_once): exact request counts, no scheduler."""
-    engine = Engine(config)
+    engine = Engine(config, clock=clock)
     try:
         yield engine
     finally:

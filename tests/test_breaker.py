@@ -1,21 +1,33 @@
-"""The breaker under asyncio: each pybreaker 1.4 trap the engine must not fall into."""
+"""The breaker under asyncio: each pybreaker 1.4 trap the engine must not fall into.
+
+Every timed transition runs on a FakeClock: the tests move time instead of sleeping, so they are
+instant and give the same answer on a loaded machine.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pybreaker
 import pytest
 
 from core.breaker import CLOSED, HALF_OPEN, OPEN, BreakerOpen, ServiceBreaker
+from core.clock import FakeClock
 from core.config import BreakerPolicy
 from core.results import ProbeError, RateLimited
 
 
-def make(fail_max: int = 2, reset_timeout: float = 0.2, success_threshold: int = 1, **kwargs) -> ServiceBreaker:
+def make(
+    fail_max: int = 2,
+    reset_timeout: float = 0.2,
+    success_threshold: int = 1,
+    *,
+    clock: FakeClock | None = None,
+    **kwargs,
+) -> ServiceBreaker:
     policy = BreakerPolicy(fail_max=fail_max, reset_timeout=reset_timeout, success_threshold=success_threshold)
-    return ServiceBreaker("svc", policy, **kwargs)
+    return ServiceBreaker("svc", policy, clock=clock or FakeClock(), **kwargs)
 
 
 async def fail() -> None:
@@ -24,6 +36,12 @@ async def fail() -> None:
 
 async def succeed() -> str:
     return "ok"
+
+
+async def blocked(started: asyncio.Event) -> None:
+    """A call that is in flight until cancelled."""
+    started.set()
+    await asyncio.Event().wait()
 
 
 async def trip(breaker: ServiceBreaker) -> None:
@@ -80,8 +98,9 @@ async def test_open_breaker_does_not_call_at_all() -> None:
 
 async def test_shutdown_cancellation_is_not_a_failure() -> None:
     breaker = make(fail_max=1)
-    task = asyncio.create_task(breaker.run(lambda: asyncio.sleep(30)))
-    await asyncio.sleep(0.01)
+    started = asyncio.Event()
+    task = asyncio.create_task(breaker.run(lambda: blocked(started)))
+    await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -90,11 +109,13 @@ async def test_shutdown_cancellation_is_not_a_failure() -> None:
 
 
 async def test_cancelled_trial_leaves_half_open_and_frees_the_trial_slot() -> None:
-    breaker = make(fail_max=1, reset_timeout=0.05)
+    clock = FakeClock()
+    breaker = make(fail_max=1, reset_timeout=0.05, clock=clock)
     await trip(breaker)
-    await asyncio.sleep(0.08)
-    trial = asyncio.create_task(breaker.run(lambda: asyncio.sleep(30)))
-    await asyncio.sleep(0.01)
+    await clock.advance(0.05)
+    started = asyncio.Event()
+    trial = asyncio.create_task(breaker.run(lambda: blocked(started)))
+    await started.wait()
     assert breaker.state == HALF_OPEN and breaker.snapshot().trial_in_flight
     trial.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -110,8 +131,8 @@ async def test_timeout_is_a_failure() -> None:
     breaker = make(fail_max=1)
 
     async def times_out() -> None:
-        async with asyncio.timeout(0.01):
-            await asyncio.sleep(1)
+        async with asyncio.timeout(0):  # already over: fires at the next loop turn, no real wait
+            await asyncio.Event().wait()
 
     with pytest.raises(TimeoutError):
         await breaker.run(times_out)
@@ -119,9 +140,10 @@ async def test_timeout_is_a_failure() -> None:
 
 
 async def test_half_open_admits_exactly_one_concurrent_trial() -> None:
-    breaker = make(fail_max=1, reset_timeout=0.05)
+    clock = FakeClock()
+    breaker = make(fail_max=1, reset_timeout=0.05, clock=clock)
     await trip(breaker)
-    await asyncio.sleep(0.08)
+    await clock.advance(0.05)
     started = 0
     release = asyncio.Event()
 
@@ -132,7 +154,8 @@ async def test_half_open_admits_exactly_one_concurrent_trial() -> None:
         return "ok"
 
     tasks = [asyncio.create_task(breaker.run(slow_success)) for _ in range(5)]
-    await asyncio.sleep(0.02)
+    await asyncio.sleep(0)  # one loop turn: each task has run up to its admission (no await before it)
+    assert sum(task.done() for task in tasks) == 4
     release.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert started == 1
@@ -143,24 +166,28 @@ async def test_half_open_admits_exactly_one_concurrent_trial() -> None:
 
 
 async def test_failed_trial_reopens_with_a_fresh_timer() -> None:
-    breaker = make(fail_max=1, reset_timeout=0.05)
+    clock = FakeClock()
+    breaker = make(fail_max=1, reset_timeout=0.05, clock=clock)
     await trip(breaker)
     first_open = breaker.opened_at
-    await asyncio.sleep(0.08)
+    assert first_open == clock.now()
+    await clock.advance(0.08)
     with pytest.raises(ProbeError):
         await breaker.run(fail)
     assert breaker.state == OPEN
-    assert breaker.opened_at is not None and first_open is not None and breaker.opened_at > first_open
+    assert breaker.opened_at == first_open + timedelta(seconds=0.08)
+    assert breaker.retry_at() == breaker.opened_at + timedelta(seconds=0.05)
 
 
 async def test_open_to_half_open_waits_for_a_call_and_retry_in_counts_from_opened_at() -> None:
-    breaker = make(fail_max=1, reset_timeout=0.1)
+    clock = FakeClock()
+    breaker = make(fail_max=1, reset_timeout=0.1, clock=clock)
     await trip(breaker)
     snapshot = breaker.snapshot()
-    assert snapshot.opened_at is not None
+    assert snapshot.opened_at == clock.now()
     assert snapshot.retry_at == snapshot.opened_at + timedelta(seconds=0.1)
     assert 0 < snapshot.retry_in(snapshot.opened_at + timedelta(seconds=0.04)) == pytest.approx(0.06)
-    await asyncio.sleep(0.15)
+    await clock.advance(0.15)
     # pybreaker moves to half-open only when a call arrives; until then the state is still open...
     assert breaker.state == OPEN
     # ...and the time to the trial, computed from opened_at, is now zero, not a fresh reset_timeout.
@@ -170,9 +197,10 @@ async def test_open_to_half_open_waits_for_a_call_and_retry_in_counts_from_opene
 
 
 async def test_success_threshold_needs_that_many_trials() -> None:
-    breaker = make(fail_max=1, reset_timeout=0.05, success_threshold=2)
+    clock = FakeClock()
+    breaker = make(fail_max=1, reset_timeout=0.05, success_threshold=2, clock=clock)
     await trip(breaker)
-    await asyncio.sleep(0.08)
+    await clock.advance(0.05)
     await breaker.run(succeed)
     assert breaker.state == HALF_OPEN
     await breaker.run(succeed)
@@ -193,12 +221,54 @@ async def test_rate_limited_is_neutral() -> None:
 
 async def test_transitions_are_reported_and_reset_closes() -> None:
     seen: list[tuple[str, str]] = []
-    breaker = make(fail_max=1, reset_timeout=0.05, on_change=lambda old, new: seen.append((old, new)))
+    clock = FakeClock()
+    breaker = make(fail_max=1, reset_timeout=0.05, clock=clock, on_change=lambda old, new: seen.append((old, new)))
     await trip(breaker)
-    await asyncio.sleep(0.08)
+    await clock.advance(0.05)
     await breaker.run(succeed)
     assert seen == [(CLOSED, OPEN), (OPEN, HALF_OPEN), (HALF_OPEN, CLOSED)]
     await trip(breaker)
     breaker.reset()
     assert breaker.state == CLOSED and breaker.failures == 0
     assert seen[-1] == (OPEN, CLOSED)
+
+
+async def test_open_lasts_exactly_reset_timeout_on_the_breakers_clock() -> None:
+    clock = FakeClock()
+    breaker = make(fail_max=1, reset_timeout=30, clock=clock)
+    await trip(breaker)
+    await clock.advance(29.9)
+    with pytest.raises(BreakerOpen) as refused:
+        await breaker.run(succeed)
+    assert refused.value.reason == "circuit open after 1 failures, retry in 0.1s"
+    assert refused.value.retry_at == clock.now() + timedelta(seconds=0.1)
+    await clock.advance(0.1)
+    assert await breaker.run(succeed) == "ok"
+    assert breaker.state == CLOSED
+
+
+@pytest.mark.parametrize(("later", "expected"), [(59.9, OPEN), (60, CLOSED)])
+async def test_an_outcome_arriving_while_open_is_judged_by_the_breakers_clock(later: float, expected: str) -> None:
+    """A call admitted while closed ends after another call opened the breaker. pybreaker would
+    compare the real time with opened_at; here the breaker's clock decides (this one is years
+    behind the real time, so a real-time check would take the open breaker's timeout as long over)."""
+    clock = FakeClock(at=datetime(2001, 1, 1, tzinfo=UTC))
+    breaker = make(fail_max=1, reset_timeout=60, clock=clock)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def late_success() -> str:
+        started.set()
+        await release.wait()
+        return "ok"
+
+    late = asyncio.create_task(breaker.run(late_success))
+    await started.wait()
+    with pytest.raises(ProbeError):
+        await breaker.run(fail)
+    assert breaker.state == OPEN
+    await clock.advance(later)
+    release.set()
+    assert await late == "ok"
+    # Within reset_timeout the success is not recorded (the breaker stays open); after it, the
+    # success is the trial pybreaker would have let through, and it closes the breaker.
+    assert breaker.state == expected

@@ -9,7 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.slow  # `lookout` as a subprocess, one per test
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_cli import lookout, write
+
+pytestmark = pytest.mark.slow  # `lookout --once --only` as a subprocess, one per test
 
 
 def test_only_reports_just_the_named_services(tmp_path, http_api, unique_key, free_port) -> None:

@@ -367,6 +367,7 @@ sys.exit(1)
 """
 
 
+@pytest.mark.slow
 def test_once_reports_show_paths_and_hosts_but_never_secrets(tmp_path: Path, http_api, unique_key) -> None:
     workdir = tmp_path / "workdir"
     workdir.mkdir()

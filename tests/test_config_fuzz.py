@@ -20,6 +20,8 @@ import pytest
 
 from tui.cli import main
 
+pytestmark = pytest.mark.slow  # a fuzz corpus, each case in a subprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 UNSET = "LOOKOUT_FUZZ_NEVER_SET"
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from fixtures_mcp import tagged_processes
 from helpers import make_config
 
@@ -15,6 +16,8 @@ from core.config import load_config
 from core.demo.fleet import start_demo_fleet
 from core.engine import Engine
 from core.events import BreakerChanged
+
+pytestmark = pytest.mark.slow  # `lookout demo` runs its whole fleet of processes
 
 
 def test_demo_once_json_shows_every_state_and_leaves_nothing_behind(tag) -> None:

@@ -4,11 +4,13 @@ server's own request counts, not by what the engine says about itself."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from urllib.parse import quote
 
 import pytest
 from helpers import idle_engine, make_config
 
+from core.clock import FakeClock
 from core.engine import Engine
 from core.events import BreakerChanged, LogEvent, ProbeCompleted, StatusChanged
 from core.results import Status
@@ -16,6 +18,16 @@ from core.results import Status
 
 def http(url: str, **extra) -> dict:
     return {"kind": "http", "url": url, **extra}
+
+
+def midpoint(low: float, high: float) -> float:
+    """Jitter without chance: every draw is the middle of its range, so a schedule is exact."""
+    return (low + high) / 2
+
+
+def probed_at(engine: Engine, name: str, start: datetime) -> list[float]:
+    """When each probe in the service's history started, in seconds after `start` (ms precision)."""
+    return [round((r.started_at - start).total_seconds(), 3) for r in engine.snapshot().get(name).history]
 
 
 async def test_healthy_service_is_up_with_latency(http_api, unique_key) -> None:
@@ -107,13 +119,15 @@ async def test_half_open_sends_exactly_one_trial_then_closes(http_api, unique_ke
         {"api": http(f"{http_api.url}/fail/{unique_key}?times=2")},
         breaker={"fail_max": 2, "reset_timeout": "300ms"},
     )
-    async with idle_engine(config) as engine:
+    clock = FakeClock()
+    async with idle_engine(config, clock=clock) as engine:
         await engine.run_once()
         await engine.run_once()
         assert engine.snapshot().get("api").breaker.state == "open"
+        await clock.advance(0.299)
         await engine.run_once()
         assert http_api.count("fail", unique_key) == 2
-        await asyncio.sleep(0.4)
+        await clock.advance(0.001)
         # Several callers at once after reset_timeout: the service sees exactly one trial.
         await asyncio.gather(*(engine.run_once() for _ in range(4)))
         assert http_api.count("fail", unique_key) == 3
@@ -132,9 +146,10 @@ async def test_failed_trial_reopens_and_sends_one_request(http_api, unique_key) 
         {"api": http(f"{http_api.url}/status/{unique_key}/500")},
         breaker={"fail_max": 1, "reset_timeout": "200ms"},
     )
-    async with idle_engine(config) as engine:
+    clock = FakeClock()
+    async with idle_engine(config, clock=clock) as engine:
         await engine.run_once()
-        await asyncio.sleep(0.3)
+        await clock.advance(0.2)
         await engine.run_once()
         await engine.run_once()
         service = engine.snapshot().get("api")
@@ -142,6 +157,7 @@ async def test_failed_trial_reopens_and_sends_one_request(http_api, unique_key) 
     assert service.breaker.state == "open"
 
 
+@pytest.mark.slow
 async def test_exhausted_quota_sends_nothing_until_reset(http_api, unique_key) -> None:
     config = make_config(
         {"api": http(f"{http_api.url}/quota/{unique_key}?limit=2&window=2")},
@@ -219,6 +235,7 @@ async def test_low_remaining_quota_degrades_with_reason(http_api, unique_key) ->
     assert any(limit.resource == "core" and limit.remaining == 19 for limit in service.rate_limits)
 
 
+@pytest.mark.slow
 async def test_hung_service_does_not_delay_a_healthy_one(http_api, unique_key) -> None:
     config = make_config(
         {
@@ -287,39 +304,61 @@ async def test_dependency_down_degrades_the_dependent(http_api, unique_key) -> N
 
 
 async def test_scheduler_probes_on_interval_pause_resume_and_probe_now(http_api, unique_key) -> None:
+    # On a fake clock, jitter at its midpoint: the first probe at half the start spread (150ms), then every 300ms.
+    clock = FakeClock()
+    start = clock.now()
     config = make_config({"api": http(f"{http_api.url}/ok/{unique_key}", interval="300ms")})
-    async with Engine(config) as engine:
+    async with Engine(config, clock=clock, uniform=midpoint) as engine:
         events = engine.subscribe()
-        await asyncio.sleep(1.0)
-        running = http_api.count("ok", unique_key)
-        assert running >= 2
+        await clock.settle(sleepers=1)
+        assert (engine.snapshot().get("api").next_probe_at - start).total_seconds() == pytest.approx(0.15)
+        await clock.advance(1.0)
+        assert probed_at(engine, "api", start) == [0.15, 0.45, 0.75]
+        assert http_api.count("ok", unique_key) == 3
         engine.pause("api")
-        await asyncio.sleep(0.1)
-        paused_at = http_api.count("ok", unique_key)
-        await asyncio.sleep(0.8)
-        assert http_api.count("ok", unique_key) == paused_at
-        assert engine.snapshot().get("api").paused
-        engine.probe_now("api")  # an operator's explicit probe runs even while paused
-        await asyncio.sleep(0.3)
-        assert http_api.count("ok", unique_key) == paused_at + 1
-        engine.resume("api")
-        await asyncio.sleep(0.8)
-        assert http_api.count("ok", unique_key) >= paused_at + 3
+        await clock.advance(1.0)  # three scheduled turns pass (1.05, 1.35, 1.65, 1.95): none probes
+        assert http_api.count("ok", unique_key) == 3
+        api = engine.snapshot().get("api")
+        assert api.paused and api.next_probe_at is None
+        engine.probe_now("api")  # an operator's explicit probe runs even while paused, at once
+        await clock.settle(sleepers=1)
+        assert probed_at(engine, "api", start)[3:] == [2.0]
+        assert http_api.count("ok", unique_key) == 4
+        engine.resume("api")  # probes at once, then every interval again
+        await clock.advance(0.65)
+        assert probed_at(engine, "api", start)[4:] == [2.0, 2.3, 2.6]
+        assert http_api.count("ok", unique_key) == 7
     kinds = {type(e) for e in events.drain()}
     assert ProbeCompleted in kinds and LogEvent in kinds
 
 
-async def test_status_change_events_and_generation(http_api, unique_key) -> None:
+async def test_scheduler_jitter_stretches_and_shrinks_the_interval_by_at_most_ten_percent(http_api, unique_key) -> None:
+    config = make_config({"api": http(f"{http_api.url}/ok/{unique_key}", interval="10s")})
+    for draw, gaps in ((min, [9.0, 9.0]), (max, [11.0, 11.0])):
+        clock = FakeClock()
+        start = clock.now()
+        async with Engine(config, clock=clock, uniform=lambda low, high, pick=draw: pick(low, high)) as engine:
+            await clock.settle(sleepers=1)
+            await clock.advance(25)
+            times = probed_at(engine, "api", start)
+        first = 0.0 if draw is min else 1.0  # the start spread: 0..1s
+        assert times == [first, first + gaps[0], first + gaps[0] + gaps[1]]
+
+
+async def test_status_change_events_and_snapshot(http_api, unique_key) -> None:
     config = make_config({"api": http(f"{http_api.url}/fail/{unique_key}?times=1")})
     engine = Engine(config)
     events = engine.subscribe()
-    before = engine.generation
+    before = engine.snapshot().get("api")
     try:
         await engine.run_once()
         await engine.run_once()
     finally:
         await engine.stop()
-    assert engine.generation > before
+    after = engine.snapshot().get("api")
+    assert (before.status, before.last_result, before.history) == (Status.UNKNOWN, None, ())
+    assert after.status is Status.UP and after.last_result is not None and after.last_result.http_status == 200
+    assert [r.status for r in after.history] == [Status.DOWN, Status.UP]
     changes = [(e.old, e.new) for e in events.drain() if isinstance(e, StatusChanged)]
     assert changes == [(Status.UNKNOWN, Status.DOWN), (Status.DOWN, Status.UP)]
 
@@ -385,20 +424,24 @@ async def test_a_refusal_holds_requests_for_max_block_at_most_and_says_so(
 ) -> None:
     url = f"{http_api.url}/status/{unique_key}/{code}?{query}"
     config = make_config({"api": http(url), "short": http(url, rate_limit={"max_block": "1s"})})
-    engine = Engine(config)
+    clock = FakeClock()
+    engine = Engine(config, clock=clock)
     events = engine.subscribe()
     try:
         limited = await engine.run_once()
         service = limited.get("api")
         assert service.status is Status.DEGRADED and service.reason.startswith("rate limited")
-        assert 3590 <= (service.gate_until - limited.taken_at).total_seconds() <= 3600  # default max_block: 1h
-        assert (limited.get("short").gate_until - limited.taken_at).total_seconds() <= 1
+        assert (service.gate_until - limited.taken_at).total_seconds() == 3600  # default max_block: 1h
+        assert (limited.get("short").gate_until - limited.taken_at).total_seconds() == 1
         logs = [e.message for e in events.drain() if isinstance(e, LogEvent) and e.service == "short"]
         assert any(
             m.startswith(f"server asked to wait {asked}") and m.endswith("waiting 1s (rate_limit.max_block)")
             for m in logs
         )
-        await asyncio.sleep(1.2)
+        await clock.advance(0.999)
+        await engine.run_once()
+        assert http_api.count("status", unique_key) == 2  # "short" still held, a millisecond before its 1s
+        await clock.advance(0.001)
         await engine.run_once()
     finally:
         await engine.stop()
@@ -434,11 +477,15 @@ async def test_retry_after_on_a_5xx_slows_the_schedule_only_as_far_as_the_breake
         {"api": http(f"{http_api.url}/status/{unique_key}/503?retry_after={A_YEAR}", interval="200ms")},
         breaker={"fail_max": 100, "reset_timeout": "1s"},
     )
-    async with Engine(config) as engine:
-        await asyncio.sleep(3.0)
+    clock = FakeClock()
+    start = clock.now()
+    async with Engine(config, clock=clock, uniform=midpoint) as engine:
+        await clock.settle(sleepers=1)
+        await clock.advance(3.0)
         service = engine.snapshot().get("api")
-    seen = http_api.count("status", unique_key)
-    assert 2 <= seen <= 6, seen  # ~3 (at 0s, ~1s, ~2s); unstretched would be ~15
+        times = probed_at(engine, "api", start)
+    assert times == [0.1, 1.1, 2.1]  # unstretched: every 200ms, 15 probes
+    assert http_api.count("status", unique_key) == 3
     assert service.status is Status.DOWN and service.gate_until is None
 
 

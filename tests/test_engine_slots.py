@@ -11,6 +11,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from helpers import idle_engine, make_config
 
 from core.breaker import ServiceBreaker
@@ -21,6 +22,7 @@ from core.pipeline import PipelineHooks, ServicePipeline
 from core.results import ProbeError, ProbeOutcome
 
 
+@pytest.mark.slow
 async def test_refused_fleet_never_queues_behind_retry_sleeps() -> None:
     # Services on a closed port, 3 attempts each with back-off: every refusal is instant, so the whole run is
     # a few seconds of sleeping. Holding a fleet slot through the sleeps (16 slots here, ~2s of back-off per
@@ -48,6 +50,7 @@ def _start_counter(log: Path) -> dict[str, object]:
     return {"kind": "mcp", "command": "sh", "args": ["-c", script]}
 
 
+@pytest.mark.slow
 async def test_at_most_max_starting_processes_start_at_once(tmp_path) -> None:
     log = tmp_path / "starts.log"
     services = {f"mcp-{i}": _start_counter(log) for i in range(10)}

@@ -207,6 +207,7 @@ def assert_safe(text: str) -> None:
 # -- --once, as cron and Nagios see it -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_http_reason_phrase_escapes_are_shown_not_obeyed(tmp_path, hostile_http) -> None:
     path = write(tmp_path, {"evil": {"kind": "http", "url": f"{hostile_http.url}/escapes"}})
     for fmt in ("table", "nagios", "json"):
@@ -219,6 +220,7 @@ def test_http_reason_phrase_escapes_are_shown_not_obeyed(tmp_path, hostile_http)
     assert "HTTP 500 \\x1b[2J\\x1b]0;pwned\\x07" in table
 
 
+@pytest.mark.slow
 def test_a_100k_reason_phrase_is_bounded_and_its_secret_masked(tmp_path, hostile_http) -> None:
     services = {"long": {"kind": "http", "url": f"{hostile_http.url}/long", "headers": {"X-Api-Key": "${KEY}"}}}
     path = write(tmp_path, services)
@@ -238,6 +240,7 @@ def test_a_100k_reason_phrase_is_bounded_and_its_secret_masked(tmp_path, hostile
         assert SECRET[:5] not in output
 
 
+@pytest.mark.slow
 def test_mcp_server_text_in_every_format(tmp_path) -> None:
     services = {"evil": evil_mcp(tmp_path, call={"tool": "fail", "arguments": {}})}
     path = write(tmp_path, services)
@@ -265,6 +268,7 @@ def test_mcp_server_text_in_every_format(tmp_path) -> None:
 # -- in process: snapshot details, events, the detail screen ---------------------------------------
 
 
+@pytest.mark.slow
 async def test_engine_records_and_events_are_safe_and_redacted(tmp_path) -> None:
     from tui.screens import detail_sections
 

@@ -113,6 +113,7 @@ async def test_an_encoding_lookout_did_not_ask_for_cannot_satisfy_a_body_check(h
     assert snapshot.get("status").status is Status.UP
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB is Linux's unit")
 async def test_peak_rss_of_once_against_a_1_gib_body_and_a_gzip_bomb(hostile_http, tmp_path) -> None:
     gib = 1024 * MIB

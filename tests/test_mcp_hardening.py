@@ -24,6 +24,8 @@ from core.events import LogEvent
 from core.probes.line_throttle import BURST
 from core.results import Status
 
+pytestmark = pytest.mark.slow  # misbehaving MCP server processes, some hanging until a timeout
+
 STARTING = "waiting for the server to start and answer the handshake"
 
 

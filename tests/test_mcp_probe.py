@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from fixtures_mcp import open_fds, stdio_service, tagged_processes
 from helpers import idle_engine, make_config
 
 from core.engine import Engine
 from core.events import InventoryChanged, LogEvent
 from core.results import Status
+
+pytestmark = pytest.mark.slow  # every test starts MCP server processes
 
 MODERN = "2026-07-28"
 

@@ -15,8 +15,11 @@ import textwrap
 from pathlib import Path
 
 import mcp.client.stdio
+import pytest
 from fixtures_procs import ROOT, lookout_argv, lookout_env, survivors, write_config
 from helpers import lookout_measuring_peak, peak_mib
+
+pytestmark = pytest.mark.slow  # stdio servers that fork daemons and flood output
 
 SLEEPER = "import time; time.sleep(120)"
 

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # fresh interpreters to prove what the headless path imports
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

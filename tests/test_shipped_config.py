@@ -23,6 +23,8 @@ from core.config import McpService, load_config, parse_config
 from core.demo.fleet import start_demo_fleet
 from core.engine import Engine
 
+pytestmark = pytest.mark.slow  # starts the servers the shipped services.yaml names
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "services.yaml"
 PINNED = re.compile(r"^(?P<package>@?[^@\s]+)@(?P<version>\d+\.\d+\.\d+)$")

@@ -27,6 +27,8 @@ from fixtures_procs import (
     write_config,
 )
 
+pytestmark = pytest.mark.slow  # signals to real `lookout` processes and their server fleets
+
 STARTED = 90.0
 """How long the servers may take to appear (the interpreter and the SDK load slowly on a busy machine)."""
 EXITED = 60.0

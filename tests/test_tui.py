@@ -7,6 +7,7 @@ import io
 import sys
 from pathlib import Path
 
+import pytest
 from fixtures_mcp import stdio_service, tagged_processes
 from helpers import make_config
 from rich.console import Console
@@ -65,6 +66,7 @@ def fleet_config(http_api, unique_key, tag):
     )
 
 
+@pytest.mark.slow
 async def test_panels_fill_from_the_live_engine_and_keys_act(http_api, unique_key, tag) -> None:
     source = EngineSource(fleet_config(http_api, unique_key, tag))
     app = LookoutApp(source, config_path="test.yaml")
@@ -127,6 +129,7 @@ async def test_panels_fill_from_the_live_engine_and_keys_act(http_api, unique_ke
     assert tagged_processes(tag) == []  # quitting stopped the engine and its stdio server
 
 
+@pytest.mark.slow
 async def test_filter_sort_panels_and_log(http_api, unique_key, tag) -> None:
     source = EngineSource(fleet_config(http_api, unique_key, tag))
     app = LookoutApp(source, config_path="test.yaml")
@@ -169,6 +172,7 @@ async def test_filter_sort_panels_and_log(http_api, unique_key, tag) -> None:
     assert tagged_processes(tag) == []
 
 
+@pytest.mark.slow
 async def test_command_palette_offers_every_action() -> None:
     import fleet_samples
 
@@ -197,6 +201,7 @@ async def test_command_palette_offers_every_action() -> None:
     assert ("probe", None) in source.actions
 
 
+@pytest.mark.slow
 async def test_server_text_shows_as_written_never_as_markup(tag) -> None:
     """What servers and users type is text, not markup: `[/usr/bin/node]` read as markup is an
     unmatched closing tag that would crash the render loop, and `[bold]` would vanish."""
