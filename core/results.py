@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from core.details import Details
     from core.ratelimit import RateLimitReading
 
 
@@ -53,7 +54,8 @@ class ProbeOutcome:
     latency_ms: float | None = None
     http_status: int | None = None
     rate_limits: RateLimitReading | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: Details | None = None
+    """The kind's findings (`core.details`): made safe by the pipeline, not here."""
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -71,7 +73,7 @@ class ProbeError(Exception):
         retryable: bool = True,
         http_status: int | None = None,
         rate_limits: RateLimitReading | None = None,
-        details: dict[str, Any] | None = None,
+        details: Details | None = None,
         latency_ms: float | None = None,
     ) -> None:
         super().__init__(reason)
@@ -79,7 +81,7 @@ class ProbeError(Exception):
         self.retryable = retryable
         self.http_status = http_status
         self.rate_limits = rate_limits
-        self.details = details or {}
+        self.details = details
         self.latency_ms = latency_ms
 
 
@@ -110,7 +112,11 @@ class ProbeResult:
     """False when the gate or an open breaker kept the probe from sending anything."""
     http_status: int | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: Details | None = None
+    """The kind's findings, every server-supplied string already safe to show; None when there were none."""
+    full_reason: str = ""
+    """The reason up to `TEXT_LIMIT` when `reason` had to be cut at `REASON_LIMIT` (else empty): for the
+    detail screen, which can still say everything the server said."""
 
     @property
     def ok(self) -> bool:

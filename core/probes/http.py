@@ -22,6 +22,7 @@ import httpx2
 
 from core.config import HttpService
 from core.deadline import Deadline
+from core.details import HttpDetails
 from core.durations import format_duration
 from core.probes.base import ProbeContext
 from core.probes.http_body import ACCEPT_ENCODING, CappedBody, read_capped
@@ -64,9 +65,7 @@ class HttpProbe:
             )
         if service.expect.body:
             self._check_body(body, read, service.expect.body, status_code, reading, latency_ms)
-        details: dict[str, Any] = {"http_status": status_code, "http_version": response.http_version}
-        if read.truncated_at is not None:
-            details["body_truncated_at"] = read.truncated_at
+        details = HttpDetails(http_version=response.http_version, body_truncated_at=read.truncated_at)
         outcome = ProbeOutcome(
             latency_ms=latency_ms,
             http_status=status_code,
@@ -179,7 +178,7 @@ class HttpProbe:
                 http_status=code,
                 rate_limits=reading,
                 latency_ms=latency_ms,
-                details={"body_truncated_at": cap} if cap is not None else None,
+                details=HttpDetails(body_truncated_at=cap) if cap is not None else None,
             )
         if body is _NOT_JSON:
             raise ProbeError(

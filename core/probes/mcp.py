@@ -33,6 +33,7 @@ from mcp_types import PaginatedRequestParams
 
 from core.config import McpService
 from core.deadline import Deadline
+from core.details import McpDetails, ServerInfo, ToolInfo
 from core.durations import format_duration
 from core.events import InventoryChanged, LogLevel
 from core.probes.base import ProbeContext
@@ -299,40 +300,34 @@ class McpProbe:
             problems.append(f"slow: {format_duration(latency_ms / 1000)} > {format_duration(expect.max_latency)}")
         info = client.server_info
         caps = client.server_capabilities
-        details: dict[str, Any] = {
-            "transport": self.service.transport,
-            "session": self.service.session,
-            "protocol_version": client.protocol_version,
-            "era": session.era(),
-            "server": {
-                "name": getattr(info, "name", None),
-                "title": getattr(info, "title", None),
-                "version": getattr(info, "version", None),
-            },
-            "capabilities": [
+        process = session.process
+        details = McpDetails(
+            transport=self.service.transport,
+            session=self.service.session,
+            protocol_version=client.protocol_version,
+            era=session.era(),
+            server=ServerInfo(
+                name=getattr(info, "name", None),
+                title=getattr(info, "title", None),
+                version=getattr(info, "version", None),
+            ),
+            capabilities=tuple(
                 name
                 for name in ("tools", "resources", "prompts", "logging", "completions")
                 if getattr(caps, name, None) is not None
-            ],
-            "instructions_chars": len(client.instructions or ""),
-            "tools": [
-                {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in inventory.tools
-            ],
-            "tool_count": len(inventory.tools),
-            "resource_count": len(inventory.resources),
-            "resource_template_count": len(inventory.resource_templates),
-            "prompt_count": len(inventory.prompts),
-            "resources": list(inventory.resources),
-            "resource_templates": list(inventory.resource_templates),
-            "prompts": list(inventory.prompts),
-            "context_chars": inventory.context_chars,
-            "context_tokens": inventory.context_tokens,
-            "inventory_limits": list(inventory.limits),
-            "cold_start": round(cold_start, 1) if cold_start is not None else None,
-        }
-        if session.process is not None:
-            details["pid"] = session.process.pid
-            details["stderr_lines"] = session.process.stderr_lines
+            ),
+            instructions_chars=len(client.instructions or ""),
+            tools=tuple(ToolInfo(t.name, t.description, t.input_schema) for t in inventory.tools),
+            resources=tuple(inventory.resources),
+            resource_templates=tuple(inventory.resource_templates),
+            prompts=tuple(inventory.prompts),
+            context_chars=inventory.context_chars,
+            context_tokens=inventory.context_tokens,
+            inventory_limits=tuple(inventory.limits),
+            cold_start=round(cold_start, 1) if cold_start is not None else None,
+            pid=process.pid if process is not None else None,
+            stderr_lines=process.stderr_lines if process is not None else None,
+        )
         return ProbeOutcome(
             status=Status.DEGRADED if problems else Status.UP,
             reason="; ".join(problems),
