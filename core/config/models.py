@@ -408,13 +408,14 @@ def services_file_model(kinds: tuple[type[ServiceBase], ...]) -> type[BaseModel]
 
     Built per call, not declared once, so a kind registered at run time is in the schema too.
     """
-    one_service = Annotated[Union[kinds], Field(discriminator="kind")]  # noqa: UP007 (a Union of a runtime tuple)
+    # A Union of a tuple known only at run time: no static type checker can follow it.
+    one_service = Annotated[Union[kinds], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
     return create_model(
         "ServicesFile",
         __base__=_ServicesFileBase,
         __doc__="services.yaml as a whole: the model the JSON Schema is generated from.",
         defaults=(Defaults, Field(default_factory=Defaults)),
-        services=(dict[str, one_service], Field(default_factory=dict)),  # type: ignore[valid-type]
+        services=(dict[str, one_service], Field(default_factory=dict)),
         mcpServers=(
             dict[str, McpClientEntry],
             Field(default_factory=dict, description="an MCP client's server block, pasted as is"),
