@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
 from core.details import HttpDetails, McpDetails, ServerInfo, ToolInfo
 from core.redact import Redactor
+from core.results import ProbeResult, Status
 from core.sanitize import NAME_LIMIT, TEXT_LIMIT
+from core.snapshot import ProbeTally
 
+NOW = datetime(2026, 11, 25, 3, 0, 0, tzinfo=UTC)
 SECRET = "sk-live-0123456789abcdef"
 CSI = "\x1b[2J"
 SHOWN_CSI = "\\x1b[2J"
@@ -87,3 +93,16 @@ def test_a_tools_context_cost_is_its_compact_json() -> None:
     tool = ToolInfo("echo", "Say it back.", {"type": "object"})
     assert tool.context_chars == len('{"description":"Say it back.","input_schema":{"type":"object"},"name":"echo"}')
     assert tool.approx_tokens == tool.context_chars // 4
+
+
+def test_the_tally_keeps_the_last_findings_through_a_failure_and_counts_only_contacted_probes() -> None:
+    found = McpDetails(server=ServerInfo(name="docs"))
+    up = ProbeResult("s", NOW, Status.UP, attempts=2, details=found)
+    down = ProbeResult("s", NOW + timedelta(seconds=30), Status.DOWN, attempts=3, full_reason="long " * 100)
+    skipped = ProbeResult("s", NOW + timedelta(seconds=60), Status.DOWN, contacted=False)
+    tally = ProbeTally().after(up).after(down).after(down).after(skipped)
+    assert (tally.probes, tally.retries, tally.consecutive_failures) == (4, 1 + 2 + 2, 2)
+    assert tally.last_checked == NOW + timedelta(seconds=60)
+    assert tally.details is found  # a failure has no findings: the last known ones stay
+    newer = HttpDetails(body_truncated_at=10)
+    assert ProbeTally().after(up).after(replace(down, details=newer)).details is newer
