@@ -23,13 +23,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.clock import SystemClock
+from core.details import McpDetails, ServerInfo, ToolInfo
 from core.events import LogEvent, LogLevel
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
-from core.snapshot import FleetSnapshot, LatencyStats, ServiceSnapshot
+from core.snapshot import FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceSnapshot
 from tui.app import LookoutApp
 
 STATUSES = (Status.UP, Status.UP, Status.UP, Status.DEGRADED, Status.DOWN)
+BENCH_MCP = McpDetails(
+    protocol_version="2026-07-28",
+    server=ServerInfo(version="1.0"),
+    tools=tuple(ToolInfo(f"tool-{n}") for n in range(12)),
+    resources=("a", "b", "c"),
+    prompts=("p",),
+)
 
 
 class ChurningSource:
@@ -47,27 +55,17 @@ class ChurningSource:
         mcp = i % 2 == 0
         latency = random.uniform(5, 400)
         return ServiceSnapshot(
-            name=f"svc-{i:03d}",
-            kind="mcp" if mcp else "http",
-            target="bench",
+            info=ServiceInfo(
+                name=f"svc-{i:03d}", kind="mcp" if mcp else "http", target="bench", transport="stdio" if mcp else None
+            ),
             status=random.choice(STATUSES),
             reason="",
-            transport="stdio" if mcp else None,
             latency=LatencyStats(latency, latency, latency * 1.5, latency * 2, 10),
             history=tuple(
                 ProbeResult(f"svc-{i:03d}", now, Status.UP, latency_ms=random.uniform(5, 400)) for _ in range(10)
             ),
             uptime=random.random(),
-            last_checked=now,
-            details={
-                "protocol_version": "2026-07-28",
-                "tool_count": 12,
-                "resource_count": 3,
-                "prompt_count": 1,
-                "server": {"version": "1.0"},
-            }
-            if mcp
-            else {},
+            tally=ProbeTally(last_checked=now, details=BENCH_MCP if mcp else None),
             rate_limits=()
             if mcp
             else (RateLimit("core", 5000, random.randint(0, 5000), None, now + timedelta(minutes=30), "github"),),
@@ -85,7 +83,7 @@ class ChurningSource:
                     status=random.choice(STATUSES),
                     reason=random.choice(["", "HTTP 503 Service Unavailable (expected 200)", "slow: 2.1s > 2s"]),
                     latency=LatencyStats(latency, latency, latency * 1.5, latency * 2, 10),
-                    last_checked=now,
+                    tally=replace(old.tally, last_checked=now),
                 )
                 self._events.append(LogEvent(now, LogLevel.INFO, "changed", old.name))
             self._generation += 1

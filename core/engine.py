@@ -29,7 +29,8 @@ from core import __version__
 from core.breaker import OPEN, ServiceBreaker
 from core.bus import EventBus, Subscription
 from core.clock import Clock, SystemClock
-from core.config import Config, HttpService, ServiceConfig
+from core.config import Config, ServiceConfig
+from core.config.summary import summarize_config
 from core.durations import format_duration
 from core.events import (
     BreakerChanged,
@@ -41,14 +42,13 @@ from core.events import (
     StatusChanged,
     safe_event,
 )
+from core.kinds import kind_named
 from core.pipeline import PipelineHooks, ServicePipeline
 from core.probes.base import Probe, ProbeContext, default_max_starting
-from core.probes.registry import probe_factory
 from core.processes import reap_orphans_async
 from core.ratelimit import RateLimit
-from core.redact import Redactor
 from core.results import ProbeResult, RateLimited, Status
-from core.snapshot import FleetSnapshot, ServiceSnapshot
+from core.snapshot import FleetSnapshot, ServiceInfo, ServiceSnapshot
 from core.state import ServiceState, apply_dependencies
 
 logger = logging.getLogger(__name__)
@@ -238,7 +238,8 @@ class Engine:
                 now=self._clock.now,
                 start_slots=self._start_slots,
             )
-            probe = probe_factory(config.kind)(config, context)
+            kind = kind_named(config.kind)
+            probe = kind.probe_factory()(config, context)
             breaker = ServiceBreaker(
                 name,
                 config.breaker,
@@ -252,16 +253,17 @@ class Engine:
                 redact=self._config.redact,
             )
             pipeline = ServicePipeline(config, probe, breaker, hooks, now=self._clock.now, slot=self._semaphore)
-            state = ServiceState(
+            info = ServiceInfo(
                 name=name,
                 kind=config.kind,
-                target=describe_target(config, self._config.redactor),
+                target=kind.describe_target(config, self._config.redactor),
                 interval=config.interval,
                 tags=tuple(config.tags),
                 depends_on=tuple(config.depends_on),
                 transport=getattr(config, "transport", None),
                 config_summary=summarize_config(config, self._config),
             )
+            state = ServiceState(info=info)
             self._services[name] = _Service(config=config, state=state, pipeline=pipeline, probe=probe)
 
     def _ensure_http(self) -> httpx2.AsyncClient:
@@ -398,37 +400,3 @@ class Engine:
 def _consume(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()
-
-
-def describe_target(config: ServiceConfig, redact: Redactor) -> str:
-    """What a person should read as "what is probed", secrets masked."""
-    if isinstance(config, HttpService):
-        return redact(f"{config.method.upper()} {config.url}" if config.method.upper() != "GET" else config.url)
-    if config.transport == "stdio":
-        return " ".join([redact(config.command or ""), *redact.args(config.args)]).strip()
-    return redact(config.url or "")
-
-
-def summarize_config(config: ServiceConfig, fleet: Config) -> dict[str, Any]:
-    """The effective config for detail views: every header and env value masked where secret."""
-    summary = config.model_dump(mode="json", exclude={"name"}, exclude_none=True)
-    if "headers" in summary:
-        summary["headers"] = fleet.redactor.headers(summary["headers"])
-    if "env" in summary:
-        summary["env"] = fleet.redactor.env(summary["env"])
-    if "url" in summary:
-        summary["url"] = fleet.redact(summary["url"])
-    if "args" in summary:
-        summary["args"] = fleet.redactor.args(summary["args"])
-    return _redact_strings(summary, fleet.redact)
-
-
-def _redact_strings(value: Any, redact: Any) -> Any:
-    """Every other string too (a description may interpolate ${GITHUB_TOKEN}); config depth is bounded."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {key: _redact_strings(item, redact) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact_strings(item, redact) for item in value]
-    return value

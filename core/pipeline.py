@@ -29,6 +29,7 @@ from core.breaker import OPEN, BreakerOpen, ServiceBreaker
 from core.config import ServiceConfig
 from core.config.models import DEFAULT_MAX_BLOCK
 from core.deadline import Deadline
+from core.details import Details
 from core.durations import format_duration
 from core.events import LogLevel
 from core.probes.base import Probe, attempt_budget
@@ -36,7 +37,7 @@ from core.probes.expectations import safe_checks
 from core.ratelimit import RateLimit, RateLimitGate, RateLimitReading, RateLimitTracker
 from core.results import Check, ProbeError, ProbeOutcome, ProbeResult, RateLimited, Status
 from core.retry import run_with_retry
-from core.sanitize import safe_reason_and_details
+from core.sanitize import safe_reason
 
 logger = logging.getLogger(__name__)
 
@@ -254,14 +255,14 @@ class ServicePipeline:
         attempts: int = 0,
         http_status: int | None = None,
         timings: Mapping[str, float] | None = None,
-        details: Mapping[str, Any] | None = None,
+        details: Details | None = None,
         checks: tuple[Check, ...] = (),
     ) -> ProbeResult:
         # Every result is built here: the one place where what a server said becomes safe to show.
-        shown_reason, shown_details = safe_reason_and_details(reason, details, self.hooks.redact)
+        shown_reason, full_reason = safe_reason(reason, self.hooks.redact)
         if self.breaker.last_error:
             # The breaker keeps str() of the failure it counted, which is the message before redaction.
-            self.breaker.last_error = safe_reason_and_details(self.breaker.last_error, None, self.hooks.redact)[0]
+            self.breaker.last_error = safe_reason(self.breaker.last_error, self.hooks.redact)[0]
         return ProbeResult(
             service=self.service.name,
             started_at=started_at,
@@ -272,6 +273,7 @@ class ServicePipeline:
             contacted=contacted,
             http_status=http_status,
             timings=dict(timings or {}),
-            details=shown_details,
+            details=details.safe(self.hooks.redact) if details is not None else None,
+            full_reason=full_reason,
             checks=safe_checks(checks, self.hooks.redact),
         )

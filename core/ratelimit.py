@@ -22,6 +22,7 @@ from typing import Any
 
 from core.config.models import DEFAULT_MAX_BLOCK
 from core.durations import format_duration
+from core.numbers import format_percent
 
 DEFAULT_BLOCK = 60.0
 """A 429 that names no time: wait this long before asking again."""
@@ -398,7 +399,7 @@ class RateLimitGate:
                 continue
             text = (
                 f"{limit.resource} quota low: {limit.remaining}/{limit.limit} left "
-                f"({_percent(fraction)} < {_percent(self.warn_below)})"
+                f"({format_percent(fraction)} < {format_percent(self.warn_below)})"
             )
             if limit.reset_at is not None:
                 when = now or datetime.now(UTC)
@@ -412,8 +413,3 @@ def format_until(until: datetime, now: datetime) -> str:
     until, now = until.astimezone(UTC), now.astimezone(UTC)
     day = "" if until.date() == now.date() else f"{until:%b} {until.day} "
     return f"{day}{until:%H:%M:%S} UTC"
-
-
-def _percent(fraction: float) -> str:
-    value = fraction * 100
-    return f"{value:.0f}%" if value >= 10 or value == 0 else f"{value:.1f}%"

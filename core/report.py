@@ -11,12 +11,13 @@ bounded: a monitor's output must not grow with what a server chose to say.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from core import __version__
 from core.durations import format_duration
+from core.kinds import find_kind
+from core.numbers import format_ms
 from core.ratelimit import RateLimit
 from core.results import Status
 from core.sanitize import NAME_LIMIT, REASON_LIMIT, clean_line, clean_tree, clip
@@ -88,28 +89,10 @@ def _service_json(service: ServiceSnapshot, now: datetime) -> dict[str, Any]:
             for check in (result.checks if result else ())
         ],
     }
-    if service.kind == "mcp":
-        data["transport"] = service.transport
-        data["mcp"] = _mcp_json(service.details)
+    kind = find_kind(service.kind)
+    if kind is not None:
+        data.update(kind.report_fields(service))
     return data
-
-
-def _mcp_json(details: Mapping[str, Any]) -> dict[str, Any]:
-    server = details.get("server") or {}
-    return {
-        "protocol_version": details.get("protocol_version"),
-        "era": details.get("era"),
-        "server": {key: server.get(key) for key in ("name", "title", "version")},
-        "capabilities": list(details.get("capabilities") or []),
-        "tool_count": details.get("tool_count"),
-        "resource_count": details.get("resource_count"),
-        "resource_template_count": details.get("resource_template_count"),
-        "prompt_count": details.get("prompt_count"),
-        "tools": [tool.get("name") for tool in details.get("tools") or []],
-        "context_tokens": details.get("context_tokens"),
-        "instructions_chars": details.get("instructions_chars"),
-        "cold_start": details.get("cold_start"),
-    }
 
 
 def _limit_json(limit: RateLimit) -> dict[str, Any]:
@@ -209,7 +192,8 @@ def render_table(snapshot: FleetSnapshot, *, width: int = 100, colour: bool = Fa
         if colour:
             cells[0] = f"\x1b[{_COLOURS[service.status]}m{cells[0]}\x1b[0m"
         lines.append(_join([*cells, ellipsize(row[6], reason_width)]).rstrip())
-        extra = _mcp_line(service) if service.kind == "mcp" else ""
+        kind = find_kind(service.kind)
+        extra = kind.summary_line(service) if kind is not None else ""
         if extra:
             lines.append("  " + ellipsize(extra, width - 2))
     counts = snapshot.counts()
@@ -228,7 +212,7 @@ def _join(cells: list[str]) -> str:
 
 def _table_row(service: ServiceSnapshot, now: datetime) -> list[str]:
     result = service.last_result
-    latency = "-" if not result or result.latency_ms is None else format_ms(result.latency_ms)
+    latency = format_ms(result.latency_ms if result else None)
     breaker = service.breaker.state
     if service.breaker.state == "open":
         retry = service.breaker.retry_in(now)
@@ -238,7 +222,7 @@ def _table_row(service: ServiceSnapshot, now: datetime) -> list[str]:
     cells = [
         f"{service.status.symbol} {service.status.value}",
         service.name,
-        service.kind if service.kind != "mcp" else f"mcp/{service.transport}",
+        f"{service.kind}/{service.transport}" if service.transport else service.kind,
         latency,
         breaker,
         _rate_cell(service.rate_limits),
@@ -253,40 +237,6 @@ def _rate_cell(limits: tuple[RateLimit, ...]) -> str:
     lowest = min(known, key=lambda lim: lim.fraction_remaining if lim.fraction_remaining is not None else 1.0)
     total = f"/{lowest.limit}" if lowest.limit is not None else ""
     return f"{lowest.resource} {lowest.remaining}{total}"
-
-
-def _mcp_line(service: ServiceSnapshot) -> str:
-    details = service.details
-    if not details:
-        return ""
-    server = details.get("server") or {}
-    parts = []
-    if details.get("protocol_version"):
-        parts.append(f"protocol {details['protocol_version']}")
-    if server.get("name"):
-        parts.append(f"server {server['name']} {server.get('version') or ''}".rstrip())
-    counts = [
-        f"{details.get(key) or 0} {label}"
-        for key, label in (
-            ("tool_count", "tools"),
-            ("resource_count", "resources"),
-            ("prompt_count", "prompts"),
-        )
-    ]
-    parts.append(", ".join(counts))
-    if details.get("context_tokens"):
-        parts.append(f"~{details['context_tokens']} tokens of tool context")
-    timings = service.last_result.timings if service.last_result else {}
-    if timings:
-        parts.append(" ".join(f"{stage} {format_ms(ms)}" for stage, ms in timings.items()))
-    tools = [str(tool.get("name", "")) for tool in details.get("tools") or []]
-    if tools:
-        parts.append("tools: " + ", ".join(tools))
-    return clean_line(" · ".join(parts), None)
-
-
-def format_ms(ms: float) -> str:
-    return f"{ms:.0f}ms" if ms < 1000 else f"{ms / 1000:.2f}s"
 
 
 def ellipsize(text: str, width: int) -> str:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from core.details import Details
     from core.ratelimit import RateLimitReading
 
 
@@ -67,7 +68,8 @@ class ProbeOutcome:
     latency_ms: float | None = None
     http_status: int | None = None
     rate_limits: RateLimitReading | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: Details | None = None
+    """The kind's findings (`core.details`): made safe by the pipeline, not here."""
     timings: dict[str, float] = field(default_factory=dict)
     checks: tuple[Check, ...] = ()
     """Every expectation judged, in order; the failed ones make `reason`."""
@@ -87,7 +89,7 @@ class ProbeError(Exception):
         retryable: bool = True,
         http_status: int | None = None,
         rate_limits: RateLimitReading | None = None,
-        details: dict[str, Any] | None = None,
+        details: Details | None = None,
         latency_ms: float | None = None,
         checks: tuple[Check, ...] = (),
     ) -> None:
@@ -96,7 +98,7 @@ class ProbeError(Exception):
         self.retryable = retryable
         self.http_status = http_status
         self.rate_limits = rate_limits
-        self.details = details or {}
+        self.details = details
         self.latency_ms = latency_ms
         self.checks = checks
         """The expectations judged before the one that failed (and that one), when an expectation failed."""
@@ -129,7 +131,11 @@ class ProbeResult:
     """False when the gate or an open breaker kept the probe from sending anything."""
     http_status: int | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: Details | None = None
+    """The kind's findings, every server-supplied string already safe to show; None when there were none."""
+    full_reason: str = ""
+    """The reason up to `TEXT_LIMIT` when `reason` had to be cut at `REASON_LIMIT` (else empty): for the
+    detail screen, which can still say everything the server said."""
     checks: tuple[Check, ...] = ()
     """The expectations judged by the last attempt, in order (none if it failed before judging any)."""
 

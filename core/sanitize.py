@@ -45,26 +45,6 @@ MAX_DEPTH = 32
 """Nesting kept by `clean_tree`: a server's schema may nest without end; a stack must not."""
 TOO_DEEP = "…(nested too deep)"
 
-FULL_REASON = "full_reason"
-"""Where a result keeps its reason beyond `REASON_LIMIT` (up to `TEXT_LIMIT`), for the detail screen."""
-DETAIL_NAME_KEYS = frozenset(
-    {
-        "name",
-        "title",
-        "version",
-        "protocol_version",
-        "http_version",
-        "era",
-        "transport",
-        "session",
-        "capabilities",
-        "resources",
-        "resource_templates",
-        "prompts",
-    }
-)
-"""Keys of a result's details whose strings are names (one line, `NAME_LIMIT`); other strings are text."""
-
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 """Arabic letter mark, LRM/RLM, the embeddings and overrides (LRE RLE PDF LRO RLO) and isolates (LRI RLI FSI PDI)."""
 _UNSAFE = re.compile(f"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff]")
@@ -163,21 +143,20 @@ def clean_tree(
     return walk(value, 0, False)
 
 
-def safe_reason_and_details(
-    reason: str, details: Mapping[str, Any] | None, redact: Callable[[str], str]
-) -> tuple[str, dict[str, Any]]:
-    """A result's reason and details as they may be shown: redacted first, then made safe, then clipped.
+def safe_reason(reason: str, redact: Callable[[str], str]) -> tuple[str, str]:
+    """A result's reason as it may be shown: redacted first, then made safe, then clipped.
 
-    The reason is one line of at most `REASON_LIMIT` characters; when that cut
-    something, the details keep the reason up to `TEXT_LIMIT` under
-    `FULL_REASON`, so the detail screen can still say everything the server said.
+    Returns (shown, full): `shown` is one line of at most `REASON_LIMIT`
+    characters; when that cut something, `full` keeps the reason up to
+    `TEXT_LIMIT` (else it is empty), so the detail screen can still say
+    everything the server said. A result's details make themselves safe
+    (`core.details`: each record's `safe(redact)`).
     """
     redacted = redact(reason) if reason else ""
     shown = clean_line(redacted, REASON_LIMIT)
-    safe_details: dict[str, Any] = clean_tree(dict(details or {}), redact=redact, name_keys=DETAIL_NAME_KEYS)
     if shown.endswith(ELLIPSIS) and len(redacted) > REASON_LIMIT:
-        safe_details[FULL_REASON] = clean_text(redacted, TEXT_LIMIT)
-    return shown, safe_details
+        return shown, clean_text(redacted, TEXT_LIMIT)
+    return shown, ""
 
 
 def _precut(text: str, limit: int | None) -> tuple[str, bool]:

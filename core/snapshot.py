@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.details import Details
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
 
@@ -45,17 +46,115 @@ class LatencyStats:
 
 
 @dataclass(frozen=True, slots=True)
-class ServiceSnapshot:
+class ServiceInfo:
+    """A service's identity as the config fixes it: written once, shared by the state and every snapshot."""
+
     name: str
     kind: str
-    """"http" or "mcp"."""
+    """A registered probe kind: "http", "mcp", ..."""
     target: str
     """What is probed: a URL, or a command line (secrets already masked)."""
-    status: Status = Status.UNKNOWN
-    reason: str = "not probed yet"
+    interval: float = 30.0
     tags: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     transport: str | None = None
+    config_summary: Mapping[str, Any] = field(default_factory=dict)
+    """The service's effective config, secrets masked, for detail views."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTally:
+    """What the probes of a service add up to. The state replaces it with `after(result)` on every result
+    and each snapshot shares it: counted in one place, declared in one place."""
+
+    probes: int = 0
+    consecutive_failures: int = 0
+    retries: int = 0
+    """Retries spent in total (attempts beyond the first)."""
+    last_checked: datetime | None = None
+    details: Details | None = None
+    """The last known findings (for MCP: protocol, server, tools...); a failure without findings keeps them."""
+
+    def after(self, result: ProbeResult) -> ProbeTally:
+        contacted = result.contacted
+        return ProbeTally(
+            probes=self.probes + 1,
+            consecutive_failures=(0 if result.ok else self.consecutive_failures + 1)
+            if contacted
+            else self.consecutive_failures,
+            retries=self.retries + max(0, result.attempts - 1) if contacted else self.retries,
+            last_checked=result.started_at,
+            details=result.details if result.details is not None else self.details,
+        )
+
+
+class ServiceFields:
+    """Read access to a service's `info` and `tally` by their field names (`service.name`, `.probes`...),
+    for the state and the snapshot alike. Only properties: the fields themselves are declared once."""
+
+    __slots__ = ()
+    info: ServiceInfo
+    tally: ProbeTally
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
+    @property
+    def target(self) -> str:
+        return self.info.target
+
+    @property
+    def interval(self) -> float:
+        return self.info.interval
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.info.tags
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return self.info.depends_on
+
+    @property
+    def transport(self) -> str | None:
+        return self.info.transport
+
+    @property
+    def config_summary(self) -> Mapping[str, Any]:
+        return self.info.config_summary
+
+    @property
+    def probes(self) -> int:
+        return self.tally.probes
+
+    @property
+    def consecutive_failures(self) -> int:
+        return self.tally.consecutive_failures
+
+    @property
+    def retries(self) -> int:
+        return self.tally.retries
+
+    @property
+    def last_checked(self) -> datetime | None:
+        return self.tally.last_checked
+
+    @property
+    def details(self) -> Details | None:
+        return self.tally.details
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSnapshot(ServiceFields):
+    info: ServiceInfo
+    status: Status = Status.UNKNOWN
+    reason: str = "not probed yet"
+    tally: ProbeTally = ProbeTally()
     paused: bool = False
     probing: bool = False
     last_result: ProbeResult | None = None
@@ -64,23 +163,13 @@ class ServiceSnapshot:
     latency: LatencyStats = field(default_factory=LatencyStats)
     uptime: float | None = None
     """Fraction of contacted probes in `history` that were up or degraded."""
-    probes: int = 0
-    consecutive_failures: int = 0
-    retries: int = 0
-    """Retries spent in total (attempts beyond the first)."""
     breaker: BreakerSnapshot = field(default_factory=BreakerSnapshot)
     breaker_history: tuple[tuple[datetime, str, str], ...] = ()
     """(when, old, new) breaker transitions, oldest first, bounded."""
     rate_limits: tuple[RateLimit, ...] = ()
     gate_until: datetime | None = None
     """No request is sent to this service before this time (rate limited)."""
-    last_checked: datetime | None = None
     next_probe_at: datetime | None = None
-    interval: float = 30.0
-    details: Mapping[str, Any] = field(default_factory=dict)
-    """Kind-specific findings (for MCP: protocol, server, tools...)."""
-    config_summary: Mapping[str, Any] = field(default_factory=dict)
-    """The service's effective config, secrets masked, for detail views."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,12 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from core.events import safe_limits
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
-from core.sanitize import FULL_REASON, REASON_LIMIT, clean_line
-from core.snapshot import BreakerSnapshot, LatencyStats, ServiceSnapshot
+from core.sanitize import REASON_LIMIT, clean_line
+from core.snapshot import BreakerSnapshot, LatencyStats, ProbeTally, ServiceFields, ServiceInfo, ServiceSnapshot
 
 HISTORY = 120
 BREAKER_HISTORY = 20
@@ -57,76 +56,46 @@ def uptime(history: Iterable[ProbeResult]) -> float | None:
 
 
 @dataclass
-class ServiceState:
-    name: str
-    kind: str
-    target: str
-    interval: float
-    tags: tuple[str, ...] = ()
-    depends_on: tuple[str, ...] = ()
-    transport: str | None = None
-    config_summary: Mapping[str, Any] = field(default_factory=dict)
+class ServiceState(ServiceFields):
+    """The engine's live record of one service. Identity and counted results are shared frozen records
+    (`info`, `tally`): a snapshot takes them as they are, so a field is declared once, not per copy."""
+
+    info: ServiceInfo
+    tally: ProbeTally = field(default_factory=ProbeTally)
     status: Status = Status.UNKNOWN
     reason: str = "not probed yet"
     history: deque[ProbeResult] = field(default_factory=lambda: deque(maxlen=HISTORY))
     breaker_history: deque[tuple[datetime, str, str]] = field(default_factory=lambda: deque(maxlen=BREAKER_HISTORY))
-    probes: int = 0
-    consecutive_failures: int = 0
-    retries: int = 0
     paused: bool = False
     probing: bool = False
     rate_limits: tuple[RateLimit, ...] = ()
     gate_until: datetime | None = None
-    last_checked: datetime | None = None
     next_probe_at: datetime | None = None
-    details: dict[str, Any] = field(default_factory=dict)
 
     def record(self, result: ProbeResult) -> None:
         self.history.append(result)
-        self.probes += 1
         self.status = result.status
         self.reason = result.reason
-        self.last_checked = result.started_at
-        if result.contacted:
-            self.retries += max(0, result.attempts - 1)
-            if result.ok:
-                self.consecutive_failures = 0
-            else:
-                self.consecutive_failures += 1
-        # A failure's details are only its full reason: the last known findings (an MCP inventory) stay.
-        findings = {key: value for key, value in result.details.items() if key != FULL_REASON}
-        if findings:
-            self.details = findings
+        self.tally = self.tally.after(result)
 
     def snapshot(self, breaker: BreakerSnapshot, *, status: Status, reason: str) -> ServiceSnapshot:
         history = tuple(self.history)
         return ServiceSnapshot(
-            name=self.name,
-            kind=self.kind,
-            target=self.target,
+            info=self.info,
             status=status,
             reason=reason,
-            tags=self.tags,
-            depends_on=self.depends_on,
-            transport=self.transport,
+            tally=self.tally,
             paused=self.paused,
             probing=self.probing,
             last_result=history[-1] if history else None,
             history=history,
             latency=latency_stats(history),
             uptime=uptime(history),
-            probes=self.probes,
-            consecutive_failures=self.consecutive_failures,
-            retries=self.retries,
             breaker=_safe_breaker(breaker),
             breaker_history=tuple(self.breaker_history),
             rate_limits=safe_limits(self.rate_limits),
             gate_until=self.gate_until,
-            last_checked=self.last_checked,
             next_probe_at=self.next_probe_at,
-            interval=self.interval,
-            details=dict(self.details),
-            config_summary=self.config_summary,
         )
 
 

@@ -6,12 +6,14 @@ Snapshot tests render this and nothing else, so their screens never depend on a 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from core.clock import FakeClock
+from core.details import McpDetails, ServerInfo, ToolInfo
 from core.events import LogEvent, LogLevel
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
-from core.snapshot import BreakerSnapshot, FleetSnapshot, LatencyStats, ServiceSnapshot
+from core.snapshot import BreakerSnapshot, FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceSnapshot
 
 NOW = datetime(2026, 11, 25, 3, 0, 0, tzinfo=UTC)
 
@@ -27,35 +29,55 @@ def _history(name: str, latencies: list[float], status: Status = Status.UP) -> t
     )
 
 
-TOOLS = [
-    {"name": "search-docs", "description": "Search the documentation.", "input_schema": {"type": "object"}},
-    {"name": "get-page", "description": "Fetch one page as Markdown.", "input_schema": {"type": "object"}},
-]
+TOOLS = (
+    ToolInfo("search-docs", "Search the documentation.", {"type": "object"}),
+    ToolInfo("get-page", "Fetch one page as Markdown.", {"type": "object"}),
+)
 
 
-def mcp_details(name: str, version: str = "1.4.2", tools: int = 2) -> dict:
-    return {
-        "transport": "stdio",
-        "protocol_version": "2026-07-28",
-        "era": "modern",
-        "server": {"name": name, "title": None, "version": version},
-        "capabilities": ["tools", "resources", "prompts"],
-        "instructions_chars": 64,
-        "tools": TOOLS[:tools],
-        "tool_count": tools,
-        "resource_count": 2,
-        "resource_template_count": 1,
-        "prompt_count": 2,
-        "context_chars": 420,
-        "context_tokens": 105,
-        "cold_start": 812.0,
-    }
+def mcp_details(name: str, version: str = "1.4.2", tools: int = 2, transport: str = "stdio") -> McpDetails:
+    return McpDetails(
+        transport=transport,
+        protocol_version="2026-07-28",
+        era="modern",
+        server=ServerInfo(name=name, version=version),
+        capabilities=("tools", "resources", "prompts"),
+        instructions_chars=64,
+        tools=TOOLS[:tools],
+        resources=("docs://index", "docs://changelog"),
+        resource_templates=("docs://page/{slug}",),
+        prompts=("summarize", "explain"),
+        context_chars=420,
+        context_tokens=105,
+        cold_start=812.0,
+    )
+
+
+def service(
+    name: str,
+    kind: str,
+    target: str,
+    *,
+    transport: str | None = None,
+    tags: tuple[str, ...] = (),
+    config_summary: dict[str, Any] | None = None,
+    probes: int = 0,
+    consecutive_failures: int = 0,
+    retries: int = 0,
+    last_checked: datetime | None = None,
+    details: McpDetails | None = None,
+    **live: Any,
+) -> ServiceSnapshot:
+    """A snapshot from flat keywords: identity into `ServiceInfo`, counted results into `ProbeTally`."""
+    info = ServiceInfo(name, kind, target, tags=tags, transport=transport, config_summary=config_summary or {})
+    tally = ProbeTally(probes, consecutive_failures, retries, last_checked, details)
+    return ServiceSnapshot(info=info, tally=tally, **live)
 
 
 def fleet() -> FleetSnapshot:
     docs_history = _history("docs-mcp", [12, 14, 11, 30, 13, 12, 15, 12])
     services = (
-        ServiceSnapshot(
+        service(
             name="docs-mcp",
             kind="mcp",
             target="python -m docs_server",
@@ -73,7 +95,7 @@ def fleet() -> FleetSnapshot:
             tags=("mcp", "docs"),
             config_summary={"kind": "mcp", "command": "python", "env": {"API_KEY": "***"}},
         ),
-        ServiceSnapshot(
+        service(
             name="remote-mcp",
             kind="mcp",
             target="https://mcp.example.test/mcp",
@@ -84,9 +106,9 @@ def fleet() -> FleetSnapshot:
             uptime=0.8,
             history=_history("remote-mcp", [200, 240, 480, 220, 240]),
             last_checked=NOW - timedelta(seconds=3),
-            details={**mcp_details("remote", "0.9.0", 1), "transport": "http"},
+            details=mcp_details("remote", "0.9.0", 1, transport="http"),
         ),
-        ServiceSnapshot(
+        service(
             name="crashy-mcp",
             kind="mcp",
             target="python -m crashy",
@@ -106,7 +128,7 @@ def fleet() -> FleetSnapshot:
             ),
             retries=8,
         ),
-        ServiceSnapshot(
+        service(
             name="github-api",
             kind="http",
             target="https://api.github.test/rate_limit",
@@ -129,7 +151,7 @@ def fleet() -> FleetSnapshot:
             ),
             tags=("api", "github"),
         ),
-        ServiceSnapshot(
+        service(
             name="llm-api",
             kind="http",
             target="https://llm.example.test/v1/models",
@@ -140,7 +162,7 @@ def fleet() -> FleetSnapshot:
             last_checked=NOW - timedelta(seconds=8),
             rate_limits=(RateLimit("requests", 60, 41, 19, NOW + timedelta(minutes=6), "openai"),),
         ),
-        ServiceSnapshot(
+        service(
             name="billing-api",
             kind="http",
             target="http://127.0.0.1:9/health",

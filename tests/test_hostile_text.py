@@ -10,6 +10,7 @@ control characters, bounded lengths, and `***` instead of the key.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import os
@@ -17,7 +18,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,13 @@ import pytest
 import yaml
 from rich.console import Console, Group
 
+from core.details import McpDetails
 from core.engine import Engine
 from core.events import InventoryChanged, LogEvent
 from core.report import render_json, render_nagios, render_table
 from core.results import ProbeResult, Status
-from core.sanitize import FULL_REASON, REASON_LIMIT, TEXT_LIMIT
-from core.snapshot import BreakerSnapshot, FleetSnapshot, ServiceSnapshot
+from core.sanitize import REASON_LIMIT, TEXT_LIMIT
+from core.snapshot import BreakerSnapshot, FleetSnapshot, ServiceInfo, ServiceSnapshot
 from tests.fleet_samples import NOW
 from tests.helpers import make_config
 
@@ -187,10 +189,13 @@ def evil_mcp(tmp_path: Path, **extra: Any) -> dict[str, Any]:
 
 
 def strings(value: Any) -> Iterator[str]:
-    """Every string in nested data, keys included."""
+    """Every string in nested data (records' fields included), keys included."""
     if isinstance(value, str):
         yield value
-    elif isinstance(value, dict):
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for item in dataclasses.fields(value):
+            yield from strings(getattr(value, item.name))
+    elif isinstance(value, Mapping):
         for key, child in value.items():
             yield from strings(key)
             yield from strings(child)
@@ -282,21 +287,24 @@ async def test_engine_records_and_events_are_safe_and_redacted(tmp_path) -> None
         await engine.stop()
     service = snapshot.get("evil")
     assert service is not None and service.status is Status.UP, service and service.reason
-    details = dict(service.details)
-    for text in strings(details):
+    details = service.details
+    assert isinstance(details, McpDetails)
+    found = list(strings(details))
+    assert len(found) > 20  # the walk reaches into the records: server, tools, their schemas
+    for text in found:
         assert_safe(text)
         assert SECRET not in text
-    assert details["server"]["name"].startswith("evil" + SHOWN_CSI)
-    assert details["resources"][0].startswith("index" + SHOWN_CSI)
-    assert details["prompts"][0].startswith("ask" + SHOWN_CSI)
-    search = details["tools"][0]
-    assert search["description"] == (
+    assert details.server.name.startswith("evil" + SHOWN_CSI)
+    assert details.resources[0].startswith("index" + SHOWN_CSI)
+    assert details.prompts[0].startswith("ask" + SHOWN_CSI)
+    search = details.tools[0]
+    assert search.description == (
         "Search with ***.\\x1b[2J\\x1b]0;pwned\\x07\\x1b]8;;http://evil.example/\\x1b\\link\\x1b]8;;\\x1b\\"
         "\\x1b]52;c;cHduZWQ=\\x07\\x9b31m\\x7f\\u202e\nMore help."
     )
-    schema_key = next(iter(search["input_schema"]["properties"]))
+    schema_key = next(iter(search.input_schema["properties"]))
     assert schema_key.startswith("q" + SHOWN_CSI)
-    assert search["input_schema"]["properties"][schema_key]["description"].endswith(" ***")
+    assert search.input_schema["properties"][schema_key]["description"].endswith(" ***")
 
     seen = [event async for event in events]
     logs = [event for event in seen if isinstance(event, LogEvent)]
@@ -332,10 +340,10 @@ async def test_a_long_reason_keeps_its_full_text_for_the_detail_screen(hostile_h
     assert service is not None and service.last_result is not None
     result = service.last_result
     assert result.status is Status.DOWN and len(result.reason) <= REASON_LIMIT
-    full = result.details[FULL_REASON]
+    full = result.full_reason
     assert TEXT_LIMIT - 5 <= len(full) <= TEXT_LIMIT and full.startswith(result.reason[:-1].rstrip())
     assert "p*** " + SHOWN_CSI + " long long" in full and SECRET[:5] not in full
-    assert FULL_REASON not in service.details  # the service's findings are not replaced by a failure's text
+    assert service.details is None  # a failure's full reason is the result's, never the service's findings
     assert len(service.breaker.last_error) <= REASON_LIMIT and SECRET[:5] not in service.breaker.last_error
     screen = _render(Group(*detail_sections(service, snapshot.taken_at)))
     assert "Last reason in full" in screen and SECRET[:5] not in screen
@@ -348,9 +356,7 @@ def test_reports_are_safe_and_bounded_whatever_the_snapshot_holds() -> None:
     reason = "HTTP 500 \x1b]0;x\x07 | 'fake'=1 " + "word " * 20_000
     services = tuple(
         ServiceSnapshot(
-            name=f"svc\x1b[31m{i}",
-            kind="http",
-            target="http://127.0.0.1/",
+            info=ServiceInfo(name=f"svc\x1b[31m{i}", kind="http", target="http://127.0.0.1/"),
             status=Status.DOWN,
             reason=reason,
             last_result=ProbeResult(f"svc{i}", NOW, Status.DOWN, reason=reason, latency_ms=5.0),

@@ -50,7 +50,7 @@ async def test_a_huge_body_is_cut_at_the_cap_and_a_status_check_stays_up(hostile
         snapshot = await asyncio.wait_for(engine.run_once(), 60)
     service = snapshot.get("api")
     assert (service.status, service.reason) == (Status.UP, "")
-    assert service.last_result.details["body_truncated_at"] == MIB
+    assert service.last_result.details.body_truncated_at == MIB
     if encoding == "identity":
         # The client hung up long before the end: the server saw it and stopped writing. (A compressed
         # body is small enough on the wire to fit in the socket buffers: the RSS test covers those.)
@@ -77,7 +77,7 @@ async def test_a_body_expectation_on_a_cut_body_fails_with_the_cap(hostile_http,
     assert snapshot.get("small-cap").reason == "body larger than 64 KiB"
     assert snapshot.get("small-cap").last_result.attempts == 1  # a longer read next time would not help
     assert snapshot.get("status-only").status is Status.UP
-    assert snapshot.get("status-only").last_result.details["body_truncated_at"] == 64 * 1024
+    assert snapshot.get("status-only").last_result.details.body_truncated_at == 64 * 1024
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -98,7 +98,7 @@ async def test_bodies_within_the_cap_are_decoded_and_judged(hostile_http, encodi
     for name in ("small", "exact"):
         service = snapshot.get(name)
         assert (service.status, service.reason) == (Status.UP, ""), name
-        assert "body_truncated_at" not in service.last_result.details
+        assert service.last_result.details.body_truncated_at is None
 
 
 async def test_an_encoding_lookout_did_not_ask_for_cannot_satisfy_a_body_check(hostile_http) -> None:

@@ -23,6 +23,7 @@ from rich.console import Console, Group
 
 from core.config import HttpService
 from core.deadline import Deadline
+from core.details import HttpDetails
 from core.engine import Engine
 from core.probes.base import ProbeContext
 from core.probes.http import HttpProbe
@@ -131,7 +132,7 @@ async def test_a_gzip_bomb_is_read_only_up_to_max_body() -> None:
     with pytest.raises(ProbeError) as raised:
         await attempt(probe)
     assert raised.value.reason == "body larger than 64 KiB"
-    assert raised.value.details == {"body_truncated_at": 64 * 1024}
+    assert raised.value.details == HttpDetails(body_truncated_at=64 * 1024)
 
 
 async def test_a_redirect_to_another_host_does_not_carry_credentials() -> None:

@@ -27,10 +27,10 @@ async def test_every_configured_expectation_is_a_check_passed_or_failed(tag) -> 
     assert service is not None and service.status is Status.DEGRADED, service and service.reason
     result = service.last_result
     assert result is not None
-    tokens = service.details["context_tokens"]
+    tokens = service.details.context_tokens
     assert [(c.condition, c.ok, c.message) for c in result.checks] == [
         ("tools include search-docs, deploy", False, "missing tools: deploy"),
-        ("at least 2 tools", True, f"{service.details['tool_count']} tools"),
+        ("at least 2 tools", True, f"{service.details.tool_count} tools"),
         ("tool list at most 10 tokens of context", False, f"tool list costs ~{tokens} tokens of context (limit 10)"),
         ("tools/call echo answers with 'hello'", True, "answered as expected"),
         ("inventory within Lookout's caps", True, "complete"),

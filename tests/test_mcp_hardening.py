@@ -167,7 +167,7 @@ async def test_tool_list_past_the_item_cap_is_degraded(tag) -> None:
         service = (await engine.run_once()).get("huge")
     assert service.status is Status.DEGRADED
     assert service.reason == "tool list capped at 5000 (the server offers more)"
-    assert service.details["tool_count"] == 5000
+    assert service.details.tool_count == 5000
 
 
 async def test_inventory_past_the_byte_cap_is_degraded(tag) -> None:
@@ -180,7 +180,7 @@ async def test_inventory_past_the_byte_cap_is_degraded(tag) -> None:
         service = (await engine.run_once()).get("wordy")
     assert service.status is Status.DEGRADED
     assert service.reason == "inventory capped at 10 MiB during tools/list (the server offers more)"
-    assert 900 < service.details["tool_count"] < 1100
+    assert 900 < service.details.tool_count < 1100
 
 
 async def test_pagination_that_never_ends_is_degraded(tag) -> None:
@@ -189,7 +189,7 @@ async def test_pagination_that_never_ends_is_degraded(tag) -> None:
         service = (await engine.run_once()).get("endless")
     assert service.status is Status.DEGRADED
     assert service.reason == "tools/list pagination did not end after 500 pages"
-    assert service.details["tool_count"] == 500
+    assert service.details.tool_count == 500
 
 
 async def test_server_log_flood_is_rate_limited(tag) -> None:

@@ -13,6 +13,7 @@ import pytest
 from fixtures_mcp import open_fds, stdio_service, tagged_processes
 from helpers import idle_engine, make_config
 
+from core.details import McpDetails, ServerInfo
 from core.engine import Engine
 from core.events import InventoryChanged, LogEvent
 from core.results import Status
@@ -27,24 +28,25 @@ async def test_stdio_server_modern_era_findings(tag) -> None:
     async with idle_engine(config) as engine:
         first = (await engine.run_once()).get("docs")
         second = (await engine.run_once()).get("docs")
-        pid = first.details["pid"]
+        pid = first.details.pid
         assert tagged_processes(tag) == [pid]  # persistent: one server, kept between probes
     assert first.status is Status.UP, first.reason
     details = first.details
-    assert (details["protocol_version"], details["era"], details["transport"]) == (MODERN, "modern", "stdio")
-    assert details["server"] == {"name": "docs-demo", "title": "Lookout demo: docs", "version": "1.4.2"}
-    assert (details["tool_count"], details["resource_count"], details["resource_template_count"]) == (3, 2, 1)
-    assert details["prompt_count"] == 2 and sorted(details["prompts"]) == ["explain", "summarize"]
-    assert [tool["name"] for tool in details["tools"]] == ["search-docs", "get-page", "echo"]
-    assert details["tools"][0]["input_schema"]["required"] == ["query"]
-    assert details["context_tokens"] == -(-details["context_chars"] // 4) > 50
-    assert details["instructions_chars"] > 0 and "tools" in details["capabilities"]
-    assert details["cold_start"] > 0
+    assert isinstance(details, McpDetails)
+    assert (details.protocol_version, details.era, details.transport) == (MODERN, "modern", "stdio")
+    assert details.server == ServerInfo(name="docs-demo", title="Lookout demo: docs", version="1.4.2")
+    assert (details.tool_count, details.resource_count, details.resource_template_count) == (3, 2, 1)
+    assert details.prompt_count == 2 and sorted(details.prompts) == ["explain", "summarize"]
+    assert [tool.name for tool in details.tools] == ["search-docs", "get-page", "echo"]
+    assert details.tools[0].input_schema["required"] == ["query"]
+    assert details.context_tokens == -(-details.context_chars // 4) > 50
+    assert details.instructions_chars > 0 and "tools" in details.capabilities
+    assert details.cold_start is not None and details.cold_start > 0
     assert {"connect", "handshake", "tools/list", "prompts/list"} <= set(first.last_result.timings)
     # The second probe reuses the session: a liveness check instead of a new process and handshake.
-    assert second.status is Status.UP and second.details["pid"] == pid
+    assert second.status is Status.UP and second.details.pid == pid
     assert "server/discover" in second.last_result.timings and "handshake" not in second.last_result.timings
-    assert second.details["cold_start"] is None
+    assert second.details.cold_start is None
     assert tagged_processes(tag) == []  # the engine's shutdown took the server with it
 
 
@@ -54,7 +56,7 @@ async def test_stdio_server_handshake_era_uses_ping(tag) -> None:
         first = (await engine.run_once()).get("old")
         second = (await engine.run_once()).get("old")
     assert first.status is Status.UP, first.reason
-    assert first.details["era"] == "handshake" and first.details["protocol_version"] == "2025-11-25"
+    assert first.details.era == "handshake" and first.details.protocol_version == "2025-11-25"
     assert "ping" in second.last_result.timings
     assert tagged_processes(tag) == []
 
@@ -71,23 +73,23 @@ async def test_remote_transports(mcp_http_url, mcp_http_legacy_url, mcp_sse_url)
     async with idle_engine(config) as engine:
         snapshot = await engine.run_once()
         again = await engine.run_once()
-    found = {s.name: (s.status, s.details.get("era"), s.details.get("tool_count")) for s in snapshot.services}
+    found = {s.name: (s.status, s.details.era, s.details.tool_count) for s in snapshot.services}
     assert found == {
         "http": (Status.UP, "modern", 3),
         "http-legacy": (Status.UP, "handshake", 3),
         "sse": (Status.UP, found["sse"][1], 3),
     }
     assert all(s.status is Status.UP for s in again.services)
-    assert snapshot.get("http").details["transport"] == "http"
-    assert snapshot.get("sse").details["transport"] == "sse"
+    assert snapshot.get("http").details.transport == "http"
+    assert snapshot.get("sse").details.transport == "sse"
 
 
 async def test_pagination_is_followed(tag) -> None:
     config = make_config({"many": stdio_service("many-tools", tag=tag)}, timeout="15s")
     async with idle_engine(config) as engine:
         service = (await engine.run_once()).get("many")
-    assert service.details["tool_count"] == 60
-    assert service.details["tools"][-1]["name"] == "tool-59"
+    assert service.details.tool_count == 60
+    assert service.details.tools[-1].name == "tool-59"
 
 
 async def test_expectations_and_deep_call(tag) -> None:
@@ -113,7 +115,7 @@ async def test_expectations_and_deep_call(tag) -> None:
     good, lacking = snapshot.get("good"), snapshot.get("lacking")
     assert good.status is Status.UP and "call" in good.last_result.timings
     assert lacking.status is Status.DEGRADED
-    tokens = lacking.details["context_tokens"]
+    tokens = lacking.details.context_tokens
     assert lacking.reason == (
         f"missing tools: deploy; tool list costs ~{tokens} tokens of context (limit 10); "
         "tool echo answered without 'goodbye'"
@@ -167,7 +169,7 @@ async def test_server_dying_mid_session_is_reported_then_reconnected(tag) -> Non
     assert first.status is Status.UP
     assert died.status is Status.DOWN
     assert died.reason == "process exited with code 2: panic: lost connection to backend"
-    assert back.status is Status.UP and back.details["pid"] != first.details["pid"]
+    assert back.status is Status.UP and back.details.pid != first.details.pid
     stderr = [e.message for e in events.drain() if isinstance(e, LogEvent) and e.source == "stderr"]
     assert "panic: lost connection to backend" in stderr
     assert tagged_processes(tag) == []
@@ -253,7 +255,7 @@ async def test_fresh_probes_leave_no_processes_or_descriptors(tag, mcp_http_url)
         for _ in range(19):  # 19 rounds x 11 services = 209 fresh probes
             snapshot = await engine.run_once()
             assert all(s.status is Status.UP for s in snapshot.services), [s.reason for s in snapshot.services]
-            pids.add(snapshot.get("stdio").details["pid"])
+            pids.add(snapshot.get("stdio").details.pid)
             assert tagged_processes(tag) == []  # fresh: gone after every probe
         after = open_fds()
     assert len(pids) == 19

@@ -164,7 +164,7 @@ def test_a_running_servers_daemon_is_left_alone_until_the_server_goes(tmp_path, 
             engine = Engine(load_config(path))
             try:
                 snapshot = await engine.run_once()
-                server = snapshot.get("daemon").details["pid"]
+                server = snapshot.get("daemon").details.pid
                 helpers = [pid for pid in tagged_processes(tag) if pid != server]
                 killed = await reap_orphans_async()
                 adopted = [pid for pid in helpers if open(f"/proc/{{pid}}/stat").read().split(")")[-1].split()[1]
@@ -217,7 +217,7 @@ def test_a_daemon_that_ends_by_itself_is_reaped_not_left_a_zombie(tmp_path, tag)
             engine = Engine(load_config(path))
             try:
                 snapshot = await engine.run_once()
-                server = snapshot.get("daemon").details["pid"]
+                server = snapshot.get("daemon").details.pid
                 helpers = [pid for pid in tagged_processes(tag) if pid != server]
                 reap_orphans()  # sees the helper alive, and leaves it to its running server
                 seen = [state(pid) for pid in helpers]

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from core.details import McpDetails, ToolInfo
 from core.redact import Redactor
 from core.sanitize import (
-    FULL_REASON,
     MAX_DEPTH,
     REASON_LIMIT,
     TEXT_LIMIT,
@@ -17,7 +17,7 @@ from core.sanitize import (
     clean_text,
     clean_tree,
     clip,
-    safe_reason_and_details,
+    safe_reason,
 )
 
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
@@ -121,11 +121,11 @@ def test_redaction_comes_before_the_clip() -> None:
     secret = "sk-live-0123456789abcdef"
     redact = Redactor([secret])
     reason = "x" * (REASON_LIMIT - 10) + secret + " and more" * 1000  # the cut falls inside the secret
-    shown, details = safe_reason_and_details(reason, {"tools": [{"description": "y" * 5000 + secret}]}, redact)
+    shown, full = safe_reason(reason, redact)
     assert secret[:6] not in shown and "x*** and" in shown
     assert len(shown) == REASON_LIMIT
-    assert details[FULL_REASON].startswith("x" * (REASON_LIMIT - 10) + "*** and more")
-    assert len(details[FULL_REASON]) == TEXT_LIMIT
-    assert secret[:6] not in details["tools"][0]["description"]
-    short, kept = safe_reason_and_details("fine", {"server": {"name": "n"}}, redact)
-    assert (short, kept) == ("fine", {"server": {"name": "n"}})  # no full reason when nothing was cut
+    assert full.startswith("x" * (REASON_LIMIT - 10) + "*** and more")
+    assert len(full) == TEXT_LIMIT
+    details = McpDetails(tools=(ToolInfo("t", "y" * 5000 + secret),)).safe(redact)
+    assert secret[:6] not in details.tools[0].description
+    assert safe_reason("fine", redact) == ("fine", "")  # no full reason when nothing was cut

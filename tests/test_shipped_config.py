@@ -107,13 +107,13 @@ async def test_pinned_servers_offer_the_tools_the_shipped_config_expects(npm_pre
         snapshot = await engine.run_once(timeout=120)
     for service_snapshot in snapshot.services:
         shipped = checked[service_snapshot.name]
-        tools = {tool["name"]: tool for tool in service_snapshot.details.get("tools") or []}
+        tools = {tool.name: tool for tool in service_snapshot.details.tools} if service_snapshot.details else {}
         assert tools, f"{service_snapshot.name}: listed no tools: {service_snapshot.reason}"
         missing = [tool for tool in shipped.expect.tools if tool not in tools]
         assert not missing, f"{service_snapshot.name}: the shipped config expects {missing}; offered: {sorted(tools)}"
         if shipped.call is not None:
             assert shipped.call.tool in tools, f"{service_snapshot.name}: no tool {shipped.call.tool!r} to call"
-            schema = tools[shipped.call.tool]["input_schema"]
+            schema = tools[shipped.call.tool].input_schema
             jsonschema.validate(shipped.call.arguments, schema)  # the arguments the server would accept
 
 

@@ -1,5 +1,7 @@
 """Small text renderings shared by the panels: ages, countdowns, bars, sparklines, badges.
 
+Numbers (milliseconds, percentages) are formatted by core.numbers, the same way in every view.
+
 Status is never colour alone: every badge carries a symbol and a word.
 """
 
@@ -73,12 +75,6 @@ def until(when: datetime | None, now: datetime) -> str:
     return "now" if seconds <= 0 else f"in {coarse(seconds)}"
 
 
-def ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.0f}ms" if value < 1000 else f"{value / 1000:.1f}s"
-
-
 def sparkline(values: Sequence[float], width: int = 8) -> str:
     values = list(values)[-width:]
     if not values:
@@ -118,10 +114,3 @@ def quota_bar(remaining: int | None, limit: int | None, width: int = 10, *, exac
     bar.append("░" * (width - filled), style="dim")
     bar.append(f" {number(remaining)}/{number(limit)}")
     return bar
-
-
-def percent(fraction: float | None) -> str:
-    if fraction is None:
-        return "-"
-    value = fraction * 100
-    return f"{value:.0f}%" if value >= 99.5 or value < 10 else f"{value:.1f}%"

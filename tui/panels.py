@@ -12,10 +12,12 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.widgets import DataTable
 
+from core.details import McpDetails
+from core.numbers import UPTIME_PRECISION, format_ms, format_percent
 from core.report import ellipsize
 from core.results import Status
 from core.snapshot import FleetSnapshot, ServiceSnapshot
-from tui.format import ago, badge, breaker_badge, ms, percent, plain, quota_bar, sparkline, until
+from tui.format import ago, badge, breaker_badge, plain, quota_bar, sparkline, until
 
 Row = tuple[Any, ...]
 SORTS = ("name", "status", "latency")
@@ -230,11 +232,8 @@ class McpTable(FleetTable):
         for s in services:
             if s.kind != "mcp":
                 continue
-            d = s.details
-            server = d.get("server") or {}
-            counts = (
-                f"{d.get('tool_count', '-')}/{d.get('resource_count', '-')}/{d.get('prompt_count', '-')}" if d else "-"
-            )
+            d = s.details if isinstance(s.details, McpDetails) else None
+            counts = f"{d.tool_count}/{d.resource_count}/{d.prompt_count}" if d else "-"
             history = [r.latency_ms for r in s.history if r.latency_ms is not None and r.ok]
             out.append(
                 (
@@ -245,13 +244,13 @@ class McpTable(FleetTable):
                         s.name,
                         _reason(s, self.flex_width),
                         s.transport or "-",
-                        d.get("protocol_version") or "-",
-                        str(server.get("version") or "-"),
+                        (d.protocol_version if d else None) or "-",
+                        (d.server.version if d else None) or "-",
                         counts,
-                        ms(s.latency.last_ms),
-                        ms(s.latency.p95_ms),
+                        format_ms(s.latency.last_ms),
+                        format_ms(s.latency.p95_ms),
                         sparkline(history),
-                        percent(s.uptime),
+                        format_percent(s.uptime, UPTIME_PRECISION),
                         "probing…" if s.probing else ago(s.last_checked, now),
                     ),
                 )
@@ -277,8 +276,8 @@ class RateLimitTable(FleetTable):
         out = []
         for s in services:
             limits = list(s.rate_limits)
-            if s.kind != "http" and not limits:
-                continue
+            if s.kind == "mcp" and not limits:
+                continue  # an MCP server is in its own table; every other kind is listed here
             if not limits:
                 out.append(
                     (
@@ -291,7 +290,7 @@ class RateLimitTable(FleetTable):
                             Text("-"),
                             "-",
                             "-",
-                            ms(s.latency.last_ms),
+                            format_ms(s.latency.last_ms),
                             _reason(s, self.flex_width),
                         ),
                     )
@@ -310,7 +309,7 @@ class RateLimitTable(FleetTable):
                             quota_bar(limit.remaining, limit.limit, width=QUOTA_BAR),
                             until(limit.reset_at, now),
                             "blocked" if blocked else until(limit.exhausts_at, now) if limit.exhausts_at else "-",
-                            ms(s.latency.last_ms),
+                            format_ms(s.latency.last_ms),
                             _reason(s, self.flex_width),
                         ),
                     )

@@ -15,12 +15,13 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, Static
 
+from core.kinds import DetailSection, find_kind
+from core.numbers import UPTIME_PRECISION, format_ms, format_percent
 from core.ratelimit import format_until
 from core.results import Status
-from core.sanitize import FULL_REASON
 from core.snapshot import ServiceSnapshot
 from tui.actions import help_rows
-from tui.format import STATUS_STYLE, ago, badge, breaker_badge, ms, percent, quota_bar, sparkline, until
+from tui.format import STATUS_STYLE, ago, badge, breaker_badge, quota_bar, sparkline, until
 
 COMPACT_FOOTER_BELOW = 100
 """Columns below which a footer drops its padding and the ^p hint (the help lists it) so every key fits."""
@@ -133,10 +134,10 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
     _add_row(
         facts,
         "latency",
-        f"last {ms(s.latency.last_ms)}  p50 {ms(s.latency.p50_ms)}  "
-        f"p95 {ms(s.latency.p95_ms)}  p99 {ms(s.latency.p99_ms)}  ({s.latency.samples} samples)",
+        f"last {format_ms(s.latency.last_ms)}  p50 {format_ms(s.latency.p50_ms)}  "
+        f"p95 {format_ms(s.latency.p95_ms)}  p99 {format_ms(s.latency.p99_ms)}  ({s.latency.samples} samples)",
     )
-    _add_row(facts, "uptime", f"{percent(s.uptime)} of {s.probes} probes")
+    _add_row(facts, "uptime", f"{format_percent(s.uptime, UPTIME_PRECISION)} of {s.probes} probes")
     _add_row(facts, "failures in a row", str(s.consecutive_failures))
     _add_row(facts, "retries spent", str(s.retries))
     if s.depends_on:
@@ -145,10 +146,10 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
         _add_row(facts, "tags", ", ".join(s.tags))
     sections.append(facts)
 
-    full_reason = s.last_result.details.get(FULL_REASON) if s.last_result else None
+    full_reason = s.last_result.full_reason if s.last_result else ""
     if full_reason:
         section("Last reason in full")  # the table and the heading show its first few hundred characters
-        sections.append(Text(str(full_reason)))
+        sections.append(Text(full_reason))
 
     if s.last_result and s.last_result.checks:
         section("Checks")  # every expectation the last probe judged, passed or not
@@ -166,13 +167,15 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
     if latencies:
         section("Latency history")
         sections.append(Text(sparkline(latencies, width=60), style="cyan"))
-        sections.append(Text(f"min {ms(min(latencies))}  max {ms(max(latencies))}  oldest → newest", style="dim"))
+        sections.append(
+            Text(f"min {format_ms(min(latencies))}  max {format_ms(max(latencies))}  oldest → newest", style="dim")
+        )
 
     if s.last_result and s.last_result.timings:
         section("Last probe, stage by stage")
         stages = Table.grid(padding=(0, 2))
         for stage, value in s.last_result.timings.items():
-            _add_row(stages, stage, ms(value))
+            _add_row(stages, stage, format_ms(value))
         sections.append(stages)
 
     section("Recent results")
@@ -180,7 +183,9 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
     for column in ("when", "status", "latency", "tries", "reason"):
         recent.add_column(column, style="dim" if column == "when" else None)
     for r in list(s.history)[-10:][::-1]:
-        _add_row(recent, ago(r.started_at, now), badge(r.status), ms(r.latency_ms), str(r.attempts or "-"), r.reason)
+        _add_row(
+            recent, ago(r.started_at, now), badge(r.status), format_ms(r.latency_ms), str(r.attempts or "-"), r.reason
+        )
     sections.append(recent)
 
     section("Circuit breaker")
@@ -216,40 +221,38 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
         held = f"not sending requests until {format_until(s.gate_until, now)}; `b` clears it"
         sections.append(Text(held, style="yellow"))
 
-    d = s.details
-    if s.kind == "mcp" and d:
-        section("MCP server")
-        server = d.get("server") or {}
-        mcp = Table.grid(padding=(0, 2))
-        mcp.add_column(style="dim")
-        _add_row(mcp, "server", " ".join(str(x) for x in (server.get("name"), server.get("version")) if x))
-        if server.get("title"):
-            _add_row(mcp, "title", str(server["title"]))
-        _add_row(mcp, "protocol", f"{d.get('protocol_version')} ({d.get('era')} era) over {d.get('transport')}")
-        _add_row(mcp, "capabilities", ", ".join(d.get("capabilities") or []) or "-")
-        _add_row(mcp, "instructions", f"{d.get('instructions_chars', 0)} characters")
-        _add_row(
-            mcp,
-            "inventory",
-            f"{d.get('tool_count', 0)} tools, {d.get('resource_count', 0)} resources, "
-            f"{d.get('resource_template_count', 0)} templates, {d.get('prompt_count', 0)} prompts",
-        )
-        _add_row(mcp, "tool context", f"~{d.get('context_tokens', 0)} tokens ({d.get('context_chars', 0)} characters)")
-        if d.get("cold_start"):
-            _add_row(mcp, "cold start", ms(d["cold_start"]))
-        sections.append(mcp)
-        tools = Table(box=None, padding=(0, 1), show_edge=False)
-        tools.add_column("tool", style="bold", no_wrap=True)
-        tools.add_column("~tokens", justify="right")
-        tools.add_column("description")
-        for tool in d.get("tools") or []:
-            cost = len(json.dumps(tool, separators=(",", ":"), sort_keys=True)) // 4
-            _add_row(tools, tool.get("name", ""), str(cost), (tool.get("description") or "").split("\n")[0])
-        sections.append(tools)
+    kind = find_kind(s.kind)
+    for found in kind.detail_sections(s) if kind is not None else ():
+        section(found.title)
+        sections.extend(_render_section(found))
 
     section("Config (secrets masked)")
     sections.append(Text(json.dumps(dict(s.config_summary), indent=2, sort_keys=True, default=str), style="dim"))
     return sections
+
+
+def _render_section(found: DetailSection) -> list[Any]:
+    """A kind's section (plain data from core) as Rich renderables: its facts as a grid, then its table."""
+    rendered: list[Any] = []
+    if found.facts:
+        facts = Table.grid(padding=(0, 2))
+        facts.add_column(style="dim")
+        for label, value in found.facts:
+            _add_row(facts, label, value)
+        rendered.append(facts)
+    if found.columns:
+        table = Table(box=None, padding=(0, 1), show_edge=False)
+        for column in found.columns:
+            table.add_column(
+                column.title,
+                style="bold" if column.key else None,
+                no_wrap=column.key,
+                justify="right" if column.numeric else "left",
+            )
+        for row in found.rows:
+            _add_row(table, *row)
+        rendered.append(table)
+    return rendered
 
 
 def _add_row(table: Table, *cells: Any) -> None:

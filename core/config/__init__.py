@@ -5,7 +5,7 @@
 """
 
 from core.config.errors import ConfigError, ConfigIssue
-from core.config.loader import Config, config_json_schema, load_config, parse_config, write_schema
+from core.config.loader import Config, config_json_schema, load_config, parse_config
 from core.config.models import (
     BreakerPolicy,
     Defaults,
@@ -36,5 +36,4 @@ __all__ = [
     "config_json_schema",
     "load_config",
     "parse_config",
-    "write_schema",
 ]

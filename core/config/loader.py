@@ -5,7 +5,6 @@ problem reported at once with file, line and field path.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from collections.abc import Mapping
@@ -21,20 +20,19 @@ from core.config.messages import reword, suggest
 from core.config.models import (
     WARN_INTERVAL,
     Defaults,
-    HttpService,
     McpClientEntry,
     McpService,
     ServiceConfig,
-    ServicesFile,
+    services_file_model,
 )
 from core.config.yamlnodes import YamlProblem, load_with_lines
 from core.durations import format_duration
+from core.kinds import find_kind, kind_named, kind_names
 from core.redact import Redactor, arg_secrets, env_secrets, header_secrets, is_credential_name, url_secrets
 from core.sanitize import clean_line, has_controls
 from core.sizes import format_size
 
 TOP_LEVEL = ("defaults", "services", "mcpServers")
-KINDS: dict[str, type[HttpService] | type[McpService]] = {"http": HttpService, "mcp": McpService}
 CREDENTIAL_FIELDS = ("headers", "env")
 MAX_CONFIG_BYTES = 5 * 1024 * 1024
 """A services.yaml of 10,000 services is about 1.5 MB; anything much larger is not a config file.
@@ -271,17 +269,19 @@ class _Parser:
             if "command" in raw or "transport" in raw:
                 kind = "mcp"
             else:
-                self.issue(where, "kind: required: http or mcp")
+                self.issue(where, f"kind: required: {_one_of(kind_names())}")
                 return None
-        model = KINDS.get(kind) if isinstance(kind, str) else None
-        if model is None:
-            hint = suggest(str(kind), KINDS).replace(" (", "; ").rstrip(")")
-            self.issue((*where, "kind"), f"must be http or mcp (got {kind!r}{hint})")
+        known = find_kind(kind)
+        if known is None:
+            names = kind_names()
+            hint = suggest(str(kind), names).replace(" (", "; ").rstrip(")")
+            self.issue((*where, "kind"), f"must be {_one_of(names)} (got {kind!r}{hint})")
             return None
+        model = known.config_model
         merged = dict(raw)
         merged.setdefault("interval", defaults.interval)
         merged.setdefault("timeout", defaults.timeout)
-        if kind == "mcp":
+        if "startup_timeout" in model.model_fields:
             merged.setdefault("startup_timeout", defaults.startup_timeout)
         for policy in ("retry", "breaker"):
             base = getattr(defaults, policy).model_dump()
@@ -291,7 +291,7 @@ class _Parser:
             elif override is None:
                 merged[policy] = base
         merged["name"] = name
-        if kind == "mcp" and isinstance(merged.get("cwd"), str) and merged["cwd"]:
+        if "cwd" in model.model_fields and isinstance(merged.get("cwd"), str) and merged["cwd"]:
             cwd = Path(merged["cwd"]).expanduser()
             merged["cwd"] = str(cwd if cwd.is_absolute() or self.base_dir is None else (self.base_dir / cwd))
         service = self._validate(model, merged, where)
@@ -378,15 +378,26 @@ def _is_credential_path(path: tuple[Any, ...]) -> bool:
 
 
 def _secrets_in_credential_positions(service: ServiceConfig) -> list[str]:
-    """Literal or interpolated, these values are credentials by where they sit (see core/redact.py)."""
-    found = header_secrets(service.headers)
-    url = service.url
+    """Literal or interpolated, these values are credentials by where they sit (see core/redact.py).
+
+    Positions are found by field name, whatever the kind: a new kind with `headers` or `env` is covered.
+    """
+    found = header_secrets(getattr(service, "headers", None) or {})
+    url = getattr(service, "url", None)
     if url:
         found += url_secrets(url)
-    if isinstance(service, McpService):
-        found += env_secrets(service.env)
-        found += arg_secrets(service.args)
+    env = getattr(service, "env", None)
+    if env:
+        found += env_secrets(env)
+    args = getattr(service, "args", None)
+    if args:
+        found += arg_secrets(args)
     return found
+
+
+def _one_of(names: tuple[str, ...]) -> str:
+    """ "http or mcp", "http, mcp or toy": the kinds a service may be."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _fast_interval(seconds: float, who: str) -> str:
@@ -488,11 +499,8 @@ def _model_of(annotation: Any) -> Any:
 
 
 def config_json_schema() -> dict[str, Any]:
-    """JSON Schema of services.yaml, generated from the models the loader validates with."""
-    schema = ServicesFile.model_json_schema()
+    """JSON Schema of services.yaml, generated from the models the loader validates with (every registered kind)."""
+    models = tuple(kind_named(name).config_model for name in kind_names())
+    schema = services_file_model(models).model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
-
-
-def write_schema(path: str | Path) -> None:
-    Path(path).write_text(json.dumps(config_json_schema(), indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,14 +1,16 @@
 """The shape of services.yaml, as pydantic models.
 
 These models are the single source of truth: the loader validates with them and
-`lookout schema` generates the JSON Schema editors use from them. Every model
+`lookout schema` generates the JSON Schema editors use from them. Which model a
+service validates with is its kind's (core.kinds); `ServiceConfig` names the
+built-in ones for type checking. Every model
 forbids unknown keys, so a typo is an error rather than a silently ignored line.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -18,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -398,13 +401,25 @@ class McpClientEntry(BaseModel):
         return service
 
 
-class ServicesFile(BaseModel):
-    """services.yaml as a whole: the model the JSON Schema is generated from."""
-
+class _ServicesFileBase(BaseModel):
     model_config = ConfigDict(extra="forbid", title="Lookout services.yaml")
 
-    defaults: Defaults = Field(default_factory=Defaults)
-    services: dict[str, Annotated[HttpService | McpService, Field(discriminator="kind")]] = Field(default_factory=dict)
-    mcpServers: dict[str, McpClientEntry] = Field(
-        default_factory=dict, description="an MCP client's server block, pasted as is"
+
+def services_file_model(kinds: tuple[type[ServiceBase], ...]) -> type[BaseModel]:
+    """services.yaml as a whole, for the given kinds' models: the model the JSON Schema is generated from.
+
+    Built per call, not declared once, so a kind registered at run time is in the schema too.
+    """
+    # A Union of a tuple known only at run time: no static type checker can follow it.
+    one_service = Annotated[Union[kinds], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
+    return create_model(
+        "ServicesFile",
+        __base__=_ServicesFileBase,
+        __doc__="services.yaml as a whole: the model the JSON Schema is generated from.",
+        defaults=(Defaults, Field(default_factory=Defaults)),
+        services=(dict[str, one_service], Field(default_factory=dict)),
+        mcpServers=(
+            dict[str, McpClientEntry],
+            Field(default_factory=dict, description="an MCP client's server block, pasted as is"),
+        ),
     )

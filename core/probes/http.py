@@ -23,6 +23,7 @@ import httpx2
 
 from core.config import HttpService
 from core.deadline import Deadline
+from core.details import HttpDetails
 from core.probes.base import ProbeContext
 from core.probes.errors import TRANSPORT_RULES, Stage, describe, translate
 from core.probes.expectations import NOT_JSON, body_check, latency_check, reason_of, status_check
@@ -76,12 +77,10 @@ class HttpProbe:
                     http_status=status_code,
                     rate_limits=reading,
                     latency_ms=latency_ms,
-                    details={"body_truncated_at": cap} if cap is not None else None,
+                    details=HttpDetails(body_truncated_at=cap) if cap is not None else None,
                     checks=tuple(checks),
                 )
-        details: dict[str, Any] = {"http_status": status_code, "http_version": response.http_version}
-        if read.truncated_at is not None:
-            details["body_truncated_at"] = read.truncated_at
+        details = HttpDetails(http_version=response.http_version, body_truncated_at=read.truncated_at)
         if expect.max_latency is not None:
             checks.append(latency_check(latency_ms, expect.max_latency))
         reason = reason_of(checks)

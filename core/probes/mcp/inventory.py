@@ -12,12 +12,12 @@ rather than silently cut short and called up.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.details import ToolInfo
 from core.sanitize import clean_line, clean_text
 from core.sizes import format_size
 
@@ -29,26 +29,6 @@ MAX_PAGES = 500
 """A server still handing out cursors after this many pages is not going to stop (5,000 items at 10 a page)."""
 CHARS_PER_TOKEN = 4
 """The usual rule of thumb for English text and JSON with current tokenizers."""
-
-
-@dataclass(frozen=True, slots=True)
-class ToolInfo:
-    name: str
-    description: str
-    input_schema: dict[str, Any]
-
-    @property
-    def context_text(self) -> str:
-        """Roughly what a client puts in a model's context for this tool."""
-        return json.dumps(
-            {"name": self.name, "description": self.description, "input_schema": self.input_schema},
-            separators=(",", ":"),
-            sort_keys=True,
-        )
-
-    @property
-    def fingerprint(self) -> str:
-        return hashlib.sha1(self.context_text.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(slots=True)
