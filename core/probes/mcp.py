@@ -362,7 +362,6 @@ class McpProbe:
         self._list_changed = False
 
     def _publish_change(self, kind: str, diff: Any) -> None:
-        self.ctx.log(LogLevel.WARNING, f"{kind} changed: {diff.describe()}", "engine")
         self.ctx.publish(
             InventoryChanged(
                 at=self.ctx.now(),
