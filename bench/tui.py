@@ -39,7 +39,6 @@ class ChurningSource:
         self.clock = SystemClock()
         now = self.clock.now()
         self._services = [self._service(i, now) for i in range(size)]
-        self._generation = 1
         self._events: list[LogEvent] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -88,7 +87,6 @@ class ChurningSource:
                     last_checked=now,
                 )
                 self._events.append(LogEvent(now, LogLevel.INFO, "changed", old.name))
-            self._generation += 1
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._churn())
@@ -100,11 +98,7 @@ class ChurningSource:
     def snapshot(self) -> FleetSnapshot:
         return FleetSnapshot(datetime.now(UTC), tuple(self._services))
 
-    @property
-    def generation(self) -> int:
-        return self._generation
-
-    def drain_events(self) -> list[LogEvent]:
+    def take_events(self) -> list[LogEvent]:
         events, self._events = self._events, []
         return events
 

@@ -12,7 +12,9 @@ increment per event, never a wait.
 Taking the snapshot when the view reads, not when it overflows, keeps the
 publish path cheap (a fleet snapshot is built only once per gap) and makes the
 snapshot as fresh as it can be. The engine runs on one event loop, so taking a
-snapshot and resetting the queue happen with no publish in between.
+snapshot and resetting the queue happen with no publish in between; a view
+made while an event is being published (from a recorder's `record`, say)
+already has that event in its snapshot and skips it, by seq.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class ViewSubscription:
         self.resyncs = 0
 
     def _push(self, event: Event) -> None:
+        if event.seq <= self.snapshot.seq:
+            return  # subscribed (or resynced) while this event was being published: the snapshot holds it
         if self._lost or len(self._events) >= self._maxsize:
             self._lost += 1
             self.dropped += 1
