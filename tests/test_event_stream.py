@@ -68,7 +68,8 @@ def p99(values: list[float]) -> float:
 
 
 async def test_a_view_that_sleeps_a_second_per_event_never_stalls_the_schedule(http_api, unique_key) -> None:
-    config = make_config({f"s{i}": http(f"{http_api.url}/ok/{unique_key}") for i in range(10)}, interval="100ms")
+    # Few enough services that a busy 2-core machine still runs the engine itself on time.
+    config = make_config({f"s{i}": http(f"{http_api.url}/ok/{unique_key}") for i in range(5)}, interval="100ms")
     engine = Engine(config)
     truth = Everything()
     engine.add_recorder(truth)
@@ -94,7 +95,7 @@ async def test_a_view_that_sleeps_a_second_per_event_never_stalls_the_schedule(h
             await asyncio.gather(reader, return_exceptions=True)
 
     lags = [e.schedule_lag for e in truth.events if isinstance(e, ProbeStarted) and e.schedule_lag is not None]
-    assert len(lags) >= 30  # ~10 probes/s for the ~3 s the view took for a few events
+    assert len(lags) >= 30  # ~50 probes/s for the ~3 s the view took for a few events
     # Stalled behind the view, a probe would start a second or more late; bench/slow_view.py prints the figure.
     assert p99(lags) < 0.5
     assert view.dropped > 0 and view.resyncs >= 1
