@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -87,6 +88,8 @@ class Engine:
         self._seq = 0
         self._recorders: list[Recorder] = []
         self._failed_recorders: set[int] = set()
+        self._outbox: deque[Event] = deque()
+        self._delivering = False
         self._running = False
         self._http: httpx2.AsyncClient | None = None
         self._semaphore = asyncio.Semaphore(config.concurrency)
@@ -400,23 +403,30 @@ class Engine:
         with the seq before it.
         """
         self._seq += 1
-        event = replace(safe_event(event, self._config.redact), seq=self._seq)
-        failed: list[tuple[Recorder, Exception]] = []
+        self._outbox.append(replace(safe_event(event, self._config.redact), seq=self._seq))
+        if self._delivering:
+            return  # published from inside a delivery (a recorder acting on the engine): it goes next, in order
+        self._delivering = True
+        try:
+            while self._outbox:
+                self._deliver(self._outbox.popleft())
+        finally:
+            self._delivering = False
+
+    def _deliver(self, event: Event) -> None:
         for recorder in self._recorders:
             try:
                 recorder.record(event)
             except Exception as error:  # a recorder's bug is its own: the engine and the other consumers go on
                 if id(recorder) not in self._failed_recorders:
                     self._failed_recorders.add(id(recorder))
-                    failed.append((recorder, error))
+                    self._log(
+                        LogLevel.ERROR,
+                        f"recorder {type(recorder).__name__} failed: {type(error).__name__}: {error} "
+                        "(its later failures are not logged)",
+                        None,
+                    )
         self._bus.publish(event)
-        for recorder, error in failed:  # after this event reached everyone, so every consumer keeps seq order
-            self._log(
-                LogLevel.ERROR,
-                f"recorder {type(recorder).__name__} failed: {type(error).__name__}: {error} "
-                "(its later failures are not logged)",
-                None,
-            )
 
     async def _close_probe(self, probe: Probe) -> None:
         try:

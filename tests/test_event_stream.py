@@ -312,3 +312,26 @@ async def test_a_failing_recorder_is_logged_once_and_breaks_nothing(http_api, un
     complaints = [e for e in view.drain() if isinstance(e, LogEvent) and "recorder Broken failed" in e.message]
     assert len(complaints) == 1 and "RuntimeError: disk full" in complaints[0].message
     assert [e.seq for e in truth.events] == list(range(1, engine.seq + 1))
+
+
+async def test_a_recorder_acting_on_the_engine_keeps_every_consumer_in_seq_order(http_api, unique_key) -> None:
+    """An event published while another is being delivered waits its turn: nobody sees N+1 before N."""
+    engine = Engine(make_config({"api": http(f"{http_api.url}/ok/{unique_key}")}))
+
+    class PausesOnFirstResult:
+        def record(self, event: Event) -> None:
+            if isinstance(event, ProbeCompleted):
+                engine.pause("api")
+
+    truth = Everything()
+    engine.add_recorder(PausesOnFirstResult())
+    engine.add_recorder(truth)
+    view = engine.subscribe()
+    try:
+        await engine.run_once()
+    finally:
+        await engine.stop()
+    assert [e.seq for e in truth.events] == list(range(1, engine.seq + 1))
+    assert [e.seq for e in view.drain()] == list(range(1, engine.seq + 1))
+    kinds = [type(e) for e in truth.events]
+    assert kinds.index(PauseChanged) == kinds.index(ProbeCompleted) + 1
