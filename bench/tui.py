@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.bus import ViewItem
 from core.clock import SystemClock
 from core.events import LogEvent, LogLevel
 from core.ratelimit import RateLimit
@@ -39,7 +40,7 @@ class ChurningSource:
         self.clock = SystemClock()
         now = self.clock.now()
         self._services = [self._service(i, now) for i in range(size)]
-        self._events: list[LogEvent] = []
+        self._events: list[ViewItem] = []
         self._task: asyncio.Task[None] | None = None
 
     def _service(self, i: int, now: datetime) -> ServiceSnapshot:
@@ -98,7 +99,7 @@ class ChurningSource:
     def snapshot(self) -> FleetSnapshot:
         return FleetSnapshot(datetime.now(UTC), tuple(self._services))
 
-    def take_events(self) -> list[LogEvent]:
+    def take_events(self) -> list[ViewItem]:
         events, self._events = self._events, []
         return events
 
