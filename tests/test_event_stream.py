@@ -59,9 +59,9 @@ async def until(condition, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def p99(values: list[float]) -> float:
+def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 # -- views ----------------------------------------------------------------------------------------
@@ -95,9 +95,11 @@ async def test_a_view_that_sleeps_a_second_per_event_never_stalls_the_schedule(h
             await asyncio.gather(reader, return_exceptions=True)
 
     lags = [e.schedule_lag for e in truth.events if isinstance(e, ProbeStarted) and e.schedule_lag is not None]
+    # Stalled behind the view, the engine would manage a probe or two a second, each a second or more late.
+    # The bounds leave room for a busy 2-core machine pausing the loop; bench/slow_view.py prints the figure.
     assert len(lags) >= 30  # ~50 probes/s for the ~3 s the view took for a few events
-    # Stalled behind the view, a probe would start a second or more late; bench/slow_view.py prints the figure.
-    assert p99(lags) < 0.5
+    assert percentile(lags, 0.5) < 0.25
+    assert percentile(lags, 0.99) < 1.0
     assert view.dropped > 0 and view.resyncs >= 1
     # Every gap is accounted for: the events read run unbroken from each snapshot, and a Resync covers
     # exactly what was lost (last seq read + dropped = the new snapshot's seq).
