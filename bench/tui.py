@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.bus import ViewItem
 from core.clock import SystemClock
 from core.details import McpDetails, ServerInfo, ToolInfo
 from core.events import LogEvent, LogLevel
@@ -47,8 +48,7 @@ class ChurningSource:
         self.clock = SystemClock()
         now = self.clock.now()
         self._services = [self._service(i, now) for i in range(size)]
-        self._generation = 1
-        self._events: list[LogEvent] = []
+        self._events: list[ViewItem] = []
         self._task: asyncio.Task[None] | None = None
 
     def _service(self, i: int, now: datetime) -> ServiceSnapshot:
@@ -86,7 +86,6 @@ class ChurningSource:
                     tally=replace(old.tally, last_checked=now),
                 )
                 self._events.append(LogEvent(now, LogLevel.INFO, "changed", old.name))
-            self._generation += 1
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._churn())
@@ -98,11 +97,7 @@ class ChurningSource:
     def snapshot(self) -> FleetSnapshot:
         return FleetSnapshot(datetime.now(UTC), tuple(self._services))
 
-    @property
-    def generation(self) -> int:
-        return self._generation
-
-    def drain_events(self) -> list[LogEvent]:
+    def take_events(self) -> list[ViewItem]:
         events, self._events = self._events, []
         return events
 

@@ -18,16 +18,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 import httpx2
 
 from core import __version__
-from core.breaker import OPEN, ServiceBreaker
-from core.bus import EventBus, Subscription
+from core.breaker import ServiceBreaker
+from core.bus import EventBus, ViewSubscription
 from core.clock import Clock, SystemClock
 from core.config import Config, ServiceConfig
 from core.config.summary import summarize_config
@@ -37,8 +38,12 @@ from core.events import (
     Event,
     LogEvent,
     LogLevel,
+    OperatorReset,
+    PauseChanged,
     ProbeCompleted,
+    ProbeStarted,
     RateLimitsUpdated,
+    ReasonChanged,
     StatusChanged,
     safe_event,
 )
@@ -47,6 +52,7 @@ from core.pipeline import PipelineHooks, ServicePipeline
 from core.probes.base import Probe, ProbeContext, default_max_starting
 from core.processes import reap_orphans_async
 from core.ratelimit import RateLimit
+from core.recorder import Recorder
 from core.results import ProbeResult, RateLimited, Status
 from core.snapshot import FleetSnapshot, ServiceInfo, ServiceSnapshot
 from core.state import ServiceState, apply_dependencies
@@ -88,8 +94,12 @@ class Engine:
         self._config = config
         self._clock = clock or SystemClock()
         self._uniform = uniform
-        self._bus = EventBus()
-        self._generation = 0
+        self._bus = EventBus(self.snapshot)
+        self._seq = 0
+        self._recorders: list[Recorder] = []
+        self._failed_recorders: set[int] = set()
+        self._outbox: deque[Event] = deque()
+        self._delivering = False
         self._running = False
         self._http: httpx2.AsyncClient | None = None
         self._http_transport = http_transport
@@ -148,15 +158,31 @@ class Engine:
         return self._clock
 
     @property
-    def generation(self) -> int:
-        return self._generation
-
-    @property
     def names(self) -> list[str]:
         return list(self._services)
 
-    def subscribe(self, *, maxsize: int = 1000) -> Subscription:
+    @property
+    def seq(self) -> int:
+        """The seq of the last event published (0: none yet)."""
+        return self._seq
+
+    def subscribe(self, *, maxsize: int = 1000) -> ViewSubscription:
+        """Subscribe a view: `.snapshot` is the fleet now, then every event after it, in order.
+
+        A view may fall behind: it holds at most `maxsize` unread events, and
+        if it lets more arrive it loses them (counted in `.dropped`) and reads a
+        `Resync` with a fresh snapshot where they would have been. It never
+        slows the engine. A consumer that must see every event is a recorder.
+        """
         return self._bus.subscribe(maxsize)
+
+    def add_recorder(self, recorder: Recorder) -> None:
+        """Call `recorder.record(event)` for every event from now on, in order, before any view sees it.
+
+        `record` runs inside the engine's publish and must return at once (see
+        core.recorder); if it raises, that is logged once and the engine goes on.
+        """
+        self._recorders.append(recorder)
 
     def snapshot(self) -> FleetSnapshot:
         own = {name: (s.state.status, s.state.reason) for name, s in self._services.items()}
@@ -167,7 +193,7 @@ class Engine:
             status, reason = effective[name]
             services.append(service.state.snapshot(service.pipeline.breaker.snapshot(), status=status, reason=reason))
         path = str(self._config.path) if self._config.path else None
-        return FleetSnapshot(taken_at=self._clock.now(), services=tuple(services), config_path=path)
+        return FleetSnapshot(taken_at=self._clock.now(), services=tuple(services), config_path=path, seq=self._seq)
 
     async def run_once(self, names: Iterable[str] | None = None, *, timeout: float | None = None) -> FleetSnapshot:
         """Probe the named services (default: all) now, concurrently, and wait for them.
@@ -222,8 +248,7 @@ class Engine:
         service = self._service(name)
         service.pipeline.reset_guards()
         service.state.gate_until = None
-        self._log(LogLevel.INFO, "breaker and rate-limit gate reset by operator", name)
-        self._changed()
+        self._publish(OperatorReset(at=self._clock.now(), service=name))
         service.wake.set()  # the operator wants to know now whether it works again, not in an interval
 
     # -- internals -----------------------------------------------------------
@@ -319,13 +344,27 @@ class Engine:
             return None  # a probe of this service is already running: that one answers
         async with service.lock:  # the fleet slot is the pipeline's to take, per attempt
             service.state.probing = True
-            self._changed()
+            self._publish(
+                ProbeStarted(at=self._clock.now(), service=service.config.name, schedule_lag=self._lag(service))
+            )
             try:
                 result = await service.pipeline.run()
             finally:
                 service.state.probing = False
             self._record(service, result)
             return result
+
+    def _lag(self, service: _Service) -> float | None:
+        """How late a scheduled probe starts (monotonic seconds); None for a probe nobody scheduled.
+
+        Scheduled means: run by the service's own loop, at or after its due time.
+        A probe asked for early (an operator's "probe now") or by `run_once` has
+        no due time to be late against.
+        """
+        if asyncio.current_task() is not service.task:
+            return None
+        late = self._clock.monotonic() - service.next_due
+        return late if late >= 0 else None
 
     def _record(self, service: _Service, result: ProbeResult) -> None:
         state = service.state
@@ -338,38 +377,25 @@ class Engine:
             self._publish(
                 StatusChanged(at=now, service=state.name, old=old_status, new=result.status, reason=result.reason)
             )
-            level = (
-                LogLevel.INFO
-                if result.status is Status.UP
-                else (LogLevel.WARNING if result.status is Status.DEGRADED else LogLevel.ERROR)
-            )
-            why = f": {result.reason}" if result.reason else ""
-            self._log(level, f"{old_status.value} -> {result.status.value}{why}", state.name)
         elif result.reason != old_reason and result.status is not Status.UP:
-            self._log(LogLevel.DEBUG, f"still {result.status.value}: {result.reason}", state.name)
-        self._changed()
+            self._publish(ReasonChanged(at=now, service=state.name, status=result.status, reason=result.reason))
 
     def _set_paused(self, service: _Service, paused: bool) -> None:
         if service.state.paused == paused:
             return
         service.state.paused = paused
-        self._log(LogLevel.INFO, "paused" if paused else "resumed", service.state.name)
+        self._publish(PauseChanged(at=self._clock.now(), service=service.state.name, paused=paused))
         if not paused and self._running:
             service.wake.set()  # resuming probes at once: the operator wants to see it now
-        self._changed()
 
     def _breaker_changed(self, name: str, old: str, new: str) -> None:
         now = self._clock.now()
         self._services[name].state.breaker_history.append((now, old, new))
         self._publish(BreakerChanged(at=now, service=name, old=old, new=new))
-        level = LogLevel.ERROR if new == OPEN else LogLevel.INFO
-        self._log(level, f"breaker {old} -> {new}", name)
-        self._changed()
 
     def _rate_limits_changed(self, name: str, limits: tuple[RateLimit, ...]) -> None:
         self._services[name].state.rate_limits = limits
         self._publish(RateLimitsUpdated(at=self._clock.now(), service=name, limits=limits))
-        self._changed()
 
     def _log(self, level: LogLevel, message: str, service: str | None, source: str = "engine") -> None:
         self._publish(
@@ -383,12 +409,39 @@ class Engine:
         )
 
     def _publish(self, event: Event) -> None:
-        # Every event leaves through here (log lines too): the choke point for server text in events.
-        self._bus.publish(safe_event(event, self._config.redact))
-        self._changed()
+        """Every event leaves through here, once: made safe, numbered, recorded, then fanned out to views.
 
-    def _changed(self) -> None:
-        self._generation += 1
+        The choke point for server text in events, and the one place seq is
+        assigned, so seq order is publish order. The state the event reports
+        is already changed when it is published (everything here is
+        synchronous), so a snapshot taken between two events is consistent
+        with the seq before it.
+        """
+        self._seq += 1
+        self._outbox.append(replace(safe_event(event, self._config.redact), seq=self._seq))
+        if self._delivering:
+            return  # published from inside a delivery (a recorder acting on the engine): it goes next, in order
+        self._delivering = True
+        try:
+            while self._outbox:
+                self._deliver(self._outbox.popleft())
+        finally:
+            self._delivering = False
+
+    def _deliver(self, event: Event) -> None:
+        for recorder in self._recorders:
+            try:
+                recorder.record(event)
+            except Exception as error:  # a recorder's bug is its own: the engine and the other consumers go on
+                if id(recorder) not in self._failed_recorders:
+                    self._failed_recorders.add(id(recorder))
+                    self._log(
+                        LogLevel.ERROR,
+                        f"recorder {type(recorder).__name__} failed: {type(error).__name__}: {error} "
+                        "(its later failures are not logged)",
+                        None,
+                    )
+        self._bus.publish(event)
 
     async def _close_probe(self, probe: Probe) -> None:
         try:

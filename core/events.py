@@ -1,4 +1,12 @@
-"""Events the engine publishes. Views subscribe; the engine never waits on them."""
+"""The typed events the engine publishes: its one way out, besides snapshots.
+
+Every change the engine makes (a result, a status or breaker transition, a
+rate-limit update, an inventory change, a pause, an operator's reset, a probe
+starting) and every log line is one event, published once, in order. The
+engine stamps each with `seq`, counting up from 1 with no gaps, so a consumer
+can tell that it missed something and resync from a snapshot (which carries
+the seq it is consistent with). Events are frozen: every consumer may keep them.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +40,24 @@ class LogEvent:
     message: str
     service: str | None = None
     source: str = "engine"
+    seq: int = 0
+    """Stamped by the engine as it publishes (0: not published yet), as on every event."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeStarted:
+    """A probe of one service begins (before any attempt waits for a fleet slot).
+
+    `schedule_lag` is how late the start is against the schedule, in seconds of
+    the monotonic clock (actual start - due time): the measure of a scheduler
+    that keeps its promises. None for a probe nobody scheduled (an operator's
+    "probe now", a `run_once`), which has no due time to be late against.
+    """
+
+    at: datetime
+    service: str
+    schedule_lag: float | None = None
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +65,7 @@ class ProbeCompleted:
     at: datetime
     service: str
     result: ProbeResult
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +75,18 @@ class StatusChanged:
     old: Status
     new: Status
     reason: str
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonChanged:
+    """Still down (or degraded), but for another reason than at the last probe."""
+
+    at: datetime
+    service: str
+    status: Status
+    reason: str
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +95,7 @@ class BreakerChanged:
     service: str
     old: str
     new: str
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +103,7 @@ class RateLimitsUpdated:
     at: datetime
     service: str
     limits: tuple[RateLimit, ...]
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +116,44 @@ class InventoryChanged:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
+    seq: int = 0
 
 
-Event = LogEvent | ProbeCompleted | StatusChanged | BreakerChanged | RateLimitsUpdated | InventoryChanged
+@dataclass(frozen=True, slots=True)
+class PauseChanged:
+    """An operator paused a service's schedule, or resumed it."""
+
+    at: datetime
+    service: str
+    paused: bool
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorReset:
+    """An operator closed the service's breaker and opened its rate-limit gate ("try it now")."""
+
+    at: datetime
+    service: str
+    seq: int = 0
+
+
+Event = (
+    LogEvent
+    | ProbeStarted
+    | ProbeCompleted
+    | StatusChanged
+    | ReasonChanged
+    | BreakerChanged
+    | RateLimitsUpdated
+    | InventoryChanged
+    | PauseChanged
+    | OperatorReset
+)
+
+OBSERVATIONS: tuple[type[Event], ...] = (ProbeStarted, ProbeCompleted, LogEvent)
+"""Raw observations, many and each superseded by the next: a recorder that falls behind may sample
+these. Every other event is a transition of some service's state, which no recorder may lose."""
 
 
 def safe_event(event: Event, redact: Callable[[str], str]) -> Event:
@@ -98,7 +174,7 @@ def safe_event(event: Event, redact: Callable[[str], str]) -> Event:
             removed=safe_names(event.removed, redact),
             changed=safe_names(event.changed, redact),
         )
-    if isinstance(event, StatusChanged):
+    if isinstance(event, StatusChanged | ReasonChanged):
         return replace(event, reason=clean_line(redact(event.reason), REASON_LIMIT))
     if isinstance(event, RateLimitsUpdated):
         return replace(event, limits=safe_limits(event.limits, redact))

@@ -177,6 +177,8 @@ class FleetSnapshot:
     taken_at: datetime
     services: tuple[ServiceSnapshot, ...]
     config_path: str | None = None
+    seq: int = 0
+    """The seq of the last engine event this snapshot reflects: a view reads events from seq + 1 on."""
 
     @property
     def overall(self) -> Status:

@@ -10,7 +10,7 @@ from typing import Any
 
 from core.clock import FakeClock
 from core.details import McpDetails, ServerInfo, ToolInfo
-from core.events import LogEvent, LogLevel
+from core.events import BreakerChanged, Event, LogEvent, LogLevel, StatusChanged
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
 from core.snapshot import BreakerSnapshot, FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceSnapshot
@@ -177,11 +177,12 @@ def fleet() -> FleetSnapshot:
     return FleetSnapshot(taken_at=NOW, services=services, config_path="/etc/lookout/services.yaml")
 
 
-def events() -> list[LogEvent]:
+def events() -> list[Event]:
+    """What the engine publishes, typed: the log pane words the transitions itself."""
     return [
         LogEvent(NOW - timedelta(seconds=40), LogLevel.INFO, "engine started: 6 services"),
         LogEvent(NOW - timedelta(seconds=25), LogLevel.INFO, "fatal: simulated crash", "crashy-mcp", "stderr"),
-        LogEvent(NOW - timedelta(seconds=20), LogLevel.ERROR, "breaker closed -> open", "crashy-mcp"),
+        BreakerChanged(NOW - timedelta(seconds=20), "crashy-mcp", "closed", "open"),
         LogEvent(NOW - timedelta(seconds=5), LogLevel.WARNING, "core quota low: 212/5000 left", "github-api"),
-        LogEvent(NOW - timedelta(seconds=2), LogLevel.ERROR, "unknown -> down: connection refused", "billing-api"),
+        StatusChanged(NOW - timedelta(seconds=2), "billing-api", Status.UNKNOWN, Status.DOWN, "connection refused"),
     ]

@@ -12,7 +12,8 @@ from helpers import idle_engine, make_config
 
 from core.clock import FakeClock
 from core.engine import Engine
-from core.events import BreakerChanged, LogEvent, ProbeCompleted, StatusChanged
+from core.events import BreakerChanged, LogEvent, OperatorReset, ProbeCompleted, StatusChanged
+from core.loglines import log_line
 from core.results import Status
 
 
@@ -345,7 +346,7 @@ async def test_scheduler_jitter_stretches_and_shrinks_the_interval_by_at_most_te
         assert times == [first, first + gaps[0], first + gaps[0] + gaps[1]]
 
 
-async def test_status_change_events_and_snapshot(http_api, unique_key) -> None:
+async def test_status_change_events_are_numbered_in_order_and_the_snapshot_follows(http_api, unique_key) -> None:
     config = make_config({"api": http(f"{http_api.url}/fail/{unique_key}?times=1")})
     engine = Engine(config)
     events = engine.subscribe()
@@ -359,8 +360,12 @@ async def test_status_change_events_and_snapshot(http_api, unique_key) -> None:
     assert (before.status, before.last_result, before.history) == (Status.UNKNOWN, None, ())
     assert after.status is Status.UP and after.last_result is not None and after.last_result.http_status == 200
     assert [r.status for r in after.history] == [Status.DOWN, Status.UP]
-    changes = [(e.old, e.new) for e in events.drain() if isinstance(e, StatusChanged)]
+    seen = events.drain()
+    assert [e.seq for e in seen] == list(range(events.snapshot.seq + 1, engine.seq + 1))
+    changes = [(e.old, e.new) for e in seen if isinstance(e, StatusChanged)]
     assert changes == [(Status.UNKNOWN, Status.DOWN), (Status.DOWN, Status.UP)]
+    # One event per transition: the log line is the view's rendering of it, not a second event.
+    assert not [e for e in seen if isinstance(e, LogEvent) and "->" in e.message]
 
 
 async def test_reset_breaker_lets_probes_through_again(http_api, unique_key) -> None:
@@ -465,9 +470,9 @@ async def test_operator_reset_clears_the_breaker_and_the_gate(http_api, unique_k
         await engine.stop()
     assert http_api.count("status", unique_key) == 2
     assert again.get("api").last_result.contacted is True
-    assert any(
-        isinstance(e, LogEvent) and e.message == "breaker and rate-limit gate reset by operator" for e in events.drain()
-    )
+    resets = [e for e in events.drain() if isinstance(e, OperatorReset)]
+    assert [e.service for e in resets] == ["api"]
+    assert log_line(resets[0]).message == "breaker and rate-limit gate reset by operator"
 
 
 async def test_retry_after_on_a_5xx_slows_the_schedule_only_as_far_as_the_breaker(http_api, unique_key) -> None:

@@ -1,8 +1,10 @@
 """The Lookout terminal app: live panels over the engine's snapshots.
 
-The UI never waits on a probe: a timer reads the engine's generation counter a
-few times a second and, only when something changed (or a second passed, for
-the "12s ago" clocks), pulls one snapshot and updates table cells by key.
+The UI never waits on a probe. It is a view of the engine's event stream: a
+frame timer takes the events that arrived since the last frame (the log pane
+shows them) and, only when some did (or a second passed, for the "12s ago"
+clocks), pulls one snapshot and updates table cells by key. However many
+events arrive, that is one repaint per frame.
 """
 
 from __future__ import annotations
@@ -71,7 +73,6 @@ class LookoutApp(SecretSafeApp[int]):
         """Stop on SIGTERM/SIGHUP/SIGINT (the `lookout` command); off for apps embedded in tests or other programs."""
         self.sort_mode = "name"
         self.filter_text = ""
-        self._generation = -1
         self._second = -1
         self._snapshot: FleetSnapshot | None = None
         self._selected: str | None = None
@@ -118,16 +119,20 @@ class LookoutApp(SecretSafeApp[int]):
     # -- rendering ------------------------------------------------------------------------------
 
     def refresh_view(self, force: bool = False) -> None:
-        """Cheap when nothing changed: a counter comparison and a clock read."""
-        events = self.source.drain_events()
+        """One frame. Cheap when nothing happened: an empty queue and a clock read.
+
+        Any event (a `Resync` after lost events included) means the fleet may
+        look different: redraw from a fresh snapshot, which already holds every
+        change those events report.
+        """
+        events = self.source.take_events()
         if events:
             self.query_one(LogPane).add_events(events)
         now = self.source.clock.now()
-        generation = self.source.generation
         second = int(now.timestamp())
-        if not force and generation == self._generation and second == self._second:
+        if not force and not events and second == self._second:
             return
-        self._generation, self._second = generation, second
+        self._second = second
         snapshot = self.source.snapshot()
         self._snapshot = snapshot
         for table in self.query(FleetTable):

@@ -16,11 +16,15 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core import __version__
 from core.config import Config, ConfigError, load_config
 from core.durations import parse_duration
 from core.processes import enable_subreaper
+
+if TYPE_CHECKING:
+    from core.bus import ViewSubscription
 
 EXIT_UNKNOWN = 3
 EXIT_INTERRUPTED = 130
@@ -227,7 +231,7 @@ async def _probe_once(config: Config, only: Sequence[str] | None, timeout: float
             stop_signal.set_result(signum)
 
     engine = Engine(config)
-    printer = asyncio.create_task(_print_logs(engine)) if verbose else None
+    printer = asyncio.create_task(_print_logs(engine.subscribe())) if verbose else None
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
@@ -251,14 +255,19 @@ async def _probe_once(config: Config, only: Sequence[str] | None, timeout: float
             loop.remove_signal_handler(signum)
 
 
-async def _print_logs(engine) -> None:  # type: ignore[no-untyped-def]
-    async for event in engine.subscribe():
-        if hasattr(event, "level"):
-            who = f"{event.service}: " if event.service else ""
-            try:
-                print(f"{event.at:%H:%M:%S} {event.level.label:<7} {who}{event.message}", file=sys.stderr)
-            except BrokenPipeError:  # whoever read the log left (`2>&1 | head`): the run and its report go on
-                _discard_stream(sys.stderr)
+async def _print_logs(view: ViewSubscription) -> None:
+    """--verbose: the engine's events as log lines on stderr, worded as the monitor's log pane words them."""
+    from core.loglines import log_line
+
+    async for item in view:
+        line = log_line(item)
+        if line is None:
+            continue
+        who = f"{line.service}: " if line.service else ""
+        try:
+            print(f"{line.at:%H:%M:%S} {line.level.label:<7} {who}{line.message}", file=sys.stderr)
+        except BrokenPipeError:  # whoever read the log left (`2>&1 | head`): the run and its report go on
+            _discard_stream(sys.stderr)
 
 
 def _print_schema() -> int:

@@ -1,4 +1,10 @@
-"""The log pane: engine events and server stderr, newest at the bottom, filterable, bounded in memory."""
+"""The log pane: engine events and server stderr, newest at the bottom, filterable, bounded in memory.
+
+It renders typed events into lines with core's one formatter (core.loglines),
+the same words `lookout --once --verbose` prints. Where the app fell behind
+and lost events, a line says how many, so a quiet stretch is never mistaken
+for a quiet fleet.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,9 @@ from rich.text import Text
 from textual.events import Resize
 from textual.widgets import RichLog
 
-from core.events import Event, LogEvent, LogLevel
+from core.bus import ViewItem
+from core.events import LogEvent, LogLevel
+from core.loglines import log_line
 
 MAX_LINES = 2000
 LEVEL_STYLE = {LogLevel.DEBUG: "dim", LogLevel.INFO: "", LogLevel.WARNING: "yellow", LogLevel.ERROR: "bold red"}
@@ -29,9 +37,9 @@ class LogPane(RichLog):
         self._width_seen = False
         """Set at the first resize with a width; RichLog renders its deferred writes at that same moment."""
 
-    def add_events(self, events: list[Event]) -> None:
+    def add_events(self, events: list[ViewItem]) -> None:
         for event in events:
-            line = _as_log(event)
+            line = log_line(event)
             if line is None:
                 continue
             self.events.append(line)
@@ -74,11 +82,6 @@ class LogPane(RichLog):
 
     def _visible(self, line: LogEvent) -> bool:
         return line.level >= self.min_level and (self.service is None or line.service == self.service)
-
-
-def _as_log(event: Event) -> LogEvent | None:
-    # The engine already writes breaker transitions, status changes and inventory changes as log lines.
-    return event if isinstance(event, LogEvent) else None
 
 
 def _render(line: LogEvent) -> Text:

@@ -1,21 +1,26 @@
 """Where the app gets the fleet from: a live engine, or a fixed snapshot (for snapshot tests and replays).
 
-The app only ever reads snapshots and drains events; it never awaits a probe.
-Actions (probe now, pause, reset breaker) return at once and show up in a later snapshot.
+Both speak one protocol, the engine's own two channels: a snapshot, and the
+events since the app last looked. The app never awaits a probe. Actions
+(probe now, pause, reset breaker) return at once; their effect arrives as
+events and shows in the next snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Protocol
 
+from core.bus import ViewItem
 from core.clock import Clock, SystemClock
 from core.config import Config
 from core.engine import Engine
-from core.events import Event
+from core.events import Event, PauseChanged
 from core.snapshot import FleetSnapshot
+
+VIEW_QUEUE = 5000
+"""Events the app may have unread between two frames before it resyncs from a fresh snapshot."""
 
 
 class FleetSource(Protocol):
@@ -24,21 +29,22 @@ class FleetSource(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     def snapshot(self) -> FleetSnapshot: ...
-    @property
-    def generation(self) -> int: ...
-    def drain_events(self) -> list[Event]: ...
+    def take_events(self) -> list[ViewItem]:
+        """Events since the last call, in order; a `Resync` where some were lost."""
+        ...
+
     def probe_now(self, name: str | None) -> None: ...
     def toggle_pause(self, name: str) -> bool: ...
     def reset_breaker(self, name: str) -> None: ...
 
 
 class EngineSource:
-    """The live fleet: an engine running in the app's event loop."""
+    """The live fleet: an engine running in the app's event loop, read as a view."""
 
     def __init__(self, config: Config, *, clock: Clock | None = None) -> None:
         self.clock = clock or SystemClock()
         self.engine = Engine(config, clock=self.clock)
-        self._events = self.engine.subscribe(maxsize=5000)
+        self._view = self.engine.subscribe(maxsize=VIEW_QUEUE)
 
     async def start(self) -> None:
         await self.engine.start()
@@ -49,12 +55,8 @@ class EngineSource:
     def snapshot(self) -> FleetSnapshot:
         return self.engine.snapshot()
 
-    @property
-    def generation(self) -> int:
-        return self.engine.generation
-
-    def drain_events(self) -> list[Event]:
-        return self._events.drain()
+    def take_events(self) -> list[ViewItem]:
+        return self._view.drain()
 
     def probe_now(self, name: str | None) -> None:
         self.engine.probe_now(name)
@@ -72,8 +74,7 @@ class StaticSource:
     def __init__(self, snapshot: FleetSnapshot, events: Sequence[Event] = (), *, clock: Clock) -> None:
         self.clock = clock
         self._snapshot = snapshot
-        self._events = list(events)
-        self._generation = 1
+        self._events: list[ViewItem] = list(events)
         self.actions: list[tuple[str, str | None]] = []
 
     async def start(self) -> None:
@@ -85,11 +86,7 @@ class StaticSource:
     def snapshot(self) -> FleetSnapshot:
         return self._snapshot
 
-    @property
-    def generation(self) -> int:
-        return self._generation
-
-    def drain_events(self) -> list[Event]:
+    def take_events(self) -> list[ViewItem]:
         events, self._events = self._events, []
         return events
 
@@ -97,15 +94,14 @@ class StaticSource:
         self.actions.append(("probe", name))
 
     def toggle_pause(self, name: str) -> bool:
+        """As the engine does: the snapshot changes and a PauseChanged event says so."""
         self.actions.append(("pause", name))
         services = tuple(replace(s, paused=not s.paused) if s.name == name else s for s in self._snapshot.services)
         self._snapshot = replace(self._snapshot, services=services)
-        self._generation += 1
         service = self._snapshot.get(name)
-        return bool(service and service.paused)
+        paused = bool(service and service.paused)
+        self._events.append(PauseChanged(at=self.clock.now(), service=name, paused=paused))
+        return paused
 
     def reset_breaker(self, name: str) -> None:
         self.actions.append(("reset", name))
-
-    def now(self) -> datetime:
-        return self.clock.now()

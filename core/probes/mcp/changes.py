@@ -1,4 +1,4 @@
-"""What changed in a server's inventory since the last probe: a log line and an `InventoryChanged` event.
+"""What changed in a server's inventory since the last probe, as an `InventoryChanged` event (a view logs it).
 
 A tool that appears, disappears or changes its description or schema between
 probes changes what every agent using the server sees (and pays for in
@@ -7,7 +7,7 @@ context); resources, templates and prompts are compared by name.
 
 from __future__ import annotations
 
-from core.events import InventoryChanged, LogLevel
+from core.events import InventoryChanged
 from core.probes.base import ProbeContext
 from core.probes.mcp.inventory import Inventory, InventoryDiff, diff_names
 
@@ -41,7 +41,6 @@ class InventoryWatch:
         self._last_other = others
 
     def _publish(self, kind: str, diff: InventoryDiff) -> None:
-        self._ctx.log(LogLevel.WARNING, f"{kind} changed: {diff.describe()}", "engine")
         self._ctx.publish(
             InventoryChanged(
                 at=self._ctx.now(),

@@ -61,16 +61,6 @@ class InventoryDiff:
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.changed)
 
-    def describe(self) -> str:
-        parts = []
-        if self.added:
-            parts.append("added " + ", ".join(self.added))
-        if self.removed:
-            parts.append("removed " + ", ".join(self.removed))
-        if self.changed:
-            parts.append("changed " + ", ".join(self.changed))
-        return "; ".join(parts)
-
 
 def diff_names(old: dict[str, str], new: dict[str, str]) -> InventoryDiff:
     """Compare name -> fingerprint maps (fingerprint "" when only names matter)."""
