@@ -54,7 +54,12 @@ class _TransitionListener(pybreaker.CircuitBreakerListener):
     def __init__(self, on_change: Callable[[str, str], None]) -> None:
         self._on_change = on_change
 
-    def state_change(self, cb, old_state, new_state) -> None:  # type: ignore[no-untyped-def]
+    def state_change(
+        self,
+        cb: pybreaker.CircuitBreaker,
+        old_state: pybreaker.CircuitBreakerState | None,
+        new_state: pybreaker.CircuitBreakerState,
+    ) -> None:
         old = old_state.name if old_state is not None else CLOSED
         if old != new_state.name:
             self._on_change(old, new_state.name)

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx2
@@ -257,7 +258,7 @@ class Engine:
             context = ProbeContext(
                 service_name=name,
                 http=self._ensure_http,
-                log=lambda level, message, source, _name=name: self._log(level, message, _name, source),
+                log=partial(self._service_log, name),
                 publish=self._publish,
                 redact=self._config.redact,
                 now=self._clock.now,
@@ -269,12 +270,12 @@ class Engine:
                 name,
                 config.breaker,
                 clock=self._clock,
-                on_change=lambda old, new, _name=name: self._breaker_changed(_name, old, new),
+                on_change=partial(self._breaker_changed, name),
                 neutral=(RateLimited,),
             )
             hooks = PipelineHooks(
-                log=lambda level, message, _name=name: self._log(level, message, _name),
-                rate_limits_changed=lambda limits, _name=name: self._rate_limits_changed(_name, limits),
+                log=partial(self._service_log, name),
+                rate_limits_changed=partial(self._rate_limits_changed, name),
                 redact=self._config.redact,
             )
             pipeline = ServicePipeline(config, probe, breaker, hooks, now=self._clock.now, slot=self._semaphore)
@@ -396,6 +397,10 @@ class Engine:
     def _rate_limits_changed(self, name: str, limits: tuple[RateLimit, ...]) -> None:
         self._services[name].state.rate_limits = limits
         self._publish(RateLimitsUpdated(at=self._clock.now(), service=name, limits=limits))
+
+    def _service_log(self, service: str, level: LogLevel, message: str, source: str = "engine") -> None:
+        """A probe's or pipeline's log line about its own service."""
+        self._log(level, message, service, source)
 
     def _log(self, level: LogLevel, message: str, service: str | None, source: str = "engine") -> None:
         self._publish(

@@ -52,7 +52,8 @@ def to_json(snapshot: FleetSnapshot) -> dict[str, Any]:
         "counts": {status.value: counts[status] for status in Status},
         "services": [_service_json(service, snapshot.taken_at) for service in snapshot.services],
     }
-    return clean_tree(report)
+    cleaned: dict[str, Any] = clean_tree(report)
+    return cleaned
 
 
 def render_json(snapshot: FleetSnapshot) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 KEY_LABEL = {"question_mark": "?", "slash": "/", "escape": "esc"}
 """How a Textual key name reads to a person; names not listed here read as themselves."""
@@ -146,7 +146,7 @@ ACTIONS: tuple[Action, ...] = (
 )
 
 
-def bindings() -> list[Binding]:
+def bindings() -> list[BindingType]:
     """The app's BINDINGS; the palette title doubles as the footer key's tooltip."""
     return [
         Binding(a.keys, a.action, a.footer, show=a.show, tooltip=a.palette or "")

@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 from core import __version__
 from core.config import Config, ConfigError, load_config
@@ -25,6 +25,7 @@ from core.processes import enable_subreaper
 
 if TYPE_CHECKING:
     from core.bus import ViewSubscription
+    from core.snapshot import FleetSnapshot
 
 EXIT_UNKNOWN = 3
 EXIT_INTERRUPTED = 130
@@ -192,14 +193,14 @@ def emit(text: str, code: int) -> int:
     return code
 
 
-def _discard_stream(stream) -> None:  # type: ignore[no-untyped-def]
+def _discard_stream(stream: TextIO) -> None:
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())
         os.close(devnull)
 
 
-def _report_interrupted(snapshot, fmt: str, signum: signal.Signals) -> int:  # type: ignore[no-untyped-def]
+def _report_interrupted(snapshot: FleetSnapshot, fmt: str, signum: signal.Signals) -> int:
     """A run cut short is UNKNOWN, whatever was probed before: say so in the format the caller reads."""
     reason = f"interrupted by {signum.name}"
     if fmt == "nagios":
@@ -218,7 +219,9 @@ def _report_interrupted(snapshot, fmt: str, signum: signal.Signals) -> int:  # t
     return EXIT_UNKNOWN
 
 
-async def _probe_once(config: Config, only: Sequence[str] | None, timeout: float, verbose: bool):  # type: ignore[no-untyped-def]
+async def _probe_once(
+    config: Config, only: Sequence[str] | None, timeout: float, verbose: bool
+) -> tuple[FleetSnapshot, signal.Signals | None]:
     """(snapshot, the signal that cut the run short or None). The engine is stopped either way."""
     from core.engine import Engine
     from core.selection import restrict, with_dependencies
@@ -239,7 +242,8 @@ async def _probe_once(config: Config, only: Sequence[str] | None, timeout: float
         # the named services are reported.
         targets = with_dependencies(config.services, only) if only else None
         run = asyncio.create_task(engine.run_once(targets, timeout=timeout))
-        await asyncio.wait({run, stop_signal}, return_when=asyncio.FIRST_COMPLETED)
+        waiters: set[asyncio.Future[Any]] = {run, stop_signal}
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         if not run.done():
             run.cancel()
             await asyncio.gather(run, return_exceptions=True)

@@ -50,7 +50,7 @@ class LogPane(RichLog):
         if min_level is not None:
             self.min_level = min_level
         if service is not False:
-            self.service = service  # type: ignore[assignment]
+            self.service = service if isinstance(service, str) else None
         self._redraw()
         self._update_subtitle()
 

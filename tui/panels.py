@@ -61,7 +61,7 @@ def matches(service: ServiceSnapshot, text: str) -> bool:
     return text in service.name.lower() or any(text in tag.lower() for tag in service.tags)
 
 
-class FleetTable(DataTable):
+class FleetTable(DataTable[Any]):
     """A DataTable fed with (key -> cells) maps; subclasses say which rows a snapshot makes.
 
     Cells are compared as built (plain strings are cheap to compare) and only the ones that

@@ -10,7 +10,7 @@ forbids unknown keys, so a typo is an error rather than a silently ignored line.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -232,6 +232,12 @@ class McpCall(Strict):
 
 
 class ServiceBase(Strict):
+    """What every kind's service config has. Each kind's model adds `kind: Literal["<name>"]` (the
+    discriminator) and its own fields, and registers in core.kinds."""
+
+    if TYPE_CHECKING:
+        kind: str  # declared by each kind's model as a Literal; here only so code can read it on any service
+
     name: SkipJsonSchema[str] = Field("", exclude=True)
     description: str = ""
     interval: Interval = Field(30.0, description="time between probes (+/-10% jitter); at least 100ms")
@@ -344,7 +350,7 @@ class McpService(ServiceBase):
         return self
 
 
-ServiceConfig = HttpService | McpService
+ServiceConfig = ServiceBase
 
 
 class Defaults(Strict):

@@ -68,11 +68,12 @@ class HttpProbe:
                 checks=tuple(checks),
             )
         if expect.body:
-            checks.append(body_check(expect.body, body, truncated_at=read.truncated_at, problem=read.problem))
-            if not checks[-1].ok:
+            body_judged = body_check(expect.body, body, truncated_at=read.truncated_at, problem=read.problem)
+            checks.append(body_judged)
+            if not body_judged.ok:
                 cap = read.truncated_at
                 raise ProbeError(
-                    checks[-1].message,
+                    body_judged.message,
                     retryable=False,
                     http_status=status_code,
                     rate_limits=reading,

@@ -39,7 +39,8 @@ class ServerPipes(asyncio.SubprocessProtocol):
         stdout = transport.get_pipe_transport(1)
         if stdout is not None:
             self.stdout.set_transport(stdout)
-        self._stdin = transport.get_pipe_transport(0)  # type: ignore[assignment]
+        stdin = transport.get_pipe_transport(0)
+        self._stdin = stdin if isinstance(stdin, asyncio.WriteTransport) else None
 
     def pipe_data_received(self, fd: int, data: bytes | str) -> None:
         if fd == 1:

@@ -37,7 +37,7 @@ class ServerText:
 
     def __init__(self, ctx: ProbeContext) -> None:
         self._ctx = ctx
-        self._stderr = LineThrottle(
+        self._stderr: LineThrottle[str] = LineThrottle(
             lambda line: ctx.log(LogLevel.INFO, line, "stderr"),
             lambda dropped: ctx.log(LogLevel.WARNING, f"({dropped} more stderr lines not shown)", "stderr"),
         )

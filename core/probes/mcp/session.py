@@ -156,7 +156,7 @@ class McpSession:
         try:
             client = Client(
                 self._timed(self._transport()),
-                mode=self.mode,  # type: ignore[arg-type]
+                mode=self.mode,
                 cache=None,  # a monitor must see the server, not a cache
                 read_timeout_seconds=self.timeout,
                 message_handler=self._handle_message,
