@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,11 @@ async def test_the_log_reflows_its_lines_to_a_new_width() -> None:
         await pilot.resize_terminal(80, 30)
         await wait_for(lambda: len(log.lines) == len(events) + 1, pilot)
         assert [strip.text.rstrip() for strip in log.lines][-1].endswith("slow answer")
+
+
+def test_a_detail_screen_refreshed_before_it_is_composed_waits_instead_of_crashing() -> None:
+    """The app's refresh timer can fire between pushing the detail screen and its compose (seen under load):
+    showing a snapshot then must be a no-op, not a NoMatches that takes the whole app down."""
+    screen = DetailScreen("docs-mcp")
+    screen.show(None, datetime(2026, 11, 25, tzinfo=UTC))
+    assert screen.sections == []

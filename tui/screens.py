@@ -99,8 +99,13 @@ class DetailScreen(Screen[None]):
         yield footer
 
     def show(self, service: ServiceSnapshot | None, now: datetime) -> None:
-        title = self.query_one("#detail-title", Static)
-        body = self.query_one("#detail-body", Static)
+        """Render `service`. A refresh can arrive between the push and the compose of this screen (on a
+        loaded machine, easily): until the widgets exist there is nothing to update, and the next refresh
+        (or the one the app schedules after the push) shows it."""
+        titles, bodies = self.query("#detail-title").results(Static), self.query("#detail-body").results(Static)
+        title, body = next(titles, None), next(bodies, None)
+        if title is None or body is None:
+            return
         if service is None:
             title.update(Text(f"{self.service_name}: no longer in the config", style="bold"))
             return
