@@ -82,6 +82,8 @@ class _Service:
     next_due: float = 0.0
     inflight: asyncio.Task[Any] | None = None
     """The task running this service's probe now (its loop, or a `run_once`): what a reload cancels."""
+    retired: bool = False
+    """Stopped by a reload: a probe asked for before it (a `run_once` not yet begun) must not reopen it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +146,14 @@ class Engine:
         self._log(LogLevel.INFO, f"engine started: {len(self._services)} services", None)
 
     async def stop(self) -> None:
-        """Stop probing and release everything: tasks, sessions, child processes, sockets."""
+        """Stop probing and release everything: tasks, sessions, child processes, sockets.
+
+        Waits for a reload under way to finish first, so no service it starts outlives the stop.
+        """
+        async with self._reloading:
+            await self._stop()
+
+    async def _stop(self) -> None:
         tasks = [s.task for s in self._services.values() if s.task is not None]
         for task in tasks:
             task.cancel()
@@ -319,6 +328,8 @@ class Engine:
     # -- internals -----------------------------------------------------------
     async def _retire(self, services: list[_Service]) -> None:
         """Stop services for good: loop and probe in flight cancelled, probe closed, its processes gone."""
+        for service in services:
+            service.retired = True  # first: no probe may begin on them while this waits
         tasks = {t for s in services for t in (s.task, s.inflight) if t is not None and t is not asyncio.current_task()}
         for task in tasks:
             task.cancel()
@@ -451,6 +462,8 @@ class Engine:
         return due
 
     async def _probe(self, service: _Service) -> ProbeResult | None:
+        if service.retired:
+            return None  # gone with a reload: its probe is closed and its processes killed, and stay so
         if service.lock.locked():
             return None  # a probe of this service is already running: that one answers
         async with service.lock:  # the fleet slot is the pipeline's to take, per attempt

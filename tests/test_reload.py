@@ -192,6 +192,21 @@ async def test_a_probe_in_flight_of_a_removed_service_is_cancelled(tmp_path, htt
     assert not any(isinstance(e, ProbeCompleted) for e in stuck)  # cancelled, not reported as a result
 
 
+async def test_a_probe_asked_for_just_before_its_service_is_removed_never_runs(tmp_path, http_api, unique_key) -> None:
+    path = write_config(tmp_path / "services.yaml", {"gone": http(f"{http_api.url}/ok/{unique_key}")})
+    engine = Engine(load_config(path))
+    try:
+        asked = asyncio.ensure_future(engine.run_once(["gone"]))  # begins only once the reload below yields
+        report = await engine.reload(
+            load_config(write_config(path, {"new": http(f"{http_api.url}/ok/{unique_key}-new")}))
+        )
+        assert report == ReloadReport(added=("new",), removed=("gone",))
+        await asked
+        assert http_api.count("ok", unique_key) == 0  # the removed service was not reopened behind the reload
+    finally:
+        await engine.stop()
+
+
 async def test_a_reload_while_running_schedules_the_new_services(tmp_path, http_api, unique_key) -> None:
     path = write_config(tmp_path / "services.yaml", {"a": http(f"{http_api.url}/ok/{unique_key}-a")}, interval="1h")
     engine = Engine(load_config(path))
