@@ -7,7 +7,9 @@ through a retry's back-off sleep); a second, CPU-sized one bounds how many
 server processes are starting at once; every probe goes through the service's
 pipeline (gate -> breaker -> retry -> probe). A hung service costs at most its
 own deadline and one concurrency slot: it never delays another service's
-schedule.
+schedule. `reload(config)` takes a new config while running: what did not
+change keeps its state, sessions and processes (see core.reload for the
+triggers).
 
     async with Engine(load_config("services.yaml")) as engine:
         snapshot = await engine.run_once()
