@@ -7,7 +7,9 @@ through a retry's back-off sleep); a second, CPU-sized one bounds how many
 server processes are starting at once; every probe goes through the service's
 pipeline (gate -> breaker -> retry -> probe). A hung service costs at most its
 own deadline and one concurrency slot: it never delays another service's
-schedule.
+schedule. `reload(config)` takes a new config while running: what did not
+change keeps its state, sessions and processes (see core.reload for the
+triggers).
 
     async with Engine(load_config("services.yaml")) as engine:
         snapshot = await engine.run_once()
@@ -36,6 +38,7 @@ from core.config.summary import summarize_config
 from core.durations import format_duration
 from core.events import (
     BreakerChanged,
+    ConfigReloaded,
     Event,
     LogEvent,
     LogLevel,
@@ -49,6 +52,7 @@ from core.events import (
     safe_event,
 )
 from core.kinds import kind_named
+from core.limits import ResizableSemaphore
 from core.pipeline import PipelineHooks, ServicePipeline
 from core.probes.base import Probe, ProbeContext, default_max_starting
 from core.processes import reap_orphans_async
@@ -78,6 +82,20 @@ class _Service:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     task: asyncio.Task[None] | None = None
     next_due: float = 0.0
+    inflight: asyncio.Task[Any] | None = None
+    """The task running this service's probe now (its loop, or a `run_once`): what a reload cancels."""
+    retired: bool = False
+    """Stopped by a reload: a probe asked for before it (a `run_once` not yet begun) must not reopen it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadReport:
+    """What `Engine.reload` did, by service name (each in the order of the config it came from)."""
+
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
 
 
 class Engine:
@@ -104,10 +122,13 @@ class Engine:
         self._running = False
         self._http: httpx2.AsyncClient | None = None
         self._http_transport = http_transport
-        self._semaphore = asyncio.Semaphore(config.concurrency)
-        self._start_slots = asyncio.Semaphore(config.defaults.max_starting or default_max_starting())
-        self._services: dict[str, _Service] = {}
-        self._build_services()
+        self._semaphore = ResizableSemaphore(config.concurrency)
+        self._start_slots = ResizableSemaphore(_max_starting(config))
+        self._reloading = asyncio.Lock()
+        self._retired_http: dict[httpx2.AsyncClient, asyncio.Task[None]] = {}
+        self._services: dict[str, _Service] = {
+            name: self._build_service(name, service, config) for name, service in config.services.items()
+        }
 
     # -- lifecycle -----------------------------------------------------------
     async def __aenter__(self) -> Engine:
@@ -123,15 +144,18 @@ class Engine:
             return
         self._ensure_http()
         self._running = True
-        now = self._clock.monotonic()
-        spread = min(FIRST_PROBE_SPREAD, min((s.config.interval for s in self._services.values()), default=1))
-        for name, service in self._services.items():
-            service.next_due = now + self._uniform(0, spread)
-            service.task = asyncio.create_task(self._service_loop(service), name=f"lookout:{name}")
+        self._schedule(list(self._services.values()))
         self._log(LogLevel.INFO, f"engine started: {len(self._services)} services", None)
 
     async def stop(self) -> None:
-        """Stop probing and release everything: tasks, sessions, child processes, sockets."""
+        """Stop probing and release everything: tasks, sessions, child processes, sockets.
+
+        Waits for a reload under way to finish first, so no service it starts outlives the stop.
+        """
+        async with self._reloading:
+            await self._stop()
+
+    async def _stop(self) -> None:
         tasks = [s.task for s in self._services.values() if s.task is not None]
         for task in tasks:
             task.cancel()
@@ -144,6 +168,11 @@ class Engine:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        for client, closing in list(self._retired_http.items()):
+            closing.cancel()
+            await asyncio.gather(closing, return_exceptions=True)
+            await client.aclose()
+        self._retired_http.clear()
         if self._running:
             self._running = False
             self._log(LogLevel.INFO, "engine stopped", None)
@@ -252,45 +281,139 @@ class Engine:
         self._publish(OperatorReset(at=self._clock.now(), service=name))
         service.wake.set()  # the operator wants to know now whether it works again, not in an interval
 
+    def log(self, level: LogLevel, message: str) -> None:
+        """A fleet-wide log line from outside the engine (a refused reload): redacted and published like its own."""
+        self._log(level, message, None)
+
+    async def reload(self, config: Config) -> ReloadReport:
+        """Take a new config without a restart: what did not change keeps running as it is.
+
+        A service whose validated config (defaults applied, environment interpolated) equals the
+        running one keeps everything: state, history, breaker, rate-limit gate, open MCP session and
+        server process. A changed one is stopped and started afresh; a removed one is stopped (its
+        probe in flight cancelled, its session closed, its processes killed) and leaves the
+        snapshot; a new one is scheduled as at start. Fleet-wide settings apply in place: the
+        concurrency and start-slot limits are resized (attempts already running finish; the new
+        limit holds for what starts next), and a changed concurrency gives HTTP probes a new
+        connection pool sized for it (the old one is closed once no attempt can still use it).
+        Reloads run one at a time. Publishes one `ConfigReloaded`.
+        """
+        async with self._reloading:
+            old = self._services
+            unchanged = tuple(n for n, c in config.services.items() if n in old and _same(old[n].config, c))
+            changed = tuple(n for n, c in config.services.items() if n in old and not _same(old[n].config, c))
+            added = tuple(n for n in config.services if n not in old)
+            removed = tuple(n for n in old if n not in config.services)
+            # Built before anything stops: a service that cannot be built leaves the running fleet as it was.
+            fresh = {n: self._build_service(n, config.services[n], config) for n in (*changed, *added)}
+            await self._retire([old[n] for n in (*changed, *removed)])
+            concurrency_changed = config.concurrency != self._config.concurrency
+            self._config = config
+            self._semaphore.resize(config.concurrency)
+            self._start_slots.resize(_max_starting(config))
+            if concurrency_changed:
+                self._retire_http()
+            for name in unchanged:
+                old[name].state.info = self._info(name, config.services[name], config)  # masked with new secrets
+            self._services = {n: fresh[n] if n in fresh else old[n] for n in config.services}
+            if self._running:
+                self._schedule(list(fresh.values()))
+            report = ReloadReport(added=added, changed=changed, removed=removed, unchanged=unchanged)
+            path = str(config.path) if config.path else None
+            self._publish(
+                ConfigReloaded(
+                    at=self._clock.now(), added=added, changed=changed, removed=removed, unchanged=unchanged, path=path
+                )
+            )
+            return report
+
     # -- internals -----------------------------------------------------------
-    def _build_services(self) -> None:
-        for name, config in self._config.services.items():
-            context = ProbeContext(
-                service_name=name,
-                http=self._ensure_http,
-                log=partial(self._service_log, name),
-                publish=self._publish,
-                redact=self._config.redact,
-                now=self._clock.now,
-                start_slots=self._start_slots,
-            )
-            kind = kind_named(config.kind)
-            probe = kind.probe_factory()(config, context)
-            breaker = ServiceBreaker(
-                name,
-                config.breaker,
-                clock=self._clock,
-                on_change=partial(self._breaker_changed, name),
-                neutral=(RateLimited,),
-            )
-            hooks = PipelineHooks(
-                log=partial(self._service_log, name),
-                rate_limits_changed=partial(self._rate_limits_changed, name),
-                redact=self._config.redact,
-            )
-            pipeline = ServicePipeline(config, probe, breaker, hooks, now=self._clock.now, slot=self._semaphore)
-            info = ServiceInfo(
-                name=name,
-                kind=config.kind,
-                target=kind.describe_target(config, self._config.redactor),
-                interval=config.interval,
-                tags=tuple(config.tags),
-                depends_on=tuple(config.depends_on),
-                transport=getattr(config, "transport", None),
-                config_summary=summarize_config(config, self._config),
-            )
-            state = ServiceState(info=info)
-            self._services[name] = _Service(config=config, state=state, pipeline=pipeline, probe=probe)
+    async def _retire(self, services: list[_Service]) -> None:
+        """Stop services for good: loop and probe in flight cancelled, probe closed, its processes gone."""
+        for service in services:
+            service.retired = True  # first: no probe may begin on them while this waits
+        tasks = {t for s in services for t in (s.task, s.inflight) if t is not None and t is not asyncio.current_task()}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for service in services:
+            service.task = None
+            service.state.probing = False
+        if services:
+            await asyncio.gather(*(self._close_probe(s.probe) for s in services))
+            await reap_orphans_async()
+
+    def _retire_http(self) -> None:
+        """Size the HTTP pool for the new concurrency: new attempts get a new client; the old one is closed
+        once the longest attempt timeout has passed (an attempt never uses its client longer)."""
+        if self._http is None:
+            return
+        client, self._http = self._http, None
+        grace = max((s.timeout for s in self._config.services.values()), default=0.0) + 1.0
+        self._retired_http[client] = asyncio.create_task(self._close_later(client, grace))
+
+    async def _close_later(self, client: httpx2.AsyncClient, delay: float) -> None:
+        await self._clock.sleep(delay)
+        self._retired_http.pop(client, None)
+        await client.aclose()
+
+    def _build_service(self, name: str, config: ServiceConfig, fleet: Config) -> _Service:
+        """A service as new: its probe, breaker, gate and pipeline, built from its config; no state yet.
+
+        What it shares with the fleet it reaches through the engine (the HTTP client, the redaction of
+        the current config, the resizable slots), so a reload can change those without rebuilding it.
+        """
+        context = ProbeContext(
+            service_name=name,
+            http=self._ensure_http,
+            log=partial(self._service_log, name),
+            publish=self._publish,
+            redact=self._redact,
+            now=self._clock.now,
+            start_slots=self._start_slots,
+        )
+        probe = kind_named(config.kind).probe_factory()(config, context)
+        breaker = ServiceBreaker(
+            name,
+            config.breaker,
+            clock=self._clock,
+            on_change=partial(self._breaker_changed, name),
+            neutral=(RateLimited,),
+        )
+        hooks = PipelineHooks(
+            log=partial(self._service_log, name),
+            rate_limits_changed=partial(self._rate_limits_changed, name),
+            redact=self._redact,
+        )
+        pipeline = ServicePipeline(config, probe, breaker, hooks, now=self._clock.now, slot=self._semaphore)
+        state = ServiceState(info=self._info(name, config, fleet))
+        return _Service(config=config, state=state, pipeline=pipeline, probe=probe)
+
+    def _info(self, name: str, config: ServiceConfig, fleet: Config) -> ServiceInfo:
+        """What views show about the service's identity, masked with its fleet's secrets."""
+        return ServiceInfo(
+            name=name,
+            kind=config.kind,
+            target=kind_named(config.kind).describe_target(config, fleet.redactor),
+            interval=config.interval,
+            tags=tuple(config.tags),
+            depends_on=tuple(config.depends_on),
+            transport=getattr(config, "transport", None),
+            config_summary=summarize_config(config, fleet),
+        )
+
+    def _redact(self, text: str) -> str:
+        """The current config's redaction (a reload may bring new secrets): looked up at each call."""
+        return self._config.redact(text)
+
+    def _schedule(self, services: list[_Service]) -> None:
+        """Start the loops of services new to a running engine; their first probes spread over a second."""
+        now = self._clock.monotonic()
+        spread = min(FIRST_PROBE_SPREAD, min((s.config.interval for s in services), default=1))
+        for service in services:
+            service.next_due = now + self._uniform(0, spread)
+            service.task = asyncio.create_task(self._service_loop(service), name=f"lookout:{service.state.name}")
 
     def _ensure_http(self) -> httpx2.AsyncClient:
         """The one pooled client every HTTP probe shares, made on first use (and again after `stop`)."""
@@ -341,9 +464,12 @@ class Engine:
         return due
 
     async def _probe(self, service: _Service) -> ProbeResult | None:
+        if service.retired:
+            return None  # gone with a reload: its probe is closed and its processes killed, and stay so
         if service.lock.locked():
             return None  # a probe of this service is already running: that one answers
         async with service.lock:  # the fleet slot is the pipeline's to take, per attempt
+            service.inflight = asyncio.current_task()
             service.state.probing = True
             self._publish(
                 ProbeStarted(at=self._clock.now(), service=service.config.name, schedule_lag=self._lag(service))
@@ -352,6 +478,7 @@ class Engine:
                 result = await service.pipeline.run()
             finally:
                 service.state.probing = False
+                service.inflight = None
             self._record(service, result)
             return result
 
@@ -453,6 +580,15 @@ class Engine:
             await probe.aclose()
         except Exception:  # shutdown must finish even if one probe misbehaves
             logger.exception("closing a probe failed")
+
+
+def _max_starting(config: Config) -> int:
+    return config.defaults.max_starting or default_max_starting()
+
+
+def _same(old: ServiceConfig, new: ServiceConfig) -> bool:
+    """The same resolved config: same kind and every value equal (not which fields the file spelled out)."""
+    return type(old) is type(new) and old.model_dump() == new.model_dump()
 
 
 def _consume(task: asyncio.Future[Any]) -> None:

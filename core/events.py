@@ -138,6 +138,25 @@ class OperatorReset:
     seq: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigReloaded:
+    """The engine took a new config (`Engine.reload`): which services it started, restarted, stopped and kept.
+
+    Names come from the config, not from a server, so they pass as they are. Fleet-wide, not about one
+    service: a view that files events by service finds `service` None.
+    """
+
+    at: datetime
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    path: str | None = None
+    """The config file it came from (None for a config built in code)."""
+    service: None = None
+    seq: int = 0
+
+
 Event = (
     LogEvent
     | ProbeStarted
@@ -149,6 +168,7 @@ Event = (
     | InventoryChanged
     | PauseChanged
     | OperatorReset
+    | ConfigReloaded
 )
 
 OBSERVATIONS: tuple[type[Event], ...] = (ProbeStarted, ProbeCompleted, LogEvent)

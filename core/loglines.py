@@ -13,6 +13,7 @@ from core.breaker import OPEN
 from core.bus import Resync, ViewItem
 from core.events import (
     BreakerChanged,
+    ConfigReloaded,
     Event,
     InventoryChanged,
     LogEvent,
@@ -46,6 +47,8 @@ def describe(event: Event) -> tuple[LogLevel, str] | None:
         return LogLevel.INFO, "paused" if event.paused else "resumed"
     if isinstance(event, OperatorReset):
         return LogLevel.INFO, "breaker and rate-limit gate reset by operator"
+    if isinstance(event, ConfigReloaded):
+        return LogLevel.INFO, _reload_summary(event)
     return None
 
 
@@ -78,3 +81,20 @@ def _inventory_diff(event: InventoryChanged) -> str:
     if event.changed:
         parts.append("changed " + ", ".join(event.changed))
     return "; ".join(parts)
+
+
+RELOAD_NAMES_SHOWN = 5
+"""Names listed per group in a reload's log line; a bigger group says how many more (the line stays a line)."""
+
+
+def _reload_summary(event: ConfigReloaded) -> str:
+    """ "config reloaded: 1 added (c), 1 changed (b), 1 removed (d), 3 unchanged": what moved, by name."""
+    parts = []
+    for word, names in (("added", event.added), ("changed", event.changed), ("removed", event.removed)):
+        if names:
+            shown = ", ".join(names[:RELOAD_NAMES_SHOWN])
+            more = f", +{len(names) - RELOAD_NAMES_SHOWN} more" if len(names) > RELOAD_NAMES_SHOWN else ""
+            parts.append(f"{len(names)} {word} ({shown}{more})")
+    parts.append(f"{len(event.unchanged)} unchanged")
+    source = f" from {event.path}" if event.path else ""
+    return f"config reloaded{source}: " + ", ".join(parts)

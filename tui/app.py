@@ -22,10 +22,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.containers import Container
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input, Static
 
-from core.config import Config
+from core.config import Config, ConfigError
+from core.engine import Engine, ReloadReport
 from core.events import LogLevel
+from core.reload import ConfigWatcher, reload_from_file
 from core.results import Status
 from core.snapshot import FleetSnapshot
 from tui.actions import bindings, main_view_only, palette_entries
@@ -47,7 +50,7 @@ LEVELS = (LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING, LogLevel.ERROR)
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 """Each stops the engine and every server, then exits 128+signal. SIGHUP means the terminal is gone (an ssh
 session closed): there is no one left to show anything to, so it stops too; reloading on SIGHUP is a daemon's
-habit, not a terminal app's."""
+habit (`lookout serve` has it), not a terminal app's: here ctrl+r reloads, and so does a change of the file."""
 
 
 class LookoutApp(SecretSafeApp[int]):
@@ -63,6 +66,7 @@ class LookoutApp(SecretSafeApp[int]):
         ansi: bool | None = None,
         live: bool = True,
         exit_on_signals: bool = False,
+        watch_file: bool = False,
     ) -> None:
         super().__init__(ansi_color=bool(ansi))
         self.source = source
@@ -71,6 +75,9 @@ class LookoutApp(SecretSafeApp[int]):
         self.live = live
         self.exit_on_signals = exit_on_signals
         """Stop on SIGTERM/SIGHUP/SIGINT (the `lookout` command); off for apps embedded in tests or other programs."""
+        self.watch_file = watch_file
+        """Reload the config when its file changes (the `lookout` command, unless --no-watch)."""
+        self._watcher: ConfigWatcher | None = None
         self.sort_mode = "name"
         self.filter_text = ""
         self._second = -1
@@ -97,6 +104,10 @@ class LookoutApp(SecretSafeApp[int]):
         self.theme = "ansi-dark" if self.use_ansi else "textual-dark"
         self._layout_for(self.size.width, self.size.height)
         await self.source.start()
+        engine = self._engine()
+        if self.watch_file and engine is not None and engine.config.path is not None:
+            self._watcher = ConfigWatcher(engine.config.path, self._reload)
+            self._watcher.start()
         self.refresh_view(force=True)
         if self.live:
             self.set_interval(1 / REFRESH_HZ, self.refresh_view)
@@ -287,11 +298,37 @@ class LookoutApp(SecretSafeApp[int]):
     def _row_selected(self, event: FleetTable.RowSelected) -> None:
         self.action_detail()
 
+    def action_reload_config(self) -> None:
+        """Off the message loop: stopping a removed service's server may take a moment, the screen must not."""
+        self.run_worker(self._reload(), group="reload", exit_on_error=False)
+
+    async def _reload(self) -> None:
+        """Reload the config file into the engine and say what happened (the log shows the details)."""
+        engine = self._engine()
+        if engine is None:
+            self.notify("this view has no config file to reload", severity="warning", timeout=4, markup=False)
+            return
+        outcome = await reload_from_file(engine)
+        message, title, severity = _reload_notice(outcome)
+        self.notify(message, title=title, severity=severity, timeout=8 if severity == "error" else 4, markup=False)
+        self.refresh_view(force=True)
+
+    def _engine(self) -> Engine | None:
+        """The engine behind a live view; None for a view of a fixed snapshot, which has nothing to reload."""
+        return self.source.engine if isinstance(self.source, EngineSource) else None
+
     async def action_quit(self) -> None:
+        await self._stop_watching()
         await self.source.stop()
         self.exit(0)
 
+    async def _stop_watching(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            await watcher.stop()
+
     async def on_unmount(self) -> None:
+        await self._stop_watching()
         await self.source.stop()
         if self.exit_on_signals:
             self._remove_signal_handlers()
@@ -325,9 +362,20 @@ class LookoutApp(SecretSafeApp[int]):
 
     async def _stop_for_signal(self, signum: signal.Signals) -> None:
         try:
+            await self._stop_watching()
             await self.source.stop()
         finally:
             self.exit(128 + signum)
+
+
+def _reload_notice(outcome: ReloadReport | ConfigError) -> tuple[str, str, SeverityLevel]:
+    """(message, title, severity) of the toast after a reload: counts, or the first problem with its file:line."""
+    if isinstance(outcome, ConfigError):
+        first = str(outcome.issues[0]) if outcome.issues else str(outcome)
+        more = f" (+{len(outcome.issues) - 1} more in the log)" if len(outcome.issues) > 1 else ""
+        return f"{first}{more}", "config not reloaded", "error"
+    counts = f"{len(outcome.added)} added, {len(outcome.changed)} changed, {len(outcome.removed)} removed"
+    return f"{counts}, {len(outcome.unchanged)} unchanged", "config reloaded", "information"
 
 
 def _on_hangup(signum: int, frame: object) -> None:
@@ -369,10 +417,10 @@ def _terminal_gone() -> bool:
     return False
 
 
-def run_app(config: Config, *, config_path: str | None = None, ansi: bool | None = None) -> int:
-    """Open the monitor on `config`. Returns the process exit code."""
+def run_app(config: Config, *, config_path: str | None = None, ansi: bool | None = None, watch: bool = True) -> int:
+    """Open the monitor on `config`; `watch` reloads it when its file changes. Returns the process exit code."""
     if ansi is None:
         ansi = os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
-    app = LookoutApp(EngineSource(config), config_path=config_path, ansi=ansi, exit_on_signals=True)
+    app = LookoutApp(EngineSource(config), config_path=config_path, ansi=ansi, exit_on_signals=True, watch_file=watch)
     result = app.run()
     return result or 0

@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the terminal's own 16-colour palette (auto when truecolor is not advertised)",
     )
+    parser.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="do not reload the config when its file changes (ctrl+r still reloads it)",
+    )
     parser.add_argument("--version", action="version", version=f"lookout {__version__}")
     return parser
 
@@ -133,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     from tui.app import run_app
 
-    return run_app(config, config_path=str(config.path), ansi=args.ansi or None)
+    return run_app(config, config_path=str(config.path), ansi=args.ansi or None, watch=not args.no_watch)
 
 
 def _load(path: str | None) -> Config:
