@@ -6,6 +6,7 @@ reads, so each claim is checked against numbers the test chose.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
@@ -113,13 +114,22 @@ def test_mcp_inventory_context_and_cold_start() -> None:
         status=Status.UP,
         tally=ProbeTally(probes=1, details=details),
     )
-    events = [InventoryChanged(NOW, "docs", "tools", added=("c",)), InventoryChanged(NOW, "docs", "tools")]
+    first = ProbeResult(service="docs", started_at=NOW, status=Status.UP, latency_ms=1600.0, details=details)
+    later = ProbeResult(
+        service="docs", started_at=NOW, status=Status.UP, latency_ms=5.0, details=replace(details, cold_start=None)
+    )
+    events = [
+        ProbeCompleted(NOW, "docs", first),
+        InventoryChanged(NOW, "docs", "tools", added=("c",)),
+        InventoryChanged(NOW, "docs", "tools"),
+        ProbeCompleted(NOW, "docs", later),
+    ]
     samples = _samples(render(MetricsFrame(_fleet(docs), _recorded(*events).copy()))[0].decode())
     assert _value(samples, "lookout_mcp_tools", service="docs") == 3
     assert _value(samples, "lookout_mcp_resources", service="docs") == 1
     assert _value(samples, "lookout_mcp_prompts", service="docs") == 2
     assert _value(samples, "lookout_mcp_context_tokens", service="docs") == 321
-    assert _value(samples, "lookout_mcp_cold_start_seconds", service="docs") == 1.5
+    assert _value(samples, "lookout_mcp_cold_start_seconds", service="docs") == 1.5, "kept past the session's start"
     assert _value(samples, "lookout_mcp_inventory_changes_total", service="docs", kind="tools") == 2
     assert _value(samples, "lookout_mcp_inventory_changes_total", service="docs", kind="prompts") == 0
     assert _value(samples, "lookout_service_info", service="docs", kind="mcp", transport="stdio", tags="") == 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+from core.details import McpDetails
 from core.events import BreakerChanged, Event, InventoryChanged, ProbeCompleted
 
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
@@ -41,6 +42,9 @@ class ServiceCounts:
     """Transitions by the state entered."""
     inventory_changes: dict[str, int] = field(default_factory=dict)
     """Changes by what changed (tools, resources, prompts)."""
+    cold_start: float | None = None
+    """Seconds the last new MCP session took to start: only a probe that opened a session measures it, and
+    the snapshot holds the last probe's findings, so the figure is kept here until the next one."""
 
     def copy(self) -> ServiceCounts:
         return ServiceCounts(
@@ -51,6 +55,7 @@ class ServiceCounts:
             retries=self.retries,
             breaker_transitions=dict(self.breaker_transitions),
             inventory_changes=dict(self.inventory_changes),
+            cold_start=self.cold_start,
         )
 
     def cumulative_buckets(self) -> list[int]:
@@ -81,6 +86,8 @@ class MetricsRecorder:
     def _result(self, event: ProbeCompleted) -> None:
         result = event.result
         counts = self._counts(event.service)
+        if isinstance(result.details, McpDetails) and result.details.cold_start is not None:
+            counts.cold_start = result.details.cold_start / 1000
         if not result.contacted:
             counts.results["skipped"] += 1
             return

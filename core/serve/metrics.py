@@ -206,9 +206,10 @@ def _mcp(services: tuple[ServiceSnapshot, ...], counts: dict[str, ServiceCounts]
         resources.add_metric(label, details.resource_count)
         prompts.add_metric(label, details.prompt_count)
         tokens.add_metric(label, details.context_tokens)
-        if details.cold_start is not None:
-            cold.add_metric(label, details.cold_start / 1000)
-        seen = counts[service.name].inventory_changes if service.name in counts else {}
+        tally = counts.get(service.name) or ServiceCounts()
+        if tally.cold_start is not None:
+            cold.add_metric(label, tally.cold_start)
+        seen = tally.inventory_changes
         for kind in sorted({*INVENTORY_KINDS, *seen}):
             changes.add_metric([*label, service_label(kind).replace(" ", "_")], seen.get(kind, 0))
     yield from (tools, resources, prompts, tokens, cold, changes)
