@@ -1,9 +1,9 @@
 """The daemon's HTTP routes, as a Starlette app over a running engine.
 
-Every handler reads: a snapshot, a copy of the counts, or a view of the event
+Every handler reads: a snapshot, the metrics cache, or a view of the event
 stream. None waits on a probe, and the one expensive thing, rendering /metrics,
-runs in a worker thread over a frame taken on the loop, so a scrape of a large
-fleet never delays the schedule.
+runs in a worker thread (core.serve.scrape), so a scrape of a large fleet never
+delays the schedule.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from core.engine import Engine
 from core.sanitize import NAME_LIMIT, clean_line
 from core.serve.api import HistoryProvider, event_json, service_document, status_document
 from core.serve.auth import BearerAuth
-from core.serve.counters import MetricsRecorder
-from core.serve.metrics import MetricsFrame, render
 from core.serve.readiness import waiting_for
+from core.serve.scrape import ScrapeCache
 
 EVENTS_QUEUE = 1000
 """Events one /api/v1/events client may have unread before it loses some (and gets a resync)."""
@@ -36,7 +35,7 @@ KEEPALIVE = 15.0
 
 def create_app(
     engine: Engine,
-    counts: MetricsRecorder,
+    scrapes: ScrapeCache,
     *,
     running_for: Callable[[], float],
     token: str | None = None,
@@ -45,9 +44,8 @@ def create_app(
     """The routes over `engine`; `running_for()` is seconds since the daemon started (for /readyz)."""
 
     async def metrics(request: Request) -> Response:
-        frame = MetricsFrame(engine.snapshot(), counts.copy())
-        body, content_type = await asyncio.to_thread(render, frame, request.headers.get("accept", ""))
-        return Response(body, media_type=content_type)
+        rendered = await scrapes.get(request.headers.get("accept", ""))
+        return Response(rendered.body, media_type=rendered.content_type)
 
     async def status(request: Request) -> Response:
         return _json(status_document(engine.snapshot()))

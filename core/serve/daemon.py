@@ -32,6 +32,8 @@ from core.serve.api import HistoryProvider
 from core.serve.app import create_app
 from core.serve.counters import MetricsRecorder
 from core.serve.logs import LogWriter, note
+from core.serve.metrics import MetricsFrame
+from core.serve.scrape import ScrapeCache
 
 GRACE = 3.0
 """Seconds open HTTP requests get to finish once the daemon stops."""
@@ -126,9 +128,10 @@ class Daemon:
         self.port = sock.getsockname()[1]
         loop = asyncio.get_running_loop()
         started = loop.time()
+        scrapes = ScrapeCache(lambda: MetricsFrame(self.engine.snapshot(), self.counts.copy()))
         app = create_app(
             self.engine,
-            self.counts,
+            scrapes,
             running_for=lambda: loop.time() - started,
             token=self._token,
             history=self.history,
@@ -159,6 +162,7 @@ class Daemon:
                 self.log.write(note("the HTTP server stopped on its own: stopping", level=LogLevel.ERROR))
         finally:
             await self.engine.stop()  # ends every event stream too, so open /api/v1/events requests finish
+            await scrapes.aclose()
             server.should_exit = True
             if serving is not None:
                 await asyncio.gather(serving, return_exceptions=True)
