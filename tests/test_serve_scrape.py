@@ -46,7 +46,7 @@ async def test_a_fresh_rendering_is_served_from_the_cache_and_an_old_one_is_rene
         fleet.status = Status.DOWN
         again = await cache.get("")
         assert again is first and _up(again.body), "within the period: the cached rendering"
-        clock.now += 2 * MIN_PERIOD + 1
+        clock.now += MIN_PERIOD + 2
         renewed = await cache.get("")
         assert renewed is not first and not _up(renewed.body)
         assert cache.renders == 2

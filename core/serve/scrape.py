@@ -27,6 +27,8 @@ MIN_PERIOD = 5.0
 """Seconds between refreshes at least: no scraper needs fresher figures than every 5 s."""
 COST_FACTOR = 10.0
 """The period is at least this many times the last rendering's duration (so it takes <= ~10% of a core)."""
+MAX_PERIOD = 30.0
+"""...but never longer than this: figures older than a usual scrape interval would mislead."""
 IDLE_AFTER = 300.0
 """The refresher stops when nobody has scraped for this long (a scraper that went away costs nothing)."""
 
@@ -55,7 +57,7 @@ class ScrapeCache:
 
     @property
     def period(self) -> float:
-        return max(MIN_PERIOD, COST_FACTOR * self._render_seconds)
+        return min(MAX_PERIOD, max(MIN_PERIOD, COST_FACTOR * self._render_seconds))
 
     async def get(self, accept: str) -> Rendered:
         key = choose_encoder(accept)[1]
@@ -65,7 +67,7 @@ class ScrapeCache:
         if self._refresher is None or self._refresher.done():
             self._refresher = asyncio.create_task(self._refresh(), name="lookout:metrics-refresh")
         cached = self._cache.get(key)
-        if cached is not None and now - cached.at <= 2 * self.period:
+        if cached is not None and now - cached.at <= self.period + self._render_seconds + 1.0:
             return cached
         return await self._render(key)
 
