@@ -11,6 +11,7 @@ import io
 import json
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -274,6 +275,23 @@ def test_a_non_loopback_bind_without_a_token_is_refused(capsys, monkeypatch) -> 
     assert serve_main(["--listen", "0.0.0.0:0", "--token-env", "LOOKOUT_NO_SUCH_TOKEN"], load=_no_load) == 2
     assert "LOOKOUT_NO_SUCH_TOKEN" in capsys.readouterr().err
     assert serve_main(["--listen", "nonsense"], load=_no_load) == 2
+
+
+def test_a_taken_port_is_a_clear_error_before_anything_starts(capsys) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        assert (
+            serve_main(
+                ["--listen", f"127.0.0.1:{port}"], load=lambda path: make_config({"x": http("http://127.0.0.1:9/")})
+            )
+            == 1
+        )
+    finally:
+        taken.close()
+    assert f"cannot listen on http://127.0.0.1:{port}" in capsys.readouterr().err
 
 
 def test_token_rules() -> None:

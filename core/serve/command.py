@@ -18,6 +18,7 @@ from core.serve.logs import LOG_FORMATS
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_BIND = 1
+EXIT_FAILED = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,4 +64,4 @@ def main(argv: Sequence[str], load: Callable[[str | None], Config]) -> int:
     except OSError as error:
         print(f"lookout serve: cannot listen on {listen.url()}: {error.strerror or error}", file=sys.stderr)
         return EXIT_BIND
-    return 0
+    return EXIT_FAILED if daemon.failed else 0

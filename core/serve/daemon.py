@@ -113,6 +113,8 @@ class Daemon:
         """What each signal does while `run` runs."""
         self.port: int | None = None
         """The port actually bound (with --listen HOST:0, the one the system chose)."""
+        self.failed = False
+        """True when `run` ended because the HTTP server stopped, not because it was asked to."""
         self._token = token
         self._stop = asyncio.Event()
 
@@ -159,6 +161,7 @@ class Daemon:
             await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
             if serving.done() and not self._stop.is_set():
+                self.failed = True
                 self.log.write(note("the HTTP server stopped on its own: stopping", level=LogLevel.ERROR))
         finally:
             await self.engine.stop()  # ends every event stream too, so open /api/v1/events requests finish
