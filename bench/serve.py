@@ -38,6 +38,17 @@ print(sock.getsockname()[1], flush=True)
 config = uvicorn.Config(create_http_api(), log_level="error", access_log=False, backlog=4096)
 uvicorn.Server(config).run(sockets=[sock])
 """
+SCRAPER_CODE = """
+import json, sys, time, httpx2
+url, seconds = sys.argv[1], float(sys.argv[2])
+times, size, end = [], 0, time.monotonic() + seconds
+with httpx2.Client(trust_env=False, timeout=60) as client:
+    while time.monotonic() < end:
+        began = time.perf_counter()
+        size = len(client.get(url).content)
+        times.append(time.perf_counter() - began)
+print(json.dumps({"times": times, "size": size}))
+"""
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -157,13 +168,15 @@ def main() -> None:
             time.sleep(args.seconds)
             quiet_end, cpu1, probes1 = time.monotonic(), cpu_seconds(serve.pid), probes(client.get("/metrics").text)
 
-            scrape_times: list[float] = []
-            body = b""
-            while time.monotonic() < quiet_end + args.seconds:
-                began = time.perf_counter()
-                answer = client.get("/metrics")
-                scrape_times.append(time.perf_counter() - began)
-                body = answer.content
+            # The scraper is a process of its own, so its work does not slow this one's reading of the events.
+            scraper = subprocess.run(
+                [sys.executable, "-c", SCRAPER_CODE, f"{url}/metrics", str(args.seconds)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            scraped = json.loads(scraper.stdout)
+            scrape_times, size = scraped["times"], scraped["size"]
             busy_end, cpu2 = time.monotonic(), cpu_seconds(serve.pid)
             probes2 = probes(client.get("/metrics").text)
             rss, peak = rss_mib(serve.pid)
@@ -175,7 +188,7 @@ def main() -> None:
             api.wait(30)
     quiet, busy = lags.between(quiet_start, quiet_end), lags.between(quiet_end, busy_end)
     scrapes = sorted(scrape_times)
-    series = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
+    series = sum(1 for line in first.text.splitlines() if line and not line.startswith("#"))
     print(f"lookout serve: {args.services} HTTP services every {args.interval:g}s, phases of {args.seconds:g}s")
     print(f"  RSS                          {rss:8.1f} MiB (peak {peak:.1f} MiB)")
     print(
@@ -191,7 +204,7 @@ def main() -> None:
         f"   p99 {1000 * percentile(scrapes, 0.99):7.1f} ms   max {1000 * scrapes[-1]:7.1f} ms"
     )
     print(f"  first scrape (renders)       {1000 * cold:8.1f} ms")
-    print(f"  exposition                   {len(body) / 1024:8.0f} KiB, {series} series")
+    print(f"  exposition                   {size / 1024:8.0f} KiB, {series} series")
     print(f"  schedule lag p99 (quiet)     {1000 * percentile(quiet, 0.99):8.1f} ms   ({len(quiet)} probe starts)")
     print(f"  schedule lag p99 (scraping)  {1000 * percentile(busy, 0.99):8.1f} ms   ({len(busy)} probe starts)")
     print(f"  schedule lag max (scraping)  {1000 * (busy[-1] if busy else float('nan')):8.1f} ms")
