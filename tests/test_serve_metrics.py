@@ -177,3 +177,14 @@ def test_a_service_removed_from_the_config_leaves_the_exposition() -> None:
     text = render(MetricsFrame(_fleet(kept), recorder.copy()))[0].decode()
     assert 'service="gone"' not in text
     assert 'service="kept"' in text
+
+
+def test_long_service_names_stay_distinct_series() -> None:
+    """Series that collide fail a whole scrape in Prometheus: labels from the config are never clipped."""
+    stem = "x" * 300
+    services = tuple(ServiceSnapshot(ServiceInfo(f"{stem}-{n}", "http", "http://127.0.0.1/")) for n in range(2))
+    samples = _samples(render(MetricsFrame(_fleet(*services), {}))[0].decode())
+    assert {dict(labels)["service"] for name, labels in samples if name == "lookout_service_info"} == {
+        f"{stem}-0",
+        f"{stem}-1",
+    }

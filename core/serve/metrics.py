@@ -32,7 +32,7 @@ from core import __version__
 from core.details import McpDetails
 from core.ratelimit import MAX_RESOURCE_NAME, MAX_RESOURCES, RateLimit
 from core.results import Status
-from core.sanitize import NAME_LIMIT, clean_line
+from core.sanitize import clean_line
 from core.serve.counters import DURATION_BUCKETS, RESULTS, ServiceCounts
 from core.snapshot import FleetSnapshot, ServiceSnapshot
 
@@ -62,7 +62,9 @@ def resource_label(resource: str) -> str:
 
 
 def service_label(name: str) -> str:
-    return clean_line(name, NAME_LIMIT)
+    """A name from the config as a label value. Never clipped: two long names cut to one label would be
+    duplicate series, which fail the whole scrape (the loader already refuses control characters)."""
+    return clean_line(name, None)
 
 
 class FleetCollector:
