@@ -38,14 +38,14 @@ def http(url: str, **extra: Any) -> dict[str, Any]:
     return {"kind": "http", "url": url, "interval": "1s", **extra}
 
 
-def fleet(api_url: str, key: str, **more: dict[str, Any]) -> Config:
+def fleet(api_url: str, key: str, *, defaults: dict[str, Any] | None = None, **more: dict[str, Any]) -> Config:
     services = {
         "up": http(f"{api_url}/ok/{key}", tags=["core"]),
         "broken": http(f"{api_url}/status/{key}/503"),
         "secretive": http(f"{api_url}/echo/{key}?api_key=${{SECRET}}", headers={"X-Api-Key": "${SECRET}"}),
         **more,
     }
-    return make_config(services, env={"SECRET": SECRET})
+    return make_config(services, env={"SECRET": SECRET}, **(defaults or {}))
 
 
 @asynccontextmanager
@@ -151,7 +151,8 @@ async def test_without_a_history_store_the_key_is_left_out(http_api, unique_key)
 
 
 async def test_readyz_waits_for_first_results_or_the_startup_timeout(http_api, unique_key) -> None:
-    config = fleet(http_api.url, unique_key, stuck=http(f"{http_api.url}/hang/{unique_key}", timeout="5m"))
+    stuck = http(f"{http_api.url}/hang/{unique_key}", timeout="5m")
+    config = fleet(http_api.url, unique_key, defaults={"startup_timeout": "10m"}, stuck=stuck)
     async with running(config) as daemon, client(daemon) as http_client:
         await probed(daemon, "up", "broken", "secretive")
         health = await http_client.get("/healthz")
