@@ -1,12 +1,13 @@
 """`lookout serve` benchmark: RSS, CPU per probe, /metrics scrape time, schedule lag during scrapes.
 
-    python bench/serve.py [--services 1000] [--interval 10] [--seconds 20]
+    python bench/serve.py [--services 1000] [--interval 10] [--seconds 20] [--scrape-every 1]
 
 A fleet of N HTTP services (the demo HTTP API's /ok route, served by uvicorn in its own
 process, so its CPU is not counted) is monitored by a real `lookout serve` subprocess.
 After a warm-up (every service probed), two phases of `--seconds` each: a quiet one, then
-one with /metrics scraped back to back (answered from the cache that a worker thread
-refreshes; the first scrape, with nothing cached, shows what one rendering takes). The
+one with /metrics scraped every --scrape-every seconds, gzipped as Prometheus asks
+(answered from the cache that a worker thread refreshes; the first scrape, with nothing
+cached, shows what one rendering takes). The
 schedule's lag (ProbeStarted.schedule_lag) is read from the daemon's own /api/v1/events
 stream; CPU from /proc/PID/stat; probes from lookout_probes_total. Figures, not assertions:
 run it on a quiet machine and read the table.
@@ -40,14 +41,16 @@ uvicorn.Server(config).run(sockets=[sock])
 """
 SCRAPER_CODE = """
 import json, sys, time, httpx2
-url, seconds = sys.argv[1], float(sys.argv[2])
-times, size, end = [], 0, time.monotonic() + seconds
-with httpx2.Client(trust_env=False, timeout=60) as client:
+url, seconds, every = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+times, size, wire, end = [], 0, 0, time.monotonic() + seconds
+with httpx2.Client(trust_env=False, timeout=60, headers={"Accept-Encoding": "gzip"}) as client:
     while time.monotonic() < end:
         began = time.perf_counter()
-        size = len(client.get(url).content)
+        answer = client.get(url)
+        size, wire = len(answer.content), int(answer.headers.get("content-length", 0))
         times.append(time.perf_counter() - began)
-print(json.dumps({"times": times, "size": size}))
+        time.sleep(max(0.0, every - (time.perf_counter() - began)))
+print(json.dumps({"times": times, "size": size, "wire": wire}))
 """
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -146,6 +149,9 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between probes of one service")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
+    parser.add_argument(
+        "--scrape-every", type=float, default=1.0, help="seconds between scrape starts (0: back to back)"
+    )
     args = parser.parse_args()
     api, api_url = start_api()
     with tempfile.TemporaryDirectory() as tmp:
@@ -170,13 +176,13 @@ def main() -> None:
 
             # The scraper is a process of its own, so its work does not slow this one's reading of the events.
             scraper = subprocess.run(
-                [sys.executable, "-c", SCRAPER_CODE, f"{url}/metrics", str(args.seconds)],
+                [sys.executable, "-c", SCRAPER_CODE, f"{url}/metrics", str(args.seconds), str(args.scrape_every)],
                 capture_output=True,
                 text=True,
                 check=True,
             )
             scraped = json.loads(scraper.stdout)
-            scrape_times, size = scraped["times"], scraped["size"]
+            scrape_times, size, wire = scraped["times"], scraped["size"], scraped["wire"]
             busy_end, cpu2 = time.monotonic(), cpu_seconds(serve.pid)
             probes2 = probes(client.get("/metrics").text)
             rss, peak = rss_mib(serve.pid)
@@ -197,14 +203,14 @@ def main() -> None:
     )
     print(
         f"  CPU per probe (scraping)     {1000 * (cpu2 - cpu1) / max(1, probes2 - probes1):8.3f} ms"
-        f"   (incl. rendering {len(scrapes)} scrapes)"
+        f"   (incl. {len(scrapes)} scrapes)"
     )
     print(
         f"  /metrics scrape              p50 {1000 * percentile(scrapes, 0.5):7.1f} ms"
         f"   p99 {1000 * percentile(scrapes, 0.99):7.1f} ms   max {1000 * scrapes[-1]:7.1f} ms"
     )
     print(f"  first scrape (renders)       {1000 * cold:8.1f} ms")
-    print(f"  exposition                   {size / 1024:8.0f} KiB, {series} series")
+    print(f"  exposition                   {size / 1024:8.0f} KiB ({wire / 1024:.0f} KiB gzipped), {series} series")
     print(f"  schedule lag p99 (quiet)     {1000 * percentile(quiet, 0.99):8.1f} ms   ({len(quiet)} probe starts)")
     print(f"  schedule lag p99 (scraping)  {1000 * percentile(busy, 0.99):8.1f} ms   ({len(busy)} probe starts)")
     print(f"  schedule lag max (scraping)  {1000 * (busy[-1] if busy else float('nan')):8.1f} ms")

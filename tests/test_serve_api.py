@@ -269,6 +269,17 @@ def _no_load(path: str | None) -> Config:
     raise AssertionError("the config must not even be loaded")
 
 
+async def test_metrics_are_sent_gzipped_when_asked_and_plain_otherwise(http_api, unique_key) -> None:
+    async with running(fleet(http_api.url, unique_key)) as daemon, client(daemon) as http_client:
+        await probed(daemon)
+        zipped = await http_client.get("/metrics", headers={"Accept-Encoding": "gzip"})
+        plain = await http_client.get("/metrics", headers={"Accept-Encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert zipped.text == plain.text, "the same rendering, from the cache"
+    assert 'lookout_service_status{lookout_service_status="down",service="broken"} 1.0' in plain.text
+
+
 def test_a_non_loopback_bind_without_a_token_is_refused(capsys, monkeypatch) -> None:
     monkeypatch.delenv("LOOKOUT_NO_SUCH_TOKEN", raising=False)
     assert serve_main(["--listen", "0.0.0.0:0"], load=_no_load) == 2

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 from datetime import UTC, datetime
 
 from core.results import Status
 from core.serve.metrics import MetricsFrame
-from core.serve.scrape import MIN_PERIOD, ScrapeCache
+from core.serve.scrape import MIN_PERIOD, ScrapeCache, accepts_gzip
 from core.snapshot import FleetSnapshot, ServiceInfo, ServiceSnapshot
 
 OPENMETRICS = "application/openmetrics-text;version=1.0.0"
@@ -71,3 +72,22 @@ async def test_closing_stops_the_refresher() -> None:
     await cache.get("")
     await cache.aclose()
     assert cache._refresher is None
+
+
+async def test_each_rendering_is_gzipped_too() -> None:
+    cache = ScrapeCache(Fleet().frame, clock=Clock())
+    try:
+        rendered = await cache.get("")
+    finally:
+        await cache.aclose()
+    assert gzip.decompress(rendered.gzipped) == rendered.body
+    assert len(rendered.gzipped) < len(rendered.body)
+
+
+def test_accept_encoding() -> None:
+    assert accepts_gzip("gzip")
+    assert accepts_gzip("deflate, gzip;q=0.5")
+    assert accepts_gzip("*")
+    assert not accepts_gzip("gzip;q=0")
+    assert not accepts_gzip("identity")
+    assert not accepts_gzip("")

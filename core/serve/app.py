@@ -25,7 +25,7 @@ from core.sanitize import NAME_LIMIT, clean_line
 from core.serve.api import HistoryProvider, event_json, service_document, status_document
 from core.serve.auth import BearerAuth
 from core.serve.readiness import waiting_for
-from core.serve.scrape import ScrapeCache
+from core.serve.scrape import ScrapeCache, accepts_gzip
 
 EVENTS_QUEUE = 1000
 """Events one /api/v1/events client may have unread before it loses some (and gets a resync)."""
@@ -45,7 +45,10 @@ def create_app(
 
     async def metrics(request: Request) -> Response:
         rendered = await scrapes.get(request.headers.get("accept", ""))
-        return Response(rendered.body, media_type=rendered.content_type)
+        if accepts_gzip(request.headers.get("accept-encoding", "")):
+            headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+            return Response(rendered.gzipped, media_type=rendered.content_type, headers=headers)
+        return Response(rendered.body, media_type=rendered.content_type, headers={"Vary": "Accept-Encoding"})
 
     async def status(request: Request) -> Response:
         return _json(status_document(engine.snapshot()))

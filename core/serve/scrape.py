@@ -6,15 +6,18 @@ shares the interpreter with a busy engine. Rendering at scrape time would make
 the scrape that slow. Instead, once scraped, the cache keeps a rendering of each
 format asked for fresh: a refresher task renders it again (in a worker thread,
 over a frame taken on the loop) every `period`, and a scrape answers with the
-latest one. The period grows with the cost of a rendering (at most ~10% of
-a core goes to it) and the refresher stops when nobody has scraped for a while.
-A scrape finding nothing fresh enough (the first, or after an idle spell)
-renders and waits; concurrent scrapes share that one rendering.
+latest one. The period grows with the cost of a rendering (at most ~10% of a
+core goes to it, up to MAX_PERIOD), and the refresher stops when nobody has
+scraped for a while. Each rendering is gzipped in the thread too: Prometheus
+asks for gzip, and a fifteenth of the bytes is that much less for the loop to
+send. A scrape finding nothing fresh enough (the first, or after an idle
+spell) renders and waits; concurrent scrapes share that one rendering.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,11 +36,39 @@ IDLE_AFTER = 300.0
 """The refresher stops when nobody has scraped for this long (a scraper that went away costs nothing)."""
 
 
+GZIP_LEVEL = 6
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     body: bytes
+    gzipped: bytes
+    """The body gzip-compressed, as Prometheus asks for it: ~15x fewer bytes for the event loop to send."""
     content_type: str
     at: float
+
+
+def render_both(frame: MetricsFrame, accept: str) -> tuple[bytes, bytes, str]:
+    """(body, gzipped body, content type): both made in the worker thread, neither on the loop."""
+    body, content_type = render(frame, accept)
+    return body, gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0), content_type
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header admits gzip (`gzip;q=0` refuses it)."""
+    for item in accept_encoding.split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            quality = params.strip().removeprefix("q=").strip()
+            return not quality or _quality(quality) > 0
+    return False
+
+
+def _quality(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 1.0
 
 
 class ScrapeCache:
@@ -85,10 +116,10 @@ class ScrapeCache:
     async def _render_now(self, key: str) -> Rendered:
         frame = self._frame()
         began = time.perf_counter()
-        body, content_type = await asyncio.to_thread(render, frame, self._accepts[key])
+        body, gzipped, content_type = await asyncio.to_thread(render_both, frame, self._accepts[key])
         self._render_seconds = time.perf_counter() - began
         self.renders += 1
-        rendered = self._cache[key] = Rendered(body, content_type, self._clock())
+        rendered = self._cache[key] = Rendered(body, gzipped, content_type, self._clock())
         return rendered
 
     async def _refresh(self) -> None:
