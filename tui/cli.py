@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Which integration is sick? Live health, rate limits and circuit breakers "
         "for MCP servers and HTTP APIs.",
         epilog="Commands: `lookout demo` runs a local fleet that shows every state; "
-        "`lookout schema` prints the JSON Schema of services.yaml.",
+        "`lookout schema` prints the JSON Schema of services.yaml; "
+        "`lookout serve` monitors unattended (metrics, status API).",
     )
     parser.add_argument(
         "-c",
@@ -110,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.demo_cli import main as demo_main
 
         return demo_main(args_list[1:])
+    if args_list[:1] == ["serve"]:
+        from core.serve.command import main as serve_main
+
+        return serve_main(args_list[1:], load=_load)
     args = build_parser().parse_args(args_list)
     try:
         config = _load(args.config)

@@ -1,0 +1,110 @@
+"""The status API's documents: the `--once --format json` report, one service in depth, events as JSON.
+
+`/api/v1/status` is the very document `lookout --once --format json` prints
+(core.report.to_json), plus `schema_version`, so a script written against one
+reads the other. Everything comes from a snapshot or a typed event, both made
+safe by the engine; it is made safe once more on the way out (clean_tree).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.bus import Resync, ViewItem
+from core.loglines import describe
+from core.report import to_json
+from core.results import ProbeResult
+from core.sanitize import REASON_LIMIT, clean_line, clean_tree
+from core.selection import restrict
+from core.snapshot import FleetSnapshot
+
+SCHEMA_VERSION = 1
+"""Bumped when a field of the API's documents changes meaning or goes away (new fields do not bump it)."""
+RECENT_RESULTS = 50
+"""Results listed by /api/v1/services/NAME, newest last (the snapshot keeps a bounded history)."""
+
+
+class HistoryProvider(Protocol):
+    """What the status API asks the history store for (uptime, latency percentiles, incidents)."""
+
+    def summary(self, name: str) -> dict[str, Any] | None: ...
+
+
+def status_document(snapshot: FleetSnapshot) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, **to_json(snapshot)}
+
+
+def service_document(
+    snapshot: FleetSnapshot, name: str, history: HistoryProvider | None = None
+) -> dict[str, Any] | None:
+    """One service as the report shows it, plus its recent results and (with a store) its history summary."""
+    service = snapshot.get(name)
+    if service is None:
+        return None
+    report = to_json(restrict(snapshot, [name]))
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": report["generated_at"],
+        "service": report["services"][0],
+        "recent": [result_json(result) for result in service.history[-RECENT_RESULTS:]],
+    }
+    if history is not None:
+        document["history"] = history.summary(name)
+    cleaned: dict[str, Any] = clean_tree(document)
+    return cleaned
+
+
+def result_json(result: ProbeResult) -> dict[str, Any]:
+    """A probe result in brief: what a chart or an incident list needs, not the kind's full findings."""
+    return {
+        "at": _iso(result.started_at),
+        "status": result.status.value,
+        "reason": clean_line(result.reason, REASON_LIMIT),
+        "latency_ms": round(result.latency_ms, 1) if result.latency_ms is not None else None,
+        "attempts": result.attempts,
+        "contacted": result.contacted,
+        "http_status": result.http_status,
+    }
+
+
+def event_json(item: ViewItem) -> tuple[str, dict[str, Any]]:
+    """(SSE event name, data) for one item of a view: the event's typed fields, plus its log wording."""
+    if isinstance(item, Resync):
+        data = {"dropped": item.dropped, "seq": item.snapshot.seq, "status": status_document(item.snapshot)}
+        return "resync", data
+    fields: dict[str, Any] = {}
+    for field in dataclasses.fields(item):
+        value = getattr(item, field.name)
+        fields[field.name] = result_json(value) if isinstance(value, ProbeResult) else _plain(value)
+    described = describe(item)
+    if described is not None:
+        fields["level"], fields["text"] = described[0].label, described[1]
+    cleaned: dict[str, Any] = clean_tree(fields)
+    return _event_name(type(item).__name__), cleaned
+
+
+def _event_name(class_name: str) -> str:
+    """ProbeCompleted -> probe_completed."""
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in class_name).lstrip("_")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, enum.Enum):
+        return value.value if not isinstance(value, int) else value.name.lower()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None

@@ -1,0 +1,186 @@
+"""The daemon: the engine, its HTTP server and its log, in one event loop, stopped by Lookout's signals.
+
+uvicorn's `Server.serve` installs its own SIGINT/SIGTERM handlers, which would
+stop the HTTP server and leave the engine (and its server processes) running;
+`_Server` keeps it from installing any. The daemon's `signals` table is the one
+place a signal gets a meaning: SIGTERM and SIGINT stop, in order, the engine
+(every probe, session and child process, and the event streams with it), then
+the HTTP server (bounded by GRACE), then the log. Another signal is one more
+entry in that table (`daemon.signals[signal.SIGHUP] = ...`) before `run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TextIO
+
+import uvicorn
+
+from core.config import Config
+from core.engine import Engine
+from core.events import LogLevel
+from core.serve import DEFAULT_HOST, DEFAULT_PORT
+from core.serve.api import HistoryProvider
+from core.serve.app import create_app
+from core.serve.counters import MetricsRecorder
+from core.serve.logs import LogWriter, note
+from core.serve.metrics import MetricsFrame
+from core.serve.scrape import ScrapeCache
+
+GRACE = 3.0
+"""Seconds open HTTP requests get to finish once the daemon stops."""
+LOG_QUEUE = 10_000
+"""Events the log may have unwritten before it loses some (and says how many)."""
+
+
+class ListenError(ValueError):
+    """--listen is not HOST:PORT."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+
+    @classmethod
+    def parse(cls, text: str) -> Listen:
+        """`HOST:PORT`, `[IPv6]:PORT`, or `:PORT` (loopback). Port 0 takes any free port."""
+        host, sep, port_text = text.rpartition(":")
+        if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+            raise ListenError(f"--listen {text!r}: expected HOST:PORT, e.g. {DEFAULT_HOST}:{DEFAULT_PORT}")
+        host = host.removeprefix("[").removesuffix("]") or DEFAULT_HOST
+        return cls(host, int(port_text))
+
+    def url(self, port: int | None = None) -> str:
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{shown}:{self.port if port is None else port}"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal handlers: the daemon's are in charge."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(listen: Listen) -> socket.socket:
+    """The listening socket, bound before anything starts, so a taken port is a clear error and port 0 works."""
+    family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((listen.host, listen.port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class Daemon:
+    """`lookout serve`: construct, then `await run()` until a stop signal (or `stop()`)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        listen: Listen | None = None,
+        token: str | None = None,
+        log_format: str = "plain",
+        stream: TextIO | None = None,
+        history: HistoryProvider | None = None,
+    ) -> None:
+        self.config_path: Path | None = config.path
+        self.engine = Engine(config)
+        self.counts = MetricsRecorder()
+        self.engine.add_recorder(self.counts)
+        self.listen = listen or Listen()
+        self.history = history
+        self.log = LogWriter(stream or sys.stdout, log_format)
+        self.signals: dict[signal.Signals, Callable[[], None]] = {
+            signal.SIGTERM: partial(self.stop, "SIGTERM"),
+            signal.SIGINT: partial(self.stop, "SIGINT"),
+        }
+        """What each signal does while `run` runs."""
+        self.port: int | None = None
+        """The port actually bound (with --listen HOST:0, the one the system chose)."""
+        self.failed = False
+        """True when `run` ended because the HTTP server stopped, not because it was asked to."""
+        self._token = token
+        self._stop = asyncio.Event()
+
+    def stop(self, why: str = "") -> None:
+        """Ask `run` to stop (idempotent); it returns once everything is released."""
+        if not self._stop.is_set() and why:
+            self.log.write(note(f"{why}: stopping"))
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Serve until stopped. Raises OSError before starting anything if the address cannot be bound."""
+        sock = bind(self.listen)
+        self.port = sock.getsockname()[1]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        scrapes = ScrapeCache(lambda: MetricsFrame(self.engine.snapshot(), self.counts.copy()))
+        app = create_app(
+            self.engine,
+            scrapes,
+            running_for=lambda: loop.time() - started,
+            token=self._token,
+            history=self.history,
+        )
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            timeout_graceful_shutdown=int(GRACE),
+        )
+        server = _Server(config)
+        printer = asyncio.create_task(self.log.follow(self.engine.subscribe(maxsize=LOG_QUEUE)))
+        for signum, handler in self.signals.items():
+            loop.add_signal_handler(signum, handler)
+        serving: asyncio.Task[None] | None = None
+        try:
+            self._log_config()
+            await self.engine.start()
+            serving = asyncio.create_task(server.serve(sockets=[sock]))
+            self.log.write(note(f"listening on {self.listen.url(self.port)}"))
+            stopping = asyncio.create_task(self._stop.wait())
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if serving.done() and not self._stop.is_set():
+                self.failed = True
+                self.log.write(note("the HTTP server stopped on its own: stopping", level=LogLevel.ERROR))
+        finally:
+            await self.engine.stop()  # ends every event stream too, so open /api/v1/events requests finish
+            await scrapes.aclose()
+            server.should_exit = True
+            if serving is not None:
+                await asyncio.gather(serving, return_exceptions=True)
+            await printer
+            sock.close()
+            for signum in self.signals:
+                loop.remove_signal_handler(signum)
+            self.log.write(note("stopped"))
+
+    def _log_config(self) -> None:
+        """What is monitored, as the snapshot names it: targets are masked there (no secret reaches a log)."""
+        snapshot = self.engine.snapshot()
+        self.log.write(note(f"config {self.config_path}: {len(snapshot.services)} services"))
+        for warning in self.engine.config.warnings:
+            self.log.write(note(str(warning), level=LogLevel.WARNING))
+        for service in snapshot.services:
+            kind = f"{service.kind}/{service.transport}" if service.transport else service.kind
+            self.log.write(note(f"{service.name}: {kind} {service.target}"))
