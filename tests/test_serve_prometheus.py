@@ -86,13 +86,13 @@ def write_fleet(directory: Path, api_url: str, tag: str) -> Path:
     return path
 
 
-def start_serve(directory: Path, api_url: str) -> Serve:
+def start_serve(directory: Path, api_url: str, *options: str) -> Serve:
     tag = uuid.uuid4().hex
     config = write_fleet(directory, api_url, tag)
     report = directory / "modules.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-c", WRAPPER, str(report), *("serve", "-c", str(config)), *SERVE_OPTIONS],
+        [sys.executable, "-c", WRAPPER, str(report), *("serve", "-c", str(config)), *SERVE_OPTIONS, *options],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-format", choices=LOG_FORMATS, default="plain", help="stdout log lines (default: plain)")
     parser.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="do not reload when the config file changes (SIGHUP still reloads)",
+    )
+    parser.add_argument(
         "--token-env",
         metavar="NAME",
         help="the environment variable holding the bearer token every request must carry",
@@ -44,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str], load: Callable[[str | None], Config]) -> int:
-    """Run the daemon until SIGTERM or SIGINT; `load` finds and loads the config as `lookout` does."""
+    """Run the daemon until SIGTERM or SIGINT (SIGHUP reloads); `load` finds and loads the config as `lookout` does."""
     args = build_parser().parse_args(list(argv))
     try:
         listen = Listen.parse(args.listen)
@@ -58,7 +63,7 @@ def main(argv: Sequence[str], load: Callable[[str | None], Config]) -> int:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
     enable_subreaper(sole_owner=True)  # orphans of our servers come to us, to be ended, not to PID 1
-    daemon = Daemon(config, listen=listen, token=token, log_format=args.log_format)
+    daemon = Daemon(config, listen=listen, token=token, log_format=args.log_format, watch=not args.no_watch)
     try:
         asyncio.run(daemon.run())
     except OSError as error:

@@ -5,8 +5,10 @@ stop the HTTP server and leave the engine (and its server processes) running;
 `_Server` keeps it from installing any. The daemon's `signals` table is the one
 place a signal gets a meaning: SIGTERM and SIGINT stop, in order, the engine
 (every probe, session and child process, and the event streams with it), then
-the HTTP server (bounded by GRACE), then the log. Another signal is one more
-entry in that table (`daemon.signals[signal.SIGHUP] = ...`) before `run`.
+the HTTP server (bounded by GRACE), then the log. SIGHUP reloads the config file
+(core.reload: unchanged services keep running as they are; a file with errors is
+refused and logged, and the fleet runs on), as does a change of the file while
+`watch` is on.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import uvicorn
 from core.config import Config
 from core.engine import Engine
 from core.events import LogLevel
+from core.reload import ConfigWatcher, reload_from_file
 from core.serve import DEFAULT_HOST, DEFAULT_PORT
 from core.serve.api import HistoryProvider
 from core.serve.app import create_app
@@ -98,7 +101,9 @@ class Daemon:
         log_format: str = "plain",
         stream: TextIO | None = None,
         history: HistoryProvider | None = None,
+        watch: bool = True,
     ) -> None:
+        """`watch`: reload when the config file changes (SIGHUP reloads either way)."""
         self.config_path: Path | None = config.path
         self.engine = Engine(config)
         self.counts = MetricsRecorder()
@@ -109,6 +114,7 @@ class Daemon:
         self.signals: dict[signal.Signals, Callable[[], None]] = {
             signal.SIGTERM: partial(self.stop, "SIGTERM"),
             signal.SIGINT: partial(self.stop, "SIGINT"),
+            signal.SIGHUP: self.request_reload,
         }
         """What each signal does while `run` runs."""
         self.port: int | None = None
@@ -117,6 +123,21 @@ class Daemon:
         """True when `run` ended because the HTTP server stopped, not because it was asked to."""
         self._token = token
         self._stop = asyncio.Event()
+        self._watcher = ConfigWatcher(self.config_path, self._reload) if watch and self.config_path else None
+        self._reloads: set[asyncio.Task[object]] = set()
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload the config file now, in the background (reloads run one at a time)."""
+        if self.config_path is None or self._stop.is_set():
+            return
+        self.log.write(note("SIGHUP: reloading the config"))
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self._reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def _reload(self) -> object:
+        """What the reload did (logged by the engine as a `config reloaded` line), or why it was refused."""
+        return await reload_from_file(self.engine, self.config_path)
 
     def stop(self, why: str = "") -> None:
         """Ask `run` to stop (idempotent); it returns once everything is released."""
@@ -155,6 +176,8 @@ class Daemon:
         try:
             self._log_config()
             await self.engine.start()
+            if self._watcher is not None:
+                self._watcher.start()
             serving = asyncio.create_task(server.serve(sockets=[sock]))
             self.log.write(note(f"listening on {self.listen.url(self.port)}"))
             stopping = asyncio.create_task(self._stop.wait())
@@ -164,6 +187,11 @@ class Daemon:
                 self.failed = True
                 self.log.write(note("the HTTP server stopped on its own: stopping", level=LogLevel.ERROR))
         finally:
+            if self._watcher is not None:
+                await self._watcher.stop()
+            for reload in list(self._reloads):
+                reload.cancel()
+            await asyncio.gather(*self._reloads, return_exceptions=True)
             await self.engine.stop()  # ends every event stream too, so open /api/v1/events requests finish
             await scrapes.aclose()
             server.should_exit = True
