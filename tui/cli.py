@@ -25,6 +25,7 @@ from core.processes import enable_subreaper
 
 if TYPE_CHECKING:
     from core.bus import ViewSubscription
+    from core.history import HistoryStore
     from core.snapshot import FleetSnapshot
 
 EXIT_UNKNOWN = 3
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Which integration is sick? Live health, rate limits and circuit breakers "
         "for MCP servers and HTTP APIs.",
         epilog="Commands: `lookout demo` runs a local fleet that shows every state; "
-        "`lookout schema` prints the JSON Schema of services.yaml.",
+        "`lookout schema` prints the JSON Schema of services.yaml; "
+        "`lookout history [SERVICE]` shows recorded uptime, latency and incidents.",
     )
     parser.add_argument(
         "-c",
@@ -93,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the terminal's own 16-colour palette (auto when truecolor is not advertised)",
     )
+    parser.add_argument(
+        "--history",
+        metavar="PATH",
+        help="record results here (default for the monitor: $XDG_STATE_HOME/lookout/history.db; "
+        "--once records only when given this)",
+    )
+    parser.add_argument("--no-history", action="store_true", help="record nothing")
     parser.add_argument("--version", action="version", version=f"lookout {__version__}")
     return parser
 
@@ -101,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["schema"]:
         return _print_schema()
+    if args_list[:1] == ["history"]:
+        from core.history.cli import main as history_main
+
+        return history_main(args_list[1:])
     if args_list[:1] == ["demo"]:
         from tui.demo_cli import main as demo_main
 
@@ -128,12 +141,44 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_UNKNOWN
     enable_subreaper(sole_owner=True)  # orphans of our servers come to us, to be ended, not to PID 1
     if args.once:
-        return run_once(
-            config, fmt=args.format, only=args.only, timeout=timeout, color=args.color, verbose=args.verbose
-        )
+        history = open_recording(args.history, config) if args.history and not args.no_history else None
+        try:
+            return run_once(
+                config,
+                fmt=args.format,
+                only=args.only,
+                timeout=timeout,
+                color=args.color,
+                verbose=args.verbose,
+                history=history,
+            )
+        finally:
+            if history is not None:
+                history.close()
     from tui.app import run_app
 
-    return run_app(config, config_path=str(config.path), ansi=args.ansi or None)
+    history = None if args.no_history else open_recording(args.history, config)
+    try:
+        return run_app(config, config_path=str(config.path), ansi=args.ansi or None, history=history)
+    finally:
+        if history is not None:
+            history.close()
+
+
+def open_recording(path: str | None, config: Config) -> HistoryStore | None:
+    """The history this process records into, or None after saying once, on stderr, why not
+    (another process records there, the directory is read-only...): monitoring goes on regardless."""
+    from core.history import HistoryLocked, HistoryUnavailable, default_history_path, open_history
+    from core.history.store import Retention
+
+    settings = config.defaults.history
+    retention = Retention(raw=settings.raw_retention, rollups=settings.rollup_retention)
+    try:
+        return open_history(path or default_history_path(), retention=retention)
+    except (HistoryLocked, HistoryUnavailable) as error:
+        with contextlib.suppress(OSError):
+            print(f"lookout: {error}", file=sys.stderr)
+        return None
 
 
 def _load(path: str | None) -> Config:
@@ -156,6 +201,7 @@ def run_once(
     timeout: float = DEFAULT_ONCE_TIMEOUT,
     color: str = "auto",
     verbose: bool = False,
+    history: HistoryStore | None = None,
 ) -> int:
     """Probe once and print the report; the exit code follows the monitoring-plugins convention.
 
@@ -164,7 +210,7 @@ def run_once(
     from core.report import exit_code, render_json, render_nagios, render_table
 
     try:
-        snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose))
+        snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose, history))
     except KeyboardInterrupt:
         print("lookout: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -220,7 +266,7 @@ def _report_interrupted(snapshot: FleetSnapshot, fmt: str, signum: signal.Signal
 
 
 async def _probe_once(
-    config: Config, only: Sequence[str] | None, timeout: float, verbose: bool
+    config: Config, only: Sequence[str] | None, timeout: float, verbose: bool, history: HistoryStore | None = None
 ) -> tuple[FleetSnapshot, signal.Signals | None]:
     """(snapshot, the signal that cut the run short or None). The engine is stopped either way."""
     from core.engine import Engine
@@ -234,6 +280,12 @@ async def _probe_once(
             stop_signal.set_result(signum)
 
     engine = Engine(config)
+    recorder = None
+    if history is not None:
+        from core.history import HistoryRecorder
+
+        recorder = HistoryRecorder(history)
+        engine.add_recorder(recorder)
     printer = asyncio.create_task(_print_logs(engine.subscribe())) if verbose else None
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
@@ -253,6 +305,8 @@ async def _probe_once(
         return (restrict(snapshot, only) if only else snapshot), interrupted
     finally:
         await engine.stop()  # a second signal meanwhile changes nothing: stopping is already under way
+        if recorder is not None:
+            await recorder.aclose()
         if printer is not None:
             await printer
         for signum in STOP_SIGNALS:

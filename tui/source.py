@@ -8,9 +8,10 @@ events and shows in the next snapshot.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.bus import ViewItem
 from core.clock import Clock, SystemClock
@@ -18,6 +19,10 @@ from core.config import Config
 from core.engine import Engine
 from core.events import Event, PauseChanged
 from core.snapshot import FleetSnapshot
+from core.state import HISTORY
+
+if TYPE_CHECKING:
+    from core.history import HistoryRecorder, HistoryStore
 
 VIEW_QUEUE = 5000
 """Events the app may have unread between two frames before it resyncs from a fresh snapshot."""
@@ -25,6 +30,8 @@ VIEW_QUEUE = 5000
 
 class FleetSource(Protocol):
     clock: Clock
+    history: HistoryStore | None
+    """The recorded history the detail screen reads uptime by window from (None: none attached)."""
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -41,16 +48,33 @@ class FleetSource(Protocol):
 class EngineSource:
     """The live fleet: an engine running in the app's event loop, read as a view."""
 
-    def __init__(self, config: Config, *, clock: Clock | None = None) -> None:
+    def __init__(self, config: Config, *, clock: Clock | None = None, history: HistoryStore | None = None) -> None:
         self.clock = clock or SystemClock()
         self.engine = Engine(config, clock=self.clock)
+        self.history = history
+        self._recorder: HistoryRecorder | None = None
         self._view = self.engine.subscribe(maxsize=VIEW_QUEUE)
 
     async def start(self) -> None:
+        if self.history is not None:
+            await self._attach_history(self.history)
         await self.engine.start()
 
     async def stop(self) -> None:
         await self.engine.stop()
+        if self._recorder is not None:
+            await self._recorder.aclose()
+
+    async def _attach_history(self, history: HistoryStore) -> None:
+        """Sparklines and percentiles start from what was stored; from now on, every event is recorded."""
+        from core.history import HistoryRecorder
+
+        names = self.engine.names
+        stored = await asyncio.to_thread(lambda: {name: history.recent_results(name, HISTORY) for name in names})
+        for name, results in stored.items():
+            self.engine.seed_history(name, results)
+        self._recorder = HistoryRecorder(history)
+        self.engine.add_recorder(self._recorder)
 
     def snapshot(self) -> FleetSnapshot:
         return self.engine.snapshot()
@@ -73,6 +97,7 @@ class StaticSource:
 
     def __init__(self, snapshot: FleetSnapshot, events: Sequence[Event] = (), *, clock: Clock) -> None:
         self.clock = clock
+        self.history: HistoryStore | None = None
         self._snapshot = snapshot
         self._events: list[ViewItem] = list(events)
         self.actions: list[tuple[str, str | None]] = []
