@@ -62,7 +62,12 @@ class HistoryRecorder(QueuedRecorder):
                     RateLimitRow(event.service, _ts(event.at), limit.resource, limit.limit, limit.remaining, reset)
                 )
         elif isinstance(event, InventoryChanged):
-            change: dict[str, object] = {"kind": event.kind, "added": event.added, "removed": event.removed, "changed": event.changed}
+            change: dict[str, object] = {
+                "kind": event.kind,
+                "added": event.added,
+                "removed": event.removed,
+                "changed": event.changed,
+            }
             self._inventory_changes[event.service].append(change)
 
     async def aclose(self) -> None:
