@@ -10,10 +10,13 @@ samples (exact within an hour, and for the 1 h window, read from raw rows).
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import accumulate
+from operator import itemgetter
 from typing import Any
 
 from core.history.rollups import HOUR, rolled_until
@@ -48,85 +51,91 @@ class Incident:
         }
 
 
-class _Window:
-    """Counts and weighted latencies of one service over one window."""
-
-    def __init__(self) -> None:
-        self.contacted = 0
-        self.failures = 0
-        self.latencies: dict[str, list[tuple[float, int]]] = {key: [] for key, _ in FRACTIONS}
-
-    def add_raw(self, ok: int, contacted: int, latency: float | None) -> None:
-        if not contacted:
-            return
-        self.contacted += 1
-        if not ok:
-            self.failures += 1
-        elif latency is not None:
-            for key, _ in FRACTIONS:
-                self.latencies[key].append((latency, 1))
-
-    def add_rollup(self, contacted: int, failures: int, values: Sequence[float | None], samples: int) -> None:
-        self.contacted += contacted
-        self.failures += failures
-        if samples:
-            for (key, _), value in zip(FRACTIONS, values, strict=True):
-                if value is not None:
-                    self.latencies[key].append((value, samples))
-
-    def as_json(self) -> dict[str, Any]:
-        up = (self.contacted - self.failures) / self.contacted if self.contacted else None
-        out: dict[str, Any] = {"uptime": up, "probes": self.contacted, "failures": self.failures}
-        for key, fraction in FRACTIONS:
-            out[key] = weighted_percentile(self.latencies[key], fraction)
-        return out
-
-
 def weighted_percentile(values: list[tuple[float, int]], fraction: float) -> float | None:
     """Nearest-rank over (value, weight) pairs: with all weights 1 it is `core.state.percentile`."""
-    if not values:
-        return None
     ordered = sorted(values)
-    total = sum(weight for _, weight in ordered)
-    rank = max(1.0, fraction * total)
-    seen = 0
-    for value, weight in ordered:
-        seen += weight
-        if seen >= rank:
-            return value
-    return ordered[-1][0]
+    cumulative = list(accumulate(map(itemgetter(1), ordered)))
+    if not cumulative or cumulative[-1] <= 0:
+        return None
+    rank = max(1.0, fraction * cumulative[-1])
+    return ordered[min(bisect_left(cumulative, rank), len(ordered) - 1)][0]
+
+
+class _Series:
+    """One service's rows in time order, as columns: hourly roll-ups below the boundary, raw rows above it."""
+
+    def __init__(self) -> None:
+        self.hours: list[float] = []
+        self.contacted: list[int] = []
+        self.failures: list[int] = []
+        self.latency: tuple[list[tuple[float, int]], ...] = tuple([] for _ in FRACTIONS)
+        """Per fraction, each hour's (percentile, samples); (0.0, 0) for an hour without a latency, which
+        weighs nothing, so the columns stay aligned with `hours` and a window is one slice of each."""
+        self.raw_at: list[float] = []
+        self.raw: list[tuple[int, int, float | None]] = []
+
+    def window(self, seconds: float, now: float, boundary: float) -> dict[str, Any]:
+        start = now - seconds
+        contacted = failures = 0
+        latencies: list[list[tuple[float, int]]] = [[] for _ in FRACTIONS]
+        if seconds > HOUR:  # hours that overlap the window, from the roll-ups; the rest from raw rows
+            first = bisect_right(self.hours, start - HOUR)  # the first hour ending after the start
+            contacted, failures = sum(self.contacted[first:]), sum(self.failures[first:])
+            latencies = [column[first:] for column in self.latency]
+            start = max(start, boundary)
+        raw_latencies: list[tuple[float, int]] = []
+        for ok, reached, latency in self.raw[bisect_left(self.raw_at, start) :]:
+            if not reached:
+                continue
+            contacted += 1
+            if not ok:
+                failures += 1
+            elif latency is not None:
+                raw_latencies.append((latency, 1))
+        out: dict[str, Any] = {
+            "uptime": (contacted - failures) / contacted if contacted else None,
+            "probes": contacted,
+            "failures": failures,
+        }
+        for (key, fraction), bucket in zip(FRACTIONS, latencies, strict=True):
+            out[key] = weighted_percentile(bucket + raw_latencies, fraction)
+        return out
 
 
 def summaries(conn: sqlite3.Connection, names: Sequence[str] | None, now: float) -> dict[str, dict[str, Any]]:
     """Per service: {"service", "windows": {"1h"|"24h"|"7d"|"30d": {uptime, probes, failures, p50_ms, ...}}}."""
     boundary = rolled_until(conn)
     longest = max(seconds for _, seconds in WINDOWS)
-    start_all = now - longest
     where, params = _service_filter(names)
-    windows: dict[str, dict[str, _Window]] = defaultdict(lambda: {label: _Window() for label, _ in WINDOWS})
+    series: dict[str, _Series] = defaultdict(_Series)
     rollup_rows = conn.execute(
         "SELECT service, hour, contacted, failures, p50_ms, p95_ms, p99_ms, latency_samples FROM rollups "
-        f"WHERE hour >= ? AND hour < ?{where}",
-        (start_all // HOUR * HOUR, boundary, *params),
+        f"WHERE hour >= ? AND hour < ?{where} ORDER BY hour",
+        ((now - longest) // HOUR * HOUR, boundary, *params),
     )
-    for service, hour, contacted, failures, p50, p95, p99, samples in rollup_rows:
-        for label, seconds in WINDOWS:
-            if seconds > HOUR and hour + HOUR > now - seconds:
-                windows[service][label].add_rollup(contacted, failures, (p50, p95, p99), samples)
-    raw_start = min(now - HOUR, max(boundary, start_all))
+    for service, hour, contacted, failures, p50, p95, p99, samples in rollup_rows:  # inlined: 72k rows a month
+        one = series[service]
+        one.hours.append(hour)
+        one.contacted.append(contacted)
+        one.failures.append(failures)
+        weight = samples if samples else 0
+        one.latency[0].append((p50, weight) if p50 is not None else (0.0, 0))
+        one.latency[1].append((p95, weight) if p95 is not None else (0.0, 0))
+        one.latency[2].append((p99, weight) if p99 is not None else (0.0, 0))
     raw_rows = conn.execute(
-        f"SELECT service, at, ok, contacted, latency_ms FROM results WHERE at >= ?{where}",
-        (raw_start, *params),
+        f"SELECT service, at, ok, contacted, latency_ms FROM results WHERE at >= ?{where} ORDER BY at",
+        (min(now - HOUR, max(boundary, now - longest)), *params),
     )
     for service, at, ok, contacted, latency in raw_rows:
-        for label, seconds in WINDOWS:
-            in_window = at >= now - seconds
-            counted_raw = seconds <= HOUR or at >= boundary
-            if in_window and counted_raw:
-                windows[service][label].add_raw(ok, contacted, latency)
-    wanted = list(names) if names is not None else sorted(windows)
+        one = series[service]
+        one.raw_at.append(at)
+        one.raw.append((ok, contacted, latency))
+    wanted = list(names) if names is not None else sorted(series)
     return {
-        name: {"service": name, "windows": {label: w.as_json() for label, w in windows[name].items()}}
+        name: {
+            "service": name,
+            "windows": {label: series[name].window(seconds, now, boundary) for label, seconds in WINDOWS},
+        }
         for name in wanted
     }
 
@@ -172,8 +181,12 @@ def incidents(conn: sqlite3.Connection, name: str | None, since: float | None, l
 
 
 def services(conn: sqlite3.Connection) -> list[str]:
-    """Every service with roll-ups or raw results, sorted."""
-    rows = conn.execute("SELECT DISTINCT service FROM rollups UNION SELECT DISTINCT service FROM results").fetchall()
+    """Every service with roll-ups or raw results, sorted. Below the roll-up boundary every raw result has
+    its roll-up, so only raw rows above it are read (the index on time keeps that to the last hour or so)."""
+    rows = conn.execute(
+        "SELECT DISTINCT service FROM rollups UNION SELECT DISTINCT service FROM results WHERE at >= ?",
+        (rolled_until(conn),),
+    ).fetchall()
     return sorted(row[0] for row in rows)
 
 
