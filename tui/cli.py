@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from core import __version__
-from core.config import Config, ConfigError, load_config
 from core.durations import parse_duration
-from core.processes import enable_subreaper
 
 if TYPE_CHECKING:
     from core.bus import ViewSubscription
+    from core.config import Config
     from core.history import HistoryStore
     from core.snapshot import FleetSnapshot
 
@@ -119,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return demo_main(args_list[1:])
     args = build_parser().parse_args(args_list)
+    from core.config import ConfigError  # here, not at the top: `lookout history` never loads the config models
+    from core.processes import enable_subreaper
+
     try:
         config = _load(args.config)
     except ConfigError as error:
@@ -182,6 +184,8 @@ def open_recording(path: str | None, config: Config) -> HistoryStore | None:
 
 
 def _load(path: str | None) -> Config:
+    from core.config import ConfigError, load_config
+
     if path is not None:
         return load_config(path)
     for candidate in config_candidates():

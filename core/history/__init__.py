@@ -6,10 +6,27 @@ stream (`engine.add_recorder`). Readers (`lookout history`, the status API) open
 with `open_history(path, record=False)`, which takes no lock.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from core.history.lock import HistoryLocked, LockHolder
 from core.history.paths import default_history_path
-from core.history.recorder import HistoryRecorder
 from core.history.store import HistoryStore, HistoryUnavailable, open_history
+
+if TYPE_CHECKING:
+    from core.history.recorder import HistoryRecorder
+
+
+def __getattr__(name: str) -> Any:
+    """`HistoryRecorder` is loaded on first use: it brings the engine's event types, which a reader
+    (`lookout history`) does not need and would pay for in start-up time."""
+    if name == "HistoryRecorder":
+        from core.history.recorder import HistoryRecorder
+
+        return HistoryRecorder
+    raise AttributeError(name)
+
 
 __all__ = [
     "HistoryLocked",

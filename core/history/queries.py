@@ -15,10 +15,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import accumulate
-from operator import itemgetter
 from typing import Any
 
+from core.history.ranks import weighted_percentile
 from core.history.rollups import HOUR, rolled_until
 from core.results import ProbeResult, Status
 
@@ -49,16 +48,6 @@ class Incident:
             "ongoing": self.ended is None,
             "reason": self.reason,
         }
-
-
-def weighted_percentile(values: list[tuple[float, int]], fraction: float) -> float | None:
-    """Nearest-rank over (value, weight) pairs: with all weights 1 it is `core.state.percentile`."""
-    ordered = sorted(values)
-    cumulative = list(accumulate(map(itemgetter(1), ordered)))
-    if not cumulative or cumulative[-1] <= 0:
-        return None
-    rank = max(1.0, fraction * cumulative[-1])
-    return ordered[min(bisect_left(cumulative, rank), len(ordered) - 1)][0]
 
 
 class _Series:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 
-from core.state import percentile
+from core.history.ranks import weighted_percentile
 
 HOUR = 3600
 ROLLUP_GRACE = 600.0
@@ -75,14 +75,14 @@ def hour_rollups(
             latencies[service].append(latency)
     out = {}
     for service, count in probes.items():
-        values = sorted(latencies[service])
+        values = [(value, 1) for value in latencies[service]]
         out[service] = (
             count,
             contacted[service],
             failures[service],
-            percentile(values, 0.50),
-            percentile(values, 0.95),
-            percentile(values, 0.99),
+            weighted_percentile(values, 0.50),
+            weighted_percentile(values, 0.95),
+            weighted_percentile(values, 0.99),
             len(values),
         )
     return out
