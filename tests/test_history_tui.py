@@ -25,7 +25,7 @@ def render(renderables: list[Any]) -> str:
     return out.getvalue()
 
 
-async def wait_for(condition, pilot, timeout: float = 20.0) -> None:
+async def wait_for(condition, pilot, timeout: float = 60.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
@@ -48,7 +48,8 @@ async def run_monitor(path: Path, url: str) -> str:
             await pilot.press("enter")
             assert isinstance(app.screen, DetailScreen)
             screen = app.screen
-            await wait_for(lambda: screen.history_summary is not None, pilot)
+            await wait_for(lambda: screen.history_summary is not None or screen.history_error is not None, pilot)
+            assert screen.history_error is None, screen.history_error
             app.screen.show(source.snapshot().get("api"), source.clock.now())
             return render(screen.sections)
     finally:

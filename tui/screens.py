@@ -101,6 +101,8 @@ class DetailScreen(Screen[None]):
         self.history = history
         self.history_summary: Mapping[str, Any] | None = None
         """The last summary read from `history` (read off the UI thread, every `HISTORY_REFRESH` seconds)."""
+        self.history_error: str | None = None
+        """Why the last read failed (None: it did not); the figures read before stay shown."""
 
     async def on_mount(self) -> None:
         if self.history is not None:
@@ -113,8 +115,9 @@ class DetailScreen(Screen[None]):
             return
         try:
             self.history_summary = await asyncio.to_thread(store.summary, self.service_name)
-        except Exception:  # an unreadable file costs the section, never the screen: the monitor goes on
-            self.history_summary = None
+            self.history_error = None
+        except Exception as error:  # an unreadable file costs the section's freshness, never the screen
+            self.history_error = f"{type(error).__name__}: {error}"
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
