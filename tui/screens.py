@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, Static
 
@@ -104,10 +105,14 @@ class DetailScreen(Screen[None]):
         self.history_error: str | None = None
         """Why the last read failed (None: it did not); the figures read before stay shown."""
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
+        # A worker, not an await: a mount handler that waits on the disk holds up the screen's own messages.
         if self.history is not None:
-            self.set_interval(HISTORY_REFRESH, self._read_history)
-            await self._read_history()
+            self._start_history_read()
+            self.set_interval(HISTORY_REFRESH, self._start_history_read)
+
+    def _start_history_read(self) -> None:
+        self.run_worker(self._read_history(), group="history", exclusive=True)
 
     async def _read_history(self) -> None:
         store = self.history
@@ -128,8 +133,11 @@ class DetailScreen(Screen[None]):
         yield footer
 
     def show(self, service: ServiceSnapshot | None, now: datetime) -> None:
-        title = self.query_one("#detail-title", Static)
-        body = self.query_one("#detail-body", Static)
+        try:
+            title = self.query_one("#detail-title", Static)
+            body = self.query_one("#detail-body", Static)
+        except NoMatches:  # pushed but not composed yet: a frame came first; the next one shows it
+            return
         if service is None:
             title.update(Text(f"{self.service_name}: no longer in the config", style="bold"))
             return
