@@ -102,3 +102,35 @@ def test_no_history_no_section() -> None:
     assert "History (recorded)" in text
     row = next(line for line in text.splitlines() if line.strip().startswith("1h"))
     assert row.split() == ["1h", "50.0%", "4", "12ms", "30ms", "31ms"]
+
+
+async def test_history_warnings_reach_the_log_pane(tmp_path, http_api, unique_key) -> None:
+    import sqlite3
+
+    from core.events import LogEvent, LogLevel
+    from core.history.rows import ResultRow
+    from tui.cli import open_recording
+
+    config = make_config({"api": {"kind": "http", "url": f"{http_api.url}/ok/{unique_key}"}}, interval="1h")
+    holder = open_history(tmp_path / "held.db")
+    said: list[str] = []
+    try:
+        assert open_recording(str(tmp_path / "held.db"), config, warn=said.append) is None
+    finally:
+        holder.close()
+
+    def read_only(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA query_only = ON")
+
+    store = open_history(tmp_path / "h.db", connection_hook=read_only)
+    source = EngineSource(config, history=store, notices=said)
+    try:
+        [first] = [e for e in source.take_events() if isinstance(e, LogEvent)]
+        assert first.level is LogLevel.WARNING and "without recording" in first.message
+        store.submit(ResultRow("api", 1.0, "up", True, True, 1.0, 1, 200, ""))
+        await asyncio.to_thread(store.flush)
+        warnings = [e.message for e in source.take_events() if isinstance(e, LogEvent)]
+        assert len(warnings) == 1 and "readonly" in warnings[0]  # one warning, whichever write failed first
+    finally:
+        await source.stop()
+        store.close()

@@ -373,11 +373,19 @@ def _terminal_gone() -> bool:
 
 
 def run_app(
-    config: Config, *, config_path: str | None = None, ansi: bool | None = None, history: HistoryStore | None = None
+    config: Config,
+    *,
+    config_path: str | None = None,
+    ansi: bool | None = None,
+    history: HistoryStore | None = None,
+    notices: Iterable[str] = (),
 ) -> int:
-    """Open the monitor on `config`, recording into `history` when given. Returns the process exit code."""
+    """Open the monitor on `config`, recording into `history` when given; `notices` open the log pane
+    (e.g. why history is not recorded). Returns the process exit code."""
     if ansi is None:
         ansi = os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
-    app = LookoutApp(EngineSource(config, history=history), config_path=config_path, ansi=ansi, exit_on_signals=True)
+    app = LookoutApp(
+        EngineSource(config, history=history, notices=notices), config_path=config_path, ansi=ansi, exit_on_signals=True
+    )
     result = app.run()
     return result or 0

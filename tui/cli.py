@@ -14,7 +14,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -159,28 +159,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                 history.close()
     from tui.app import run_app
 
-    history = None if args.no_history else open_recording(args.history, config)
+    notices: list[str] = []  # said in the log pane: stderr is hidden behind the monitor's screen
+    history = None if args.no_history else open_recording(args.history, config, warn=notices.append)
     try:
-        return run_app(config, config_path=str(config.path), ansi=args.ansi or None, history=history)
+        return run_app(config, config_path=str(config.path), ansi=args.ansi or None, history=history, notices=notices)
     finally:
         if history is not None:
             history.close()
 
 
-def open_recording(path: str | None, config: Config) -> HistoryStore | None:
-    """The history this process records into, or None after saying once, on stderr, why not
-    (another process records there, the directory is read-only...): monitoring goes on regardless."""
+def open_recording(path: str | None, config: Config, warn: Callable[[str], None] | None = None) -> HistoryStore | None:
+    """The history this process records into, or None after saying once why not (another process records
+    there, the directory is read-only...), through `warn` (default: stderr): monitoring goes on regardless."""
     from core.history import HistoryLocked, HistoryUnavailable, default_history_path, open_history
     from core.history.store import Retention
 
     settings = config.defaults.history
     retention = Retention(raw=settings.raw_retention, rollups=settings.rollup_retention)
+    say = warn or _warn_on_stderr
     try:
-        return open_history(path or default_history_path(), retention=retention)
+        return open_history(path or default_history_path(), retention=retention, on_warning=say)
     except (HistoryLocked, HistoryUnavailable) as error:
-        with contextlib.suppress(OSError):
-            print(f"lookout: {error}", file=sys.stderr)
+        say(str(error))
         return None
+
+
+def _warn_on_stderr(message: str) -> None:
+    with contextlib.suppress(OSError):
+        print(f"lookout: {message}", file=sys.stderr)
 
 
 def _load(path: str | None) -> Config:

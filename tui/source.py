@@ -9,7 +9,8 @@ events and shows in the next snapshot.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,7 +18,8 @@ from core.bus import ViewItem
 from core.clock import Clock, SystemClock
 from core.config import Config
 from core.engine import Engine
-from core.events import Event, PauseChanged
+from core.events import Event, LogEvent, LogLevel, PauseChanged
+from core.sanitize import LOG_LIMIT, clean_line
 from core.snapshot import FleetSnapshot
 from core.state import HISTORY
 
@@ -48,12 +50,26 @@ class FleetSource(Protocol):
 class EngineSource:
     """The live fleet: an engine running in the app's event loop, read as a view."""
 
-    def __init__(self, config: Config, *, clock: Clock | None = None, history: HistoryStore | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        history: HistoryStore | None = None,
+        notices: Iterable[str] = (),
+    ) -> None:
         self.clock = clock or SystemClock()
         self.engine = Engine(config, clock=self.clock)
         self.history = history
         self._recorder: HistoryRecorder | None = None
         self._view = self.engine.subscribe(maxsize=VIEW_QUEUE)
+        self._notices: deque[str] = deque(notices)
+        if history is not None:
+            history.on_warning = self.notice  # the writer's warnings reach the log pane, not a hidden stderr
+
+    def notice(self, message: str) -> None:
+        """A warning for the log pane from outside the engine (any thread: a deque append is atomic)."""
+        self._notices.append(message)
 
     async def start(self) -> None:
         if self.history is not None:
@@ -80,7 +96,11 @@ class EngineSource:
         return self.engine.snapshot()
 
     def take_events(self) -> list[ViewItem]:
-        return self._view.drain()
+        notes: list[ViewItem] = []
+        while self._notices:
+            message = self._notices.popleft()
+            notes.append(LogEvent(at=self.clock.now(), level=LogLevel.WARNING, message=clean_line(message, LOG_LIMIT)))
+        return notes + self._view.drain()
 
     def probe_now(self, name: str | None) -> None:
         self.engine.probe_now(name)

@@ -130,7 +130,8 @@ class HistoryStore:
         self.path = path
         self.retention = retention
         self.lock = lock
-        self._warn = warn
+        self.on_warning = warn
+        """Told once when writes start failing; called from the writer thread (a view may repoint it)."""
         self._queue: queue.SimpleQueue[Op | threading.Event | None] = queue.SimpleQueue()
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -232,7 +233,9 @@ class HistoryStore:
             self.write_failures += 1
             state.fingerprints_stale()
             if self.write_failures == 1:
-                self._warn(f"{self.path}: history not written ({error}); monitoring goes on, history may have gaps")
+                self.on_warning(
+                    f"{self.path}: history not written ({error}); monitoring goes on, history may have gaps"
+                )
         else:
             self.rows_written += written
         finally:
@@ -252,7 +255,7 @@ class HistoryStore:
         except sqlite3.Error as error:
             self.write_failures += 1
             if self.write_failures == 1:
-                self._warn(f"{self.path}: history maintenance failed ({error}); monitoring goes on")
+                self.on_warning(f"{self.path}: history maintenance failed ({error}); monitoring goes on")
 
     # -- reading -------------------------------------------------------------
     @contextlib.contextmanager
