@@ -342,3 +342,31 @@ def test_status_changed_events_feed_incidents_through_the_recorder(tmp_path) -> 
         assert (incident.started, incident.reason) == (NOW, "HTTP 502")
     finally:
         store.close()
+
+
+@pytest.mark.slow  # an MCP server over stdio
+async def test_inventory_fingerprints_are_stored_when_they_change(tmp_path, tag) -> None:
+    import asyncio
+    import json
+
+    from fixtures_mcp import stdio_service
+
+    config = make_config({"changing": stdio_service("changing", "--every", "1.5", tag=tag)}, timeout="15s")
+    store = open_history(tmp_path / "h.db")
+    try:
+        async with idle_engine(config) as engine:
+            recorder = HistoryRecorder(store)
+            engine.add_recorder(recorder)
+            await engine.run_once()
+            await engine.run_once()  # same tools: no new row
+            await asyncio.sleep(1.6)
+            await engine.run_once()  # a tool added, another changed
+            await recorder.aclose()
+        with sqlite3.connect(tmp_path / "h.db") as conn:
+            rows = conn.execute("SELECT fingerprint, tools, changes FROM inventory ORDER BY at").fetchall()
+    finally:
+        store.close()
+    assert [tools for _, tools, _ in rows] == [2, 3]
+    assert rows[0][0] != rows[1][0]
+    [change] = json.loads(rows[1][2])
+    assert change["kind"] == "tools" and change["added"] == ["beta-feature"] and change["changed"] == ["search-docs"]
