@@ -133,3 +133,20 @@ def test_history_settings_are_validated_with_file_and_line(tmp_path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(typo)
     assert f"{typo}:3:" in str(caught.value)
+
+
+def test_a_service_seen_only_long_ago_is_listed_without_figures(tmp_path, capsys) -> None:
+    from core.history.rollups import roll_up_step
+
+    path = tmp_path / "h.db"
+    store = open_history(path)
+    store.submit(ResultRow("old", NOW - 40 * 86400, "up", True, True, 3.0, 1, 200, ""))
+    store.close()
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        roll_up_step(conn, NOW)
+    code, out, _ = run_history(capsys, "--history", str(path), "--format", "json")
+    assert code == 0
+    [old] = json.loads(out)["services"]
+    assert old["service"] == "old" and old["windows"]["30d"] == {
+        "uptime": None, "probes": 0, "failures": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None,
+    }  # fmt: skip

@@ -134,6 +134,11 @@ def summaries(conn: sqlite3.Connection, names: Sequence[str] | None, now: float)
     }
 
 
+def empty_summary(name: str) -> dict[str, Any]:
+    """A service recorded once but with nothing in any window (only roll-ups older than 30 days)."""
+    return {"service": name, "windows": {label: _Series().window(seconds, 0.0, 0.0) for label, seconds in WINDOWS}}
+
+
 def summary(conn: sqlite3.Connection, name: str, now: float) -> dict[str, Any]:
     return summaries(conn, [name], now)[name]
 
