@@ -214,6 +214,19 @@ class Engine:
         """
         self._recorders.append(recorder)
 
+    def seed_history(self, name: str, results: Iterable[ProbeResult]) -> None:
+        """Start a service's history ring (sparklines, percentiles, uptime) from stored results, oldest first.
+
+        For a monitor that restarts with a history file: it shows what it saw before instead of an empty
+        chart. Only the ring is seeded; status, counters and events start fresh, since nothing was probed
+        yet by this engine. Call before `start`; a name not in the config is ignored (it was removed).
+        """
+        if self._running:
+            raise RuntimeError("seed_history is for a stopped engine: call it before start()")
+        service = self._services.get(name)
+        if service is not None:
+            service.state.history.extend(results)
+
     def snapshot(self) -> FleetSnapshot:
         own = {name: (s.state.status, s.state.reason) for name, s in self._services.items()}
         deps = {name: s.state.depends_on for name, s in self._services.items() if s.state.depends_on}

@@ -133,6 +133,6 @@ def test_no_watch_turns_the_watcher_off(tmp_path, monkeypatch, args, watch) -> N
     path = write_config(tmp_path / "services.yaml", {"api": {"kind": "http", "url": "http://127.0.0.1:9/"}})
     opened: list[bool] = []
     monkeypatch.setattr(tui.app, "run_app", lambda config, **kwargs: opened.append(kwargs["watch"]) or 0)
-    monkeypatch.setattr("tui.cli.enable_subreaper", lambda **kwargs: None)
+    monkeypatch.setattr("core.processes.enable_subreaper", lambda **kwargs: None)
     assert main(["-c", str(path), *args]) == 0
     assert opened == [watch]

@@ -16,7 +16,7 @@ import os
 import signal
 from collections.abc import Iterable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -38,6 +38,9 @@ from tui.panels import SORTS, BreakerTable, FleetTable, McpTable, RateLimitTable
 from tui.screens import ConfirmScreen, DetailScreen, HelpScreen, fit_footer
 from tui.source import EngineSource, FleetSource
 from tui.textual_compat import SecretSafeApp
+
+if TYPE_CHECKING:
+    from core.history import HistoryStore
 
 REFRESH_HZ = 4
 WIDE = 150
@@ -261,7 +264,7 @@ class LookoutApp(SecretSafeApp[int]):
     def action_detail(self) -> None:
         name = self.selected_service()
         if name and not isinstance(self.screen, DetailScreen):
-            screen = DetailScreen(name)
+            screen = DetailScreen(name, history=self.source.history)
             self.push_screen(screen)
             if self._snapshot is not None:
                 self.call_after_refresh(screen.show, self._snapshot.get(name), self.source.clock.now())
@@ -417,10 +420,25 @@ def _terminal_gone() -> bool:
     return False
 
 
-def run_app(config: Config, *, config_path: str | None = None, ansi: bool | None = None, watch: bool = True) -> int:
-    """Open the monitor on `config`; `watch` reloads it when its file changes. Returns the process exit code."""
+def run_app(
+    config: Config,
+    *,
+    config_path: str | None = None,
+    ansi: bool | None = None,
+    watch: bool = True,
+    history: HistoryStore | None = None,
+    notices: Iterable[str] = (),
+) -> int:
+    """Open the monitor on `config`, recording into `history` when given; `watch` reloads it when its file
+    changes; `notices` open the log pane (e.g. why history is not recorded). Returns the process exit code."""
     if ansi is None:
         ansi = os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
-    app = LookoutApp(EngineSource(config), config_path=config_path, ansi=ansi, exit_on_signals=True, watch_file=watch)
+    app = LookoutApp(
+        EngineSource(config, history=history, notices=notices),
+        config_path=config_path,
+        ansi=ansi,
+        exit_on_signals=True,
+        watch_file=watch,
+    )
     result = app.run()
     return result or 0

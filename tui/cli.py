@@ -14,17 +14,17 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from core import __version__
-from core.config import Config, ConfigError, load_config
 from core.durations import parse_duration
-from core.processes import enable_subreaper
 
 if TYPE_CHECKING:
     from core.bus import ViewSubscription
+    from core.config import Config
+    from core.history import HistoryStore
     from core.snapshot import FleetSnapshot
 
 EXIT_UNKNOWN = 3
@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         "for MCP servers and HTTP APIs.",
         epilog="Commands: `lookout demo` runs a local fleet that shows every state; "
         "`lookout schema` prints the JSON Schema of services.yaml; "
-        "`lookout serve` monitors unattended (metrics, status API).",
+        "`lookout serve` monitors unattended (metrics, status API); "
+        "`lookout history [SERVICE]` shows recorded uptime, latency and incidents.",
     )
     parser.add_argument(
         "-c",
@@ -99,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not reload the config when its file changes (ctrl+r still reloads it)",
     )
+    parser.add_argument(
+        "--history",
+        metavar="PATH",
+        help="record results here (default for the monitor: $XDG_STATE_HOME/lookout/history.db; "
+        "--once records only when given this)",
+    )
+    parser.add_argument("--no-history", action="store_true", help="record nothing")
     parser.add_argument("--version", action="version", version=f"lookout {__version__}")
     return parser
 
@@ -107,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["schema"]:
         return _print_schema()
+    if args_list[:1] == ["history"]:
+        from core.history.cli import main as history_main
+
+        return history_main(args_list[1:])
     if args_list[:1] == ["demo"]:
         from tui.demo_cli import main as demo_main
 
@@ -116,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve_main(args_list[1:], load=_load)
     args = build_parser().parse_args(args_list)
+    from core.config import ConfigError  # here, not at the top: `lookout history` never loads the config models
+    from core.processes import enable_subreaper
+
     try:
         config = _load(args.config)
     except ConfigError as error:
@@ -138,15 +153,53 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_UNKNOWN
     enable_subreaper(sole_owner=True)  # orphans of our servers come to us, to be ended, not to PID 1
     if args.once:
-        return run_once(
-            config, fmt=args.format, only=args.only, timeout=timeout, color=args.color, verbose=args.verbose
-        )
+        history = open_recording(args.history, config) if args.history and not args.no_history else None
+        try:
+            return run_once(
+                config,
+                fmt=args.format,
+                only=args.only,
+                timeout=timeout,
+                color=args.color,
+                verbose=args.verbose,
+                history=history,
+            )
+        finally:
+            if history is not None:
+                history.close()
     from tui.app import run_app
 
-    return run_app(config, config_path=str(config.path), ansi=args.ansi or None, watch=not args.no_watch)
+    notices: list[str] = []  # said in the log pane: stderr is hidden behind the monitor's screen
+    history = None if args.no_history else open_recording(args.history, config, warn=notices.append)
+    try:
+        return run_app(
+            config,
+            config_path=str(config.path),
+            ansi=args.ansi or None,
+            watch=not args.no_watch,
+            history=history,
+            notices=notices,
+        )
+    finally:
+        if history is not None:
+            history.close()
+
+
+def open_recording(path: str | None, config: Config, warn: Callable[[str], None] | None = None) -> HistoryStore | None:
+    """The history this process records into, or None after saying once why not (default: on stderr)."""
+    from core.history.recording import open_recording as open_for
+
+    return open_for(path, config, warn or _warn_on_stderr)
+
+
+def _warn_on_stderr(message: str) -> None:
+    with contextlib.suppress(OSError):
+        print(f"lookout: {message}", file=sys.stderr)
 
 
 def _load(path: str | None) -> Config:
+    from core.config import ConfigError, load_config
+
     if path is not None:
         return load_config(path)
     for candidate in config_candidates():
@@ -166,6 +219,7 @@ def run_once(
     timeout: float = DEFAULT_ONCE_TIMEOUT,
     color: str = "auto",
     verbose: bool = False,
+    history: HistoryStore | None = None,
 ) -> int:
     """Probe once and print the report; the exit code follows the monitoring-plugins convention.
 
@@ -174,7 +228,7 @@ def run_once(
     from core.report import exit_code, render_json, render_nagios, render_table
 
     try:
-        snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose))
+        snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose, history))
     except KeyboardInterrupt:
         print("lookout: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -230,7 +284,7 @@ def _report_interrupted(snapshot: FleetSnapshot, fmt: str, signum: signal.Signal
 
 
 async def _probe_once(
-    config: Config, only: Sequence[str] | None, timeout: float, verbose: bool
+    config: Config, only: Sequence[str] | None, timeout: float, verbose: bool, history: HistoryStore | None = None
 ) -> tuple[FleetSnapshot, signal.Signals | None]:
     """(snapshot, the signal that cut the run short or None). The engine is stopped either way."""
     from core.engine import Engine
@@ -244,6 +298,12 @@ async def _probe_once(
             stop_signal.set_result(signum)
 
     engine = Engine(config)
+    recorder = None
+    if history is not None:
+        from core.history import HistoryRecorder
+
+        recorder = HistoryRecorder(history)
+        engine.add_recorder(recorder)
     printer = asyncio.create_task(_print_logs(engine.subscribe())) if verbose else None
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
@@ -263,6 +323,8 @@ async def _probe_once(
         return (restrict(snapshot, only) if only else snapshot), interrupted
     finally:
         await engine.stop()  # a second signal meanwhile changes nothing: stopping is already under way
+        if recorder is not None:
+            await recorder.aclose()
         if printer is not None:
             await printer
         for signum in STOP_SIGNALS:

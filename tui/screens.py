@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -22,6 +24,13 @@ from core.results import Status
 from core.snapshot import ServiceSnapshot
 from tui.actions import help_rows
 from tui.format import STATUS_STYLE, ago, badge, breaker_badge, quota_bar, sparkline, until
+
+if TYPE_CHECKING:
+    from core.history import HistoryStore
+
+HISTORY_REFRESH = 30.0
+"""Seconds between two reads of the recorded history for the detail screen: hourly roll-ups change slowly."""
+HISTORY_WINDOWS = ("1h", "24h", "7d", "30d")
 
 COMPACT_FOOTER_BELOW = 100
 """Columns below which a footer drops its padding and the ^p hint (the help lists it) so every key fits."""
@@ -85,10 +94,34 @@ class DetailScreen(Screen[None]):
         Binding("b", "app.reset_selected", "Reset breaker"),
     ]
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, history: HistoryStore | None = None) -> None:
         super().__init__()
         self.service_name = name
         self.sections: list[Any] = []
+        self.history = history
+        self.history_summary: Mapping[str, Any] | None = None
+        """The last summary read from `history` (read off the UI thread, every `HISTORY_REFRESH` seconds)."""
+        self.history_error: str | None = None
+        """Why the last read failed (None: it did not); the figures read before stay shown."""
+
+    def on_mount(self) -> None:
+        # A worker, not an await: a mount handler that waits on the disk holds up the screen's own messages.
+        if self.history is not None:
+            self._start_history_read()
+            self.set_interval(HISTORY_REFRESH, self._start_history_read)
+
+    def _start_history_read(self) -> None:
+        self.run_worker(self._read_history(), group="history", exclusive=True)
+
+    async def _read_history(self) -> None:
+        store = self.history
+        if store is None:
+            return
+        try:
+            self.history_summary = await asyncio.to_thread(store.summary, self.service_name)
+            self.history_error = None
+        except Exception as error:  # an unreadable file costs the section's freshness, never the screen
+            self.history_error = f"{type(error).__name__}: {error}"
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
@@ -119,11 +152,12 @@ class DetailScreen(Screen[None]):
         if service.reason:
             heading.append(f"\n{service.reason}", style="italic")
         title.update(heading)
-        self.sections = detail_sections(service, now)
+        self.sections = detail_sections(service, now, history=self.history_summary)
         body.update(Group(*self.sections))
 
 
-def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
+def detail_sections(s: ServiceSnapshot, now: datetime, *, history: Mapping[str, Any] | None = None) -> list[Any]:
+    """The detail screen's body; `history` is the recorded summary (`HistoryStore.summary`), if any."""
     sections: list[Any] = []
 
     def section(name: str) -> None:
@@ -150,6 +184,10 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
     if s.tags:
         _add_row(facts, "tags", ", ".join(s.tags))
     sections.append(facts)
+
+    if history is not None:
+        section("History (recorded)")
+        sections.append(history_table(history))
 
     full_reason = s.last_result.full_reason if s.last_result else ""
     if full_reason:
@@ -234,6 +272,28 @@ def detail_sections(s: ServiceSnapshot, now: datetime) -> list[Any]:
     section("Config (secrets masked)")
     sections.append(Text(json.dumps(dict(s.config_summary), indent=2, sort_keys=True, default=str), style="dim"))
     return sections
+
+
+def history_table(summary: Mapping[str, Any]) -> Table:
+    """Uptime and latency percentiles per window, as `lookout history` shows them."""
+    table = Table(box=None, padding=(0, 1), show_edge=False)
+    for column in ("window", "uptime", "probes", "p50", "p95", "p99"):
+        table.add_column(column, justify="left" if column == "window" else "right")
+    windows = summary.get("windows", {})
+    for label in HISTORY_WINDOWS:
+        w = windows.get(label)
+        if w is None:
+            continue
+        _add_row(
+            table,
+            label,
+            format_percent(w["uptime"], UPTIME_PRECISION),
+            str(w["probes"]),
+            format_ms(w["p50_ms"]),
+            format_ms(w["p95_ms"]),
+            format_ms(w["p99_ms"]),
+        )
+    return table
 
 
 def _render_section(found: DetailSection) -> list[Any]:

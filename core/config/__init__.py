@@ -9,6 +9,7 @@ from core.config.loader import Config, config_json_schema, load_config, parse_co
 from core.config.models import (
     BreakerPolicy,
     Defaults,
+    HistorySettings,
     HttpExpect,
     HttpService,
     McpCall,
@@ -25,6 +26,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "Defaults",
+    "HistorySettings",
     "HttpExpect",
     "HttpService",
     "McpCall",

@@ -353,6 +353,17 @@ class McpService(ServiceBase):
 ServiceConfig = ServiceBase
 
 
+class HistorySettings(Strict):
+    """How long the history file keeps what it recorded (see `lookout history`)."""
+
+    raw_retention: Duration = Field(
+        7 * 86400.0, ge=7200, description="how long every probe result is kept (at least 2h: the 1h window reads them)"
+    )
+    rollup_retention: Duration = Field(
+        400 * 86400.0, ge=86400, description="how long hourly roll-ups (count, failures, latency percentiles) are kept"
+    )
+
+
 class Defaults(Strict):
     interval: Interval = 30.0
     timeout: Timeout = 10.0
@@ -366,6 +377,7 @@ class Defaults(Strict):
         le=1000,
         description="MCP servers starting at once (spawned, handshake not done); default 2 per CPU core",
     )
+    history: HistorySettings = Field(default_factory=HistorySettings)
 
 
 class McpClientEntry(BaseModel):

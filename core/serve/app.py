@@ -55,7 +55,8 @@ def create_app(
 
     async def service(request: Request) -> Response:
         name = request.path_params["name"]
-        document = service_document(engine.snapshot(), name, history)
+        # Off the loop: the history summary is a SQLite read.
+        document = await asyncio.to_thread(service_document, engine.snapshot(), name, history)
         if document is None:
             return _json({"error": f"no service named {clean_line(name, NAME_LIMIT)}"}, 404)
         return _json(document)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from core.config import Config, ConfigError
 from core.processes import enable_subreaper
@@ -14,6 +16,9 @@ from core.serve import DEFAULT_HOST, DEFAULT_PORT
 from core.serve.auth import AuthError, require_token
 from core.serve.daemon import Daemon, Listen, ListenError
 from core.serve.logs import LOG_FORMATS
+
+if TYPE_CHECKING:
+    from core.history import HistoryStore
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
@@ -35,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         "any address but loopback needs --token-env",
     )
     parser.add_argument("--log-format", choices=LOG_FORMATS, default="plain", help="stdout log lines (default: plain)")
+    parser.add_argument(
+        "--history",
+        metavar="PATH",
+        help="record into this history file (default: $XDG_STATE_HOME/lookout/history.db)",
+    )
+    parser.add_argument("--no-history", action="store_true", help="record nothing")
     parser.add_argument(
         "--no-watch",
         action="store_true",
@@ -63,10 +74,34 @@ def main(argv: Sequence[str], load: Callable[[str | None], Config]) -> int:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
     enable_subreaper(sole_owner=True)  # orphans of our servers come to us, to be ended, not to PID 1
-    daemon = Daemon(config, listen=listen, token=token, log_format=args.log_format, watch=not args.no_watch)
+    history = None if args.no_history else _open_history(args.history, config)
+    daemon = Daemon(
+        config,
+        listen=listen,
+        token=token,
+        log_format=args.log_format,
+        record_into=history,
+        watch=not args.no_watch,
+    )
     try:
         asyncio.run(daemon.run())
     except OSError as error:
         print(f"lookout serve: cannot listen on {listen.url()}: {error.strerror or error}", file=sys.stderr)
         return EXIT_BIND
+    finally:
+        if history is not None:
+            history.close()
     return EXIT_FAILED if daemon.failed else 0
+
+
+def _open_history(path: str | None, config: Config) -> HistoryStore | None:
+    """The history file to record into, or None (said on stderr: another process records there, the
+    directory is read-only...): the daemon monitors either way."""
+    from core.history.recording import open_recording
+
+    return open_recording(path, config, _warn)
+
+
+def _warn(message: str) -> None:
+    with contextlib.suppress(OSError):
+        print(f"lookout serve: {message}", file=sys.stderr)

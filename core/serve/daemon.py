@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import uvicorn
 
@@ -37,6 +37,9 @@ from core.serve.counters import MetricsRecorder
 from core.serve.logs import LogWriter, note
 from core.serve.metrics import MetricsFrame
 from core.serve.scrape import ScrapeCache
+
+if TYPE_CHECKING:
+    from core.history import HistoryRecorder, HistoryStore
 
 GRACE = 3.0
 """Seconds open HTTP requests get to finish once the daemon stops."""
@@ -101,15 +104,20 @@ class Daemon:
         log_format: str = "plain",
         stream: TextIO | None = None,
         history: HistoryProvider | None = None,
+        record_into: HistoryStore | None = None,
         watch: bool = True,
     ) -> None:
-        """`watch`: reload when the config file changes (SIGHUP reloads either way)."""
+        """`record_into`: the history file this daemon records into (it holds its lock): the rings start from
+        it, every event goes into it, and the status API reads summaries from it unless `history` says
+        otherwise. `watch`: reload when the config file changes (SIGHUP reloads either way)."""
         self.config_path: Path | None = config.path
         self.engine = Engine(config)
         self.counts = MetricsRecorder()
         self.engine.add_recorder(self.counts)
         self.listen = listen or Listen()
-        self.history = history
+        self.history = history if history is not None else record_into
+        self.record_into = record_into
+        self._recorder: HistoryRecorder | None = None
         self.log = LogWriter(stream or sys.stdout, log_format)
         self.signals: dict[signal.Signals, Callable[[], None]] = {
             signal.SIGTERM: partial(self.stop, "SIGTERM"),
@@ -175,6 +183,12 @@ class Daemon:
         serving: asyncio.Task[None] | None = None
         try:
             self._log_config()
+            if self.record_into is not None:
+                from core.history.recording import attach_history
+
+                self._recorder = await attach_history(self.engine, self.record_into)
+                if self.record_into.lock is not None:  # a monitor opened on this file can find the daemon
+                    self.record_into.lock.set_address(self.listen.url(self.port))
             await self.engine.start()
             if self._watcher is not None:
                 self._watcher.start()
@@ -193,6 +207,8 @@ class Daemon:
                 reload.cancel()
             await asyncio.gather(*self._reloads, return_exceptions=True)
             await self.engine.stop()  # ends every event stream too, so open /api/v1/events requests finish
+            if self._recorder is not None:
+                await self._recorder.aclose()  # the last events are written before the file is closed
             await scrapes.aclose()
             server.should_exit = True
             if serving is not None:

@@ -1,0 +1,48 @@
+"""Recording a running engine into a history file: shared by the monitor, `--once` and `lookout serve`.
+
+`open_recording` opens the file this process records into (taking its lock),
+or says once why it cannot (another process records there, the directory is
+read-only...) and returns None: monitoring goes on either way.
+`attach_history` seeds the engine's per-service rings from what was stored
+(so sparklines and percentiles survive a restart) and adds the recorder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from core.config import Config
+from core.engine import Engine
+from core.history.lock import HistoryLocked
+from core.history.paths import default_history_path
+from core.history.recorder import HistoryRecorder
+from core.history.store import HistoryStore, HistoryUnavailable, Retention, open_history
+from core.state import HISTORY
+
+
+def open_recording(path: str | Path | None, config: Config, warn: Callable[[str], None]) -> HistoryStore | None:
+    """The history to record into (default: the user's state directory), or None after `warn` said why not."""
+    settings = config.defaults.history
+    retention = Retention(raw=settings.raw_retention, rollups=settings.rollup_retention)
+    try:
+        return open_history(path or default_history_path(), retention=retention, on_warning=warn)
+    except (HistoryLocked, HistoryUnavailable) as error:
+        warn(str(error))
+        return None
+
+
+async def attach_history(engine: Engine, history: HistoryStore) -> HistoryRecorder:
+    """Seed the engine (before it starts) from `history`, then record every event into it.
+
+    The caller closes the returned recorder (`aclose`) after stopping the engine, so the last
+    events are written.
+    """
+    names = engine.names
+    stored = await asyncio.to_thread(lambda: {name: history.recent_results(name, HISTORY) for name in names})
+    for name, results in stored.items():
+        engine.seed_history(name, results)
+    recorder = HistoryRecorder(history)
+    engine.add_recorder(recorder)
+    return recorder
