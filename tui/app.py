@@ -32,6 +32,7 @@ from core.reload import ConfigWatcher, reload_from_file
 from core.results import Status
 from core.snapshot import FleetSnapshot
 from tui.actions import bindings, main_view_only, palette_entries
+from tui.attached import AttachedSource
 from tui.format import STATUS_STYLE
 from tui.logpane import LogPane
 from tui.panels import SORTS, BreakerTable, FleetTable, McpTable, RateLimitTable
@@ -170,6 +171,8 @@ class LookoutApp(SecretSafeApp[int]):
             text.append(f"  filter: {self.filter_text}", style="bold")
         if self.config_path:
             text.append(f"  {self.config_path}", style="dim")
+        if isinstance(self.source, AttachedSource):
+            text.append(f"  attached to serve at {self.source.url}", style="bold")
         self.query_one("#summary", Static).update(text)
 
     # -- selection ------------------------------------------------------------------------------
@@ -428,13 +431,14 @@ def run_app(
     watch: bool = True,
     history: HistoryStore | None = None,
     notices: Iterable[str] = (),
+    source: FleetSource | None = None,
 ) -> int:
     """Open the monitor on `config`, recording into `history` when given; `watch` reloads it when its file
     changes; `notices` open the log pane (e.g. why history is not recorded). Returns the process exit code."""
     if ansi is None:
         ansi = os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
     app = LookoutApp(
-        EngineSource(config, history=history, notices=notices),
+        source or EngineSource(config, history=history, notices=notices),
         config_path=config_path,
         ansi=ansi,
         exit_on_signals=True,

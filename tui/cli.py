@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from core.config import Config
     from core.history import HistoryStore
     from core.snapshot import FleetSnapshot
+    from tui.attached import AttachedSource
 
 EXIT_UNKNOWN = 3
 EXIT_INTERRUPTED = 130
@@ -107,6 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--once records only when given this)",
     )
     parser.add_argument("--no-history", action="store_true", help="record nothing")
+    parser.add_argument(
+        "--standalone",
+        action="store_true",
+        help="run an engine of its own even when a `lookout serve` records into the same history "
+        "(default: attach to that serve)",
+    )
+    parser.add_argument(
+        "--token-env",
+        metavar="NAME",
+        help="when attaching to a serve that asks for a bearer token: the environment variable holding it",
+    )
     parser.add_argument("--version", action="version", version=f"lookout {__version__}")
     return parser
 
@@ -169,6 +181,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 history.close()
     from tui.app import run_app
 
+    try:
+        attached = attached_source(args)
+    except ValueError as error:
+        print(f"lookout: {error}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    if attached is not None:  # the daemon probes and records; this process only shows and asks
+        return run_app(config, config_path=str(config.path), ansi=args.ansi or None, watch=False, source=attached)
     notices: list[str] = []  # said in the log pane: stderr is hidden behind the monitor's screen
     history = None if args.no_history else open_recording(args.history, config, warn=notices.append)
     try:
@@ -183,6 +202,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if history is not None:
             history.close()
+
+
+def attached_source(args: argparse.Namespace) -> AttachedSource | None:
+    """The running `lookout serve` the monitor attaches to, if one records into its history file (and
+    neither --standalone nor --no-history says otherwise); None: the monitor runs its own engine.
+    Raises ValueError when --token-env names an unset variable."""
+    if args.standalone or args.no_history:
+        return None
+    from core.history.paths import default_history_path
+    from core.serve.client import find_serve
+
+    url = find_serve(Path(args.history) if args.history else default_history_path())
+    if url is None:
+        return None
+    token = None
+    if args.token_env:
+        token = os.environ.get(args.token_env, "")
+        if not token:
+            raise ValueError(f"--token-env {args.token_env}: the environment variable is not set or empty")
+    from tui.attached import AttachedSource
+
+    return AttachedSource(url, token=token)
 
 
 def open_recording(path: str | None, config: Config, warn: Callable[[str], None] | None = None) -> HistoryStore | None:

@@ -64,6 +64,30 @@ def create_app(
     async def events(request: Request) -> Response:
         return StreamingResponse(_event_stream(engine), media_type="text/event-stream", headers=_NO_CACHE)
 
+    async def fleet(request: Request) -> Response:
+        """The status document plus what an attached monitor needs besides: `paused` per service, and `seq`."""
+        snapshot = engine.snapshot()
+        document = status_document(snapshot)
+        for item, service in zip(document["services"], snapshot.services, strict=True):
+            item["paused"] = service.paused
+        document["seq"] = snapshot.seq
+        return _json(document)
+
+    async def probe_all(request: Request) -> Response:
+        engine.probe_now(None)
+        return _json({"probing": engine.names})
+
+    async def act(request: Request) -> Response:
+        """Probe now, pause, resume or reset one service: what the monitor's keys do, from another process."""
+        name, action = request.path_params["name"], request.path_params["action"]
+        if action not in _ACTIONS:
+            return _json({"error": f"no action {clean_line(action, NAME_LIMIT)}"}, 404)
+        if name not in engine.names:
+            return _json({"error": f"no service named {clean_line(name, NAME_LIMIT)}"}, 404)
+        getattr(engine, _ACTIONS[action])(name)
+        service = engine.snapshot().get(name)
+        return _json({"service": name, "action": action, "paused": bool(service and service.paused)})
+
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
 
@@ -77,6 +101,9 @@ def create_app(
         routes=[
             Route("/metrics", metrics),
             Route("/api/v1/status", status),
+            Route("/api/v1/fleet", fleet),
+            Route("/api/v1/probe", probe_all, methods=["POST"]),
+            Route("/api/v1/services/{name:path}/{action:str}", act, methods=["POST"]),
             Route("/api/v1/services/{name:path}", service),
             Route("/api/v1/events", events),
             Route("/healthz", healthz),
@@ -86,6 +113,8 @@ def create_app(
     return BearerAuth(app, token) if token is not None else app
 
 
+_ACTIONS = {"probe": "probe_now", "pause": "pause", "resume": "resume", "reset": "reset_breaker"}
+"""The action routes' last segment -> the engine method it calls."""
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 

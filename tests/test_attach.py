@@ -1,0 +1,235 @@
+"""The monitor attaches to a running `lookout serve` instead of starting a second engine.
+
+The headless parts first (finding the daemon by its history lock, reading its
+fleet document back into snapshots), then the whole path: a real `lookout serve`
+subprocess over a loopback fleet (an HTTP API and an SDK MCP server over stdio),
+and the monitor app with the source the CLI picks, driven by the pilot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import yaml
+from fixtures_mcp import stdio_service, tagged_processes
+from fleet_samples import fleet
+from test_serve_prometheus import CONDITION_LIMIT, ROOT, SERVE_OPTIONS, WRAPPER, Serve
+from test_tui import summary, wait_for
+
+from core.history.lock import acquire_lock
+from core.results import Status
+from core.serve.api import status_document
+from core.serve.client import find_serve, parse_fleet
+from tui.app import LookoutApp
+from tui.attached import AttachedSource
+from tui.cli import attached_source, build_parser
+from tui.logpane import LogPane
+from tui.panels import McpTable, RateLimitTable
+
+# -- headless: finding the daemon, reading its documents --------------------------------------------
+
+
+def test_find_serve_names_only_a_live_holder_with_an_address(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    assert find_serve(db) is None  # no lock file at all
+    lock = acquire_lock(db)
+    assert find_serve(db) is None  # held, but by a monitor: nothing to attach to
+    lock.set_address("http://127.0.0.1:9321")
+    assert find_serve(db) == "http://127.0.0.1:9321"
+    lock.release()
+    assert find_serve(db) is None  # released: the file may still exist, nobody holds it
+
+
+def test_a_dead_holders_address_is_not_trusted(tmp_path: Path) -> None:
+    """A daemon killed with -9 leaves its lock file's content; the flock went with it."""
+    db = tmp_path / "history.db"
+    (tmp_path / "history.db.lock").write_text(json.dumps({"pid": 1, "address": "http://127.0.0.1:9321"}))
+    assert find_serve(db) is None
+
+
+def test_cli_attaches_unless_told_otherwise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "history.db"
+    lock = acquire_lock(db)
+    lock.set_address("http://127.0.0.1:9321")
+    try:
+        source = attached_source(build_parser().parse_args(["--history", str(db)]))
+        assert isinstance(source, AttachedSource) and source.url == "http://127.0.0.1:9321"
+        assert attached_source(build_parser().parse_args(["--history", str(db), "--standalone"])) is None
+        assert attached_source(build_parser().parse_args(["--history", str(db), "--no-history"])) is None
+        monkeypatch.delenv("LOOKOUT_ATTACH_TOKEN", raising=False)
+        with pytest.raises(ValueError, match="LOOKOUT_ATTACH_TOKEN"):
+            attached_source(build_parser().parse_args(["--history", str(db), "--token-env", "LOOKOUT_ATTACH_TOKEN"]))
+    finally:
+        lock.release()
+    assert attached_source(build_parser().parse_args(["--history", str(db)])) is None
+
+
+def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
+    original = fleet()
+    document = status_document(original)
+    for item, service in zip(document["services"], original.services, strict=True):
+        item["paused"] = service.paused
+    parsed = parse_fleet(document)
+    assert [s.name for s in parsed.services] == [s.name for s in original.services]
+    for before, after in zip(original.services, parsed.services, strict=True):
+        assert (after.status, after.reason, after.kind, after.target) == (
+            before.status,
+            before.reason,
+            before.kind,
+            before.target,
+        )
+        assert after.paused == before.paused
+        assert after.breaker.state == before.breaker.state
+        assert after.breaker.failures == before.breaker.failures
+        assert [(r.resource, r.limit, r.remaining) for r in after.rate_limits] == [
+            (r.resource, r.limit, r.remaining) for r in before.rate_limits
+        ]
+        if before.last_result is not None and before.last_result.latency_ms is not None:
+            assert after.latency.last_ms == pytest.approx(before.last_result.latency_ms, abs=0.1)
+
+
+def test_hostile_text_in_a_fleet_document_is_made_safe() -> None:
+    document = {
+        "generated_at": "2026-11-25T03:00:00Z",
+        "services": [{"name": "x", "kind": "http", "target": "t", "status": "down", "reason": "bad\x1b[2Jthing\x9b"}],
+    }
+    service = parse_fleet(document).services[0]
+    assert service.status is Status.DOWN
+    assert "\x1b" not in service.reason and "\x9b" not in service.reason
+
+
+# -- the whole path: a real daemon, the monitor attached to it --------------------------------------
+
+
+def _start_serve(directory: Path, api_url: str, tag: str, db: Path) -> Serve:
+    """`lookout serve` over a fleet that probes once an hour: every further result is one somebody asked for."""
+    services = {
+        "up": {"kind": "http", "url": f"{api_url}/ok/{uuid.uuid4().hex[:12]}", "interval": "1h"},
+        "docs": stdio_service("docs", tag=tag, interval="1h"),
+    }
+    config = directory / "services.yaml"
+    config.write_text(yaml.safe_dump({"services": services}, sort_keys=False))
+    report = directory / "modules.json"
+    process = subprocess.Popen(
+        [sys.executable, "-c", WRAPPER, str(report), "serve", "-c", str(config), *SERVE_OPTIONS, "--history", str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=directory,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + CONDITION_LIMIT
+    while True:
+        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        assert line is not None, f"serve exited early ({process.wait()})"
+        message = json.loads(line)["message"]
+        if message.startswith("listening on "):
+            return Serve(process, message.removeprefix("listening on "), report, tag)
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether `ancestor` started `pid` (directly or through its children), read from /proc."""
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                pid = int(handle.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
+
+def _recent(serve: Serve, name: str) -> int:
+    return len(serve.get(f"/api/v1/services/{name}").json()["recent"])
+
+
+def _fleet(serve: Serve) -> dict[str, Any]:
+    return {item["name"]: item for item in serve.get("/api/v1/fleet").json()["services"]}
+
+
+@pytest.mark.slow
+async def test_monitor_attaches_to_serve_and_runs_no_engine(tmp_path: Path, http_api: Any) -> None:
+    tag = uuid.uuid4().hex
+    db = tmp_path / "history.db"
+    serve = _start_serve(tmp_path, http_api.url, tag, db)
+    try:
+        source = attached_source(build_parser().parse_args(["--history", str(db)]))
+        assert isinstance(source, AttachedSource) and source.url == serve.url
+        app = LookoutApp(source, config_path=str(tmp_path / "services.yaml"))
+        async with app.run_test(size=(140, 40)) as pilot:
+            snapshot = source.snapshot
+            await wait_for(
+                lambda: {s.name: s.status for s in snapshot().services} == {"up": Status.UP, "docs": Status.UP},
+                pilot,
+                timeout=CONDITION_LIMIT,
+            )
+            await pilot.pause(0.2)
+            assert f"attached to serve at {serve.url}" in summary(app)
+            assert app._engine() is None  # no engine in this process: nothing to reload, nothing probing
+            mcp = app.query_one(McpTable)
+            await wait_for(lambda: str(mcp.get_row("docs")[0]) == "● up", pilot, timeout=CONDITION_LIMIT)
+            limits = app.query_one(RateLimitTable)
+
+            # r on a service: the daemon probes it, its own API shows the new result
+            before = _recent(serve, "up")
+            limits.focus()
+            limits.move_cursor(row=limits.get_row_index("up\0"))
+            await pilot.press("r")
+            await wait_for(lambda: _recent(serve, "up") == before + 1, pilot, timeout=CONDITION_LIMIT)
+
+            # space: the daemon pauses it, and the panel says so from the daemon's document
+            await pilot.press("space")
+            await wait_for(lambda: _fleet(serve)["up"]["paused"] is True, pilot, timeout=CONDITION_LIMIT)
+            await wait_for(lambda: str(limits.get_row("up\0")[0]) == "‖ paused", pilot, timeout=CONDITION_LIMIT)
+            await pilot.press("space")
+            await wait_for(lambda: _fleet(serve)["up"]["paused"] is False, pilot, timeout=CONDITION_LIMIT)
+
+            # the daemon's events reach the log pane
+            log = app.query_one(LogPane)
+            await wait_for(
+                lambda: any(e.service == "up" and "paused" in e.message for e in log.events), pilot, timeout=5
+            )
+
+            # the MCP server the panels show is the daemon's: every one running descends from the daemon,
+            # none was started by this process (whose only child is the daemon)
+            servers = tagged_processes(tag)
+            assert servers and all(_descends_from(pid, serve.process.pid) for pid in servers)
+    finally:
+        serve.stop()
+
+
+@pytest.mark.slow
+def test_action_routes_answer_for_known_services_only(tmp_path: Path, http_api: Any) -> None:
+    tag = uuid.uuid4().hex
+    serve = _start_serve(tmp_path, http_api.url, tag, tmp_path / "history.db")
+    try:
+        post = lambda path: httpx2.post(serve.url + path, trust_env=False, timeout=10)  # noqa: E731
+        assert post("/api/v1/services/nope/probe").status_code == 404
+        assert post("/api/v1/services/up/explode").status_code == 404
+        assert post("/api/v1/services/up/pause").json() == {"service": "up", "action": "pause", "paused": True}
+        assert post("/api/v1/services/up/resume").json()["paused"] is False
+        assert post("/api/v1/services/up/reset").status_code == 200
+        assert post("/api/v1/probe").json()["probing"] == ["up", "docs"]
+        assert serve.get("/api/v1/services/up/probe").status_code == 404  # a GET is a read: no service so named
+    finally:
+        serve.stop()
