@@ -8,6 +8,7 @@ and the monitor app with the source the CLI picks, driven by the pilot.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
@@ -27,6 +28,7 @@ from fleet_samples import fleet
 from test_serve_prometheus import CONDITION_LIMIT, ROOT, SERVE_OPTIONS, WRAPPER, Serve
 from test_tui import summary, wait_for
 
+from core.details import McpDetails
 from core.history.lock import acquire_lock
 from core.results import Status
 from core.serve.api import status_document
@@ -80,7 +82,9 @@ def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
     document = status_document(original)
     for item, service in zip(document["services"], original.services, strict=True):
         item["paused"] = service.paused
-    parsed = parse_fleet(document)
+        if isinstance(service.details, McpDetails):
+            item["mcp_details"] = dataclasses.asdict(service.details)
+    parsed = parse_fleet(json.loads(json.dumps(document)))  # as it crosses the wire
     assert [s.name for s in parsed.services] == [s.name for s in original.services]
     for before, after in zip(original.services, parsed.services, strict=True):
         assert (after.status, after.reason, after.kind, after.target) == (
@@ -90,6 +94,7 @@ def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
             before.target,
         )
         assert after.paused == before.paused
+        assert after.details == (before.details if isinstance(before.details, McpDetails) else None)
         assert after.breaker.state == before.breaker.state
         assert after.breaker.failures == before.breaker.failures
         assert [(r.resource, r.limit, r.remaining) for r in after.rate_limits] == [
@@ -188,6 +193,10 @@ async def test_monitor_attaches_to_serve_and_runs_no_engine(tmp_path: Path, http
             assert app._engine() is None  # no engine in this process: nothing to reload, nothing probing
             mcp = app.query_one(McpTable)
             await wait_for(lambda: str(mcp.get_row("docs")[0]) == "● up", pilot, timeout=CONDITION_LIMIT)
+            docs = source.snapshot().get("docs")
+            assert docs is not None and isinstance(docs.details, McpDetails) and docs.details.tool_count > 0
+            found = docs.details
+            assert str(mcp.get_row("docs")[6]) == f"{found.tool_count}/{found.resource_count}/{found.prompt_count}"
             limits = app.query_one(RateLimitTable)
 
             # r on a service: the daemon probes it, its own API shows the new result

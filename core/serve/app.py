@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -20,8 +21,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from core.details import McpDetails
 from core.engine import Engine
-from core.sanitize import NAME_LIMIT, clean_line
+from core.sanitize import NAME_LIMIT, clean_line, clean_tree
 from core.serve.api import HistoryProvider, event_json, service_document, status_document
 from core.serve.auth import BearerAuth
 from core.serve.readiness import waiting_for
@@ -70,8 +72,10 @@ def create_app(
         document = status_document(snapshot)
         for item, service in zip(document["services"], snapshot.services, strict=True):
             item["paused"] = service.paused
+            if isinstance(service.details, McpDetails):  # the MCP panel and detail screen read all of it
+                item["mcp_details"] = dataclasses.asdict(service.details)
         document["seq"] = snapshot.seq
-        return _json(document)
+        return _json(clean_tree(document))
 
     async def probe_all(request: Request) -> Response:
         engine.probe_now(None)

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx2
 
+from core.details import McpDetails, ServerInfo, ToolInfo
 from core.history.lock import read_holder
 from core.history.paths import lock_path
 from core.ratelimit import RateLimit
@@ -57,7 +58,9 @@ def find_serve(db_path: Path) -> str | None:
 
 
 def parse_fleet(document: Mapping[str, Any]) -> FleetSnapshot:
-    """The daemon's fleet document (the --once JSON report, plus `paused` per service) as a snapshot."""
+    """The daemon's fleet document (the --once JSON report, plus `paused` and `mcp_details` per service) as a
+    snapshot. Not kept: percentiles, uptime and sparkline history (the daemon's /api/v1/services/NAME has
+    them); latency is the last one."""
     doc: dict[str, Any] = clean_tree(dict(document))
     taken_at = _time(doc.get("generated_at")) or datetime.now().astimezone()
     services = tuple(_service(item, taken_at) for item in doc.get("services", ()) if isinstance(item, dict))
@@ -110,7 +113,7 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
         info=info,
         status=status,
         reason=reason,
-        tally=ProbeTally(last_checked=checked_at),
+        tally=ProbeTally(last_checked=checked_at, details=_mcp_details(item.get("mcp_details"))),
         paused=bool(item.get("paused")),
         last_result=result,
         history=(result,) if result is not None else (),
@@ -123,6 +126,53 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
         ),
         rate_limits=tuple(_limit(limit) for limit in item.get("rate_limits") or () if isinstance(limit, dict)),
         gate_until=_time(item.get("rate_limited_until")),
+    )
+
+
+def _mcp_details(given: Any) -> McpDetails | None:
+    """An MCP server's findings as the fleet document carries them (`dataclasses.asdict` of McpDetails)."""
+    if not isinstance(given, dict):
+        return None
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    def whole(value: Any) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    def names(value: Any) -> tuple[str, ...]:
+        return tuple(str(x) for x in value) if isinstance(value, list) else ()
+
+    named = given.get("server")
+    server: dict[str, Any] = named if isinstance(named, dict) else {}
+    tools = [tool for tool in given.get("tools") or () if isinstance(tool, dict)]
+    return McpDetails(
+        transport=text(given.get("transport")),
+        session=text(given.get("session")),
+        protocol_version=text(given.get("protocol_version")),
+        era=text(given.get("era")),
+        server=ServerInfo(
+            name=text(server.get("name")), title=text(server.get("title")), version=text(server.get("version"))
+        ),
+        capabilities=names(given.get("capabilities")),
+        instructions_chars=whole(given.get("instructions_chars")),
+        tools=tuple(
+            ToolInfo(
+                name=str(tool.get("name", "")),
+                description=str(tool.get("description") or ""),
+                input_schema=tool["input_schema"] if isinstance(tool.get("input_schema"), dict) else {},
+            )
+            for tool in tools
+        ),
+        resources=names(given.get("resources")),
+        resource_templates=names(given.get("resource_templates")),
+        prompts=names(given.get("prompts")),
+        context_chars=whole(given.get("context_chars")),
+        context_tokens=whole(given.get("context_tokens")),
+        inventory_limits=names(given.get("inventory_limits")),
+        cold_start=_number(given.get("cold_start")),
+        pid=given.get("pid") if isinstance(given.get("pid"), int) else None,
+        stderr_lines=given.get("stderr_lines") if isinstance(given.get("stderr_lines"), int) else None,
     )
 
 
