@@ -8,6 +8,7 @@ and the monitor app with the source the CLI picks, driven by the pilot.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -29,6 +30,7 @@ from test_serve_prometheus import CONDITION_LIMIT, ROOT, SERVE_OPTIONS, WRAPPER,
 from test_tui import summary, wait_for
 
 from core.details import McpDetails
+from core.events import LogEvent
 from core.history.lock import acquire_lock
 from core.results import Status
 from core.serve.api import status_document
@@ -117,7 +119,7 @@ def test_hostile_text_in_a_fleet_document_is_made_safe() -> None:
 # -- the whole path: a real daemon, the monitor attached to it --------------------------------------
 
 
-def _start_serve(directory: Path, api_url: str, tag: str, db: Path) -> Serve:
+def _start_serve(directory: Path, api_url: str, tag: str, db: Path, *options: str, token: str = "") -> Serve:
     """`lookout serve` over a fleet that probes once an hour: every further result is one somebody asked for."""
     services = {
         "up": {"kind": "http", "url": f"{api_url}/ok/{uuid.uuid4().hex[:12]}", "interval": "1h"},
@@ -127,10 +129,22 @@ def _start_serve(directory: Path, api_url: str, tag: str, db: Path) -> Serve:
     config.write_text(yaml.safe_dump({"services": services}, sort_keys=False))
     report = directory / "modules.json"
     process = subprocess.Popen(
-        [sys.executable, "-c", WRAPPER, str(report), "serve", "-c", str(config), *SERVE_OPTIONS, "--history", str(db)],
+        [
+            sys.executable,
+            "-c",
+            WRAPPER,
+            str(report),
+            "serve",
+            "-c",
+            str(config),
+            *SERVE_OPTIONS,
+            "--history",
+            str(db),
+            *options,
+        ],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **({"LOOKOUT_ATTACH_TOKEN": token} if token else {})},
         cwd=directory,
     )
     lines: queue.Queue[str | None] = queue.Queue()
@@ -240,5 +254,51 @@ def test_action_routes_answer_for_known_services_only(tmp_path: Path, http_api: 
         assert post("/api/v1/services/up/reset").status_code == 200
         assert post("/api/v1/probe").json()["probing"] == ["up", "docs"]
         assert serve.get("/api/v1/services/up/probe").status_code == 404  # a GET is a read: no service so named
+    finally:
+        serve.stop()
+
+
+@pytest.mark.slow
+async def test_attaching_to_a_serve_that_asks_for_a_token(
+    tmp_path: Path, http_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = uuid.uuid4().hex
+    db = tmp_path / "history.db"
+    serve = _start_serve(
+        tmp_path, http_api.url, uuid.uuid4().hex, db, "--token-env", "LOOKOUT_ATTACH_TOKEN", token=token
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        # without the token: the monitor still attaches (no second engine), and its log says it was refused
+        monkeypatch.delenv("LOOKOUT_ATTACH_TOKEN", raising=False)
+        refused = attached_source(build_parser().parse_args(["--history", str(db)]))
+        assert isinstance(refused, AttachedSource)
+        await refused.start()
+        try:
+            assert refused.snapshot().services == ()
+            assert any(isinstance(e, LogEvent) and "401" in e.message for e in refused.take_events())
+        finally:
+            await refused.stop()
+
+        monkeypatch.setenv("LOOKOUT_ATTACH_TOKEN", token)
+        source = attached_source(
+            build_parser().parse_args(["--history", str(db), "--token-env", "LOOKOUT_ATTACH_TOKEN"])
+        )
+        assert isinstance(source, AttachedSource)
+        await source.start()
+        try:
+            assert [s.name for s in source.snapshot().services] == ["up", "docs"]
+            recent = lambda: len(serve.get("/api/v1/services/up", headers=headers).json()["recent"])  # noqa: E731
+            deadline = time.monotonic() + CONDITION_LIMIT
+            while recent() < 1:
+                assert time.monotonic() < deadline, "the daemon never probed"
+                await asyncio.sleep(0.05)
+            before = recent()
+            source.probe_now("up")
+            while recent() != before + 1:
+                assert time.monotonic() < deadline, "the probe asked for never happened"
+                await asyncio.sleep(0.05)
+        finally:
+            await source.stop()
     finally:
         serve.stop()
