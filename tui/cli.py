@@ -186,8 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"lookout: {error}", file=sys.stderr)
         return EXIT_UNKNOWN
-    if attached is not None:  # the daemon probes and records; this process only shows and asks
-        return run_app(config, config_path=str(config.path), ansi=args.ansi or None, watch=False, source=attached)
+    if attached is not None:  # the daemon probes and records, from its own config; this process shows and asks
+        return run_app(config, ansi=args.ansi or None, watch=False, source=attached)
     notices: list[str] = []  # said in the log pane: stderr is hidden behind the monitor's screen
     history = None if args.no_history else open_recording(args.history, config, warn=notices.append)
     try:
