@@ -323,3 +323,17 @@ def test_listen_addresses() -> None:
     assert Listen.parse("[::1]:9000") == Listen("::1", 9000)
     assert Listen.parse(":9000") == Listen("127.0.0.1", 9000)
     assert Listen("::1", 9000).url() == "http://[::1]:9000"
+
+
+async def test_web_pages_cannot_read_or_change_a_loopback_daemon(http_api, unique_key) -> None:
+    """DNS rebinding (a foreign Host name) and cross-site POSTs (an Origin header) are refused; local
+    programs (no Origin, a loopback Host) are served as before."""
+    async with running(fleet(http_api.url, unique_key)) as daemon, client(daemon) as http_client:
+        rebound = await http_client.get("/api/v1/status", headers={"Host": "attacker.example"})
+        assert rebound.status_code == 403 and "loopback host" in rebound.text
+        cross_site = await http_client.post("/api/v1/services/up/pause", headers={"Origin": "https://attacker.example"})
+        assert cross_site.status_code == 403
+        assert daemon.engine.snapshot().get("up").paused is False
+        assert (await http_client.get("/api/v1/status", headers={"Host": "localhost:9807"})).status_code == 200
+        local = await http_client.post("/api/v1/services/up/pause")
+        assert local.status_code < 300 and daemon.engine.snapshot().get("up").paused is True

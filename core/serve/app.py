@@ -25,7 +25,7 @@ from core.details import McpDetails
 from core.engine import Engine
 from core.sanitize import NAME_LIMIT, clean_line, clean_tree
 from core.serve.api import HistoryProvider, event_json, service_document, status_document
-from core.serve.auth import BearerAuth
+from core.serve.auth import BearerAuth, LoopbackGuard
 from core.serve.readiness import waiting_for
 from core.serve.scrape import ScrapeCache, accepts_gzip
 
@@ -114,7 +114,8 @@ def create_app(
             Route("/readyz", readyz),
         ]
     )
-    return BearerAuth(app, token) if token is not None else app
+    # Without a token the daemon is on loopback (core.serve.auth.require_token): keep web pages out.
+    return BearerAuth(app, token) if token is not None else LoopbackGuard(app)
 
 
 _ACTIONS = {"probe": "probe_now", "pause": "pause", "resume": "resume", "reset": "reset_breaker"}

@@ -70,3 +70,39 @@ class BearerAuth:
             await response(scope, receive, send)
             return
         await self._app(scope, receive, send)
+
+
+class LoopbackGuard:
+    """ASGI middleware for a daemon without a token (so on loopback): only local programs, not web pages.
+
+    A loopback port is still reachable from a browser on the same machine. Two browser tricks are
+    refused here: DNS rebinding (a page on `attacker.example` whose name later resolves to 127.0.0.1
+    reads the status API: its requests carry `Host: attacker.example`) and cross-site requests that
+    change things (a page POSTing to `/api/v1/services/NAME/pause` carries an `Origin` header, which
+    Lookout's own clients, curl and Prometheus never send).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", ()))
+        problem = ""
+        if not is_loopback(_hostname(headers.get(b"host", b"").decode("latin-1"))):
+            problem = "only loopback host names are served (bind with --token-env to serve others)"
+        elif scope.get("method", "GET") not in ("GET", "HEAD") and b"origin" in headers:
+            problem = "requests from web pages may not change anything"
+        if problem:
+            await PlainTextResponse(f"403 forbidden: {problem}\n", status_code=403)(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
+
+
+def _hostname(host: str) -> str:
+    """`127.0.0.1:9807` -> `127.0.0.1`, `[::1]:9807` -> `::1`, `localhost` -> `localhost`."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
