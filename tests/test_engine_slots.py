@@ -107,6 +107,7 @@ async def _run(probe: SlowCleanupProbe) -> str:
     return result.reason
 
 
+@pytest.mark.slow
 async def test_the_probes_own_timeout_reason_wins_over_the_backstop() -> None:
     # The probe's own error (which stage ran out) must win: within the backstop's grace without asking, and
     # for longer when the probe pauses the deadline for work on its own account (as the MCP probe does to kill

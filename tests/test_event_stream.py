@@ -11,6 +11,7 @@ import math
 from datetime import UTC, datetime
 
 import fleet_samples
+import pytest
 from helpers import make_config
 
 from core.bus import Resync, ViewItem, ViewSubscription
@@ -67,6 +68,7 @@ def percentile(values: list[float], share: float) -> float:
 # -- views ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_view_that_sleeps_a_second_per_event_never_stalls_the_schedule(http_api, unique_key) -> None:
     # Few enough services that a busy 2-core machine still runs the engine itself on time.
     config = make_config({f"s{i}": http(f"{http_api.url}/ok/{unique_key}") for i in range(5)}, interval="100ms")
@@ -113,6 +115,7 @@ async def test_a_view_that_sleeps_a_second_per_event_never_stalls_the_schedule(h
             last = item.seq
 
 
+@pytest.mark.slow
 async def test_a_view_gets_a_snapshot_and_every_later_event_even_mid_publish(http_api, unique_key) -> None:
     """Views subscribed at many moments, some from inside a publish: no gap, no duplicate, snapshot consistent."""
     names = [f"s{i}" for i in range(6)]
@@ -238,6 +241,7 @@ class SlowStore(QueuedRecorder):
         self.handled.append(event)
 
 
+@pytest.mark.slow
 async def test_a_recorder_gets_every_transition_of_a_flapping_service_in_order(http_api, unique_key) -> None:
     config = make_config(
         {"flappy": http(f"{http_api.url}/flap/{unique_key}?up=0.4&down=0.4")},

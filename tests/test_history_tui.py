@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers import make_config
 from rich.console import Console, Group
 
@@ -61,6 +62,7 @@ def _history(source: EngineSource) -> tuple[Any, ...]:
     return service.history if service else ()
 
 
+@pytest.mark.slow
 async def test_a_restarted_monitor_starts_from_what_it_recorded(tmp_path, http_api, unique_key) -> None:
     path = tmp_path / "history.db"
     url = f"{http_api.url}/ok/{unique_key}"
@@ -75,6 +77,7 @@ async def test_a_restarted_monitor_starts_from_what_it_recorded(tmp_path, http_a
     assert window_1h.split()[:2] == ["1h", "100%"] and window_1h.split()[2] in ("1", "2")
 
 
+@pytest.mark.slow
 async def test_the_restarted_engine_shows_the_earlier_probe_in_its_ring(tmp_path, http_api, unique_key) -> None:
     path = tmp_path / "history.db"
     url = f"{http_api.url}/ok/{unique_key}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fixtures_mcp import stdio_service, tagged_processes
 from helpers import idle_engine, make_config
 
@@ -9,6 +10,7 @@ from core.report import to_json
 from core.results import Status
 
 
+@pytest.mark.slow
 async def test_every_configured_expectation_is_a_check_passed_or_failed(tag) -> None:
     config = make_config(
         {

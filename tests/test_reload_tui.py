@@ -86,6 +86,7 @@ async def test_ctrl_r_reloads_the_file_and_says_what_changed(tmp_path, http_api,
         assert any(line.level is LogLevel.ERROR for line in log.events if line.message.startswith(f"{path}:4: "))
 
 
+@pytest.mark.slow
 async def test_the_monitor_reloads_when_the_file_changes(tmp_path, http_api, unique_key) -> None:
     path = write_config(tmp_path / "services.yaml", {"api": ok(http_api, unique_key), "old": ok(http_api, unique_key)})
     source = EngineSource(load_config(path))

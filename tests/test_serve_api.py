@@ -28,6 +28,8 @@ from core.serve.command import main as serve_main
 from core.serve.daemon import Daemon, Listen
 from core.serve.readiness import waiting_for
 
+pytestmark = pytest.mark.slow  # each test runs a real daemon (uvicorn and the engine) for a second or more
+
 SECRET = "s3cr3t-in-the-config-4711"
 TOKEN = "bearer-token-0815-never-served"
 CONDITION_LIMIT = 30.0
