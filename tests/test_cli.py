@@ -47,7 +47,7 @@ def test_exit_codes_follow_monitoring_plugins(tmp_path, http_api, unique_key, fr
     done = lookout("--once", "-c", str(down))
     assert done.returncode == 2 and "connection refused" in done.stdout
     broken = tmp_path / "broken.yaml"
-    broken.write_text("services:\n  a:\n    kind: http\n    url: http://x\n    retry: {attempts: 0}\n")
+    broken.write_text("services:\n  a:\n    kind: http\n    url: http://127.0.0.1:9\n    retry: {attempts: 0}\n")
     done = lookout("--once", "-c", str(broken))
     assert done.returncode == 3
     assert done.stderr.strip() == f"{broken}:5: services.a.retry.attempts: must be >= 1 (got 0)"
@@ -128,7 +128,7 @@ def test_a_token_never_appears_in_any_output(tmp_path, http_api, unique_key) -> 
         done = lookout("--once", "-v", "--format", fmt, "-c", str(path), env=env)
         outputs += [done.stdout, done.stderr]
     bad = tmp_path / "bad.yaml"
-    bad.write_text("services:\n  x: {kind: http, url: 'http://x', headers: {A: '${T}'}, retyr: 1}\n")
+    bad.write_text("services:\n  x: {kind: http, url: 'http://127.0.0.1:9', headers: {A: '${T}'}, retyr: 1}\n")
     done = lookout("--once", "-c", str(bad), env=env)
     outputs += [done.stdout, done.stderr]
     assert done.returncode == 3

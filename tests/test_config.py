@@ -22,49 +22,51 @@ ROOT = Path(__file__).resolve().parent.parent
 MALFORMED = [
     (
         "retry attempts below one",
-        "services:\n  a:\n    kind: http\n    url: http://x\n    retry: {attempts: 0}\n",
+        "services:\n  a:\n    kind: http\n    url: http://127.0.0.1:9\n    retry: {attempts: 0}\n",
         "services.yaml:5: services.a.retry.attempts: must be >= 1 (got 0)",
     ),
     (
         "misspelt field",
-        "services:\n  a:\n    kind: http\n    url: http://x\n    retyr: {attempts: 2}\n",
+        "services:\n  a:\n    kind: http\n    url: http://127.0.0.1:9\n    retyr: {attempts: 2}\n",
         "services.yaml:5: services.a.retyr: unknown field (did you mean 'retry'?)",
     ),
     (
         "bad duration in defaults",
-        "defaults:\n  interval: 10x\nservices:\n  a: {kind: http, url: 'http://x'}\n",
+        "defaults:\n  interval: 10x\nservices:\n  a: {kind: http, url: 'http://127.0.0.1:9'}\n",
         "services.yaml:2: defaults.interval: '10x' is not a duration: use 500ms, 10s, 2m, 1h or a number of seconds",
     ),
     (
         "duplicate service name",
-        "services:\n  a: {kind: http, url: 'http://x'}\n  a: {kind: http, url: 'http://y'}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9'}\n  a: {kind: http, url: 'http://y'}\n",
         "services.yaml:3: services.a: duplicate service name 'a' (first defined on line 2)",
     ),
     (
         "dependency cycle",
-        "services:\n  a: {kind: http, url: 'http://x', depends_on: [b]}\n"
-        "  b: {kind: http, url: 'http://x', depends_on: [a]}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9', depends_on: [b]}\n"
+        "  b: {kind: http, url: 'http://127.0.0.1:9', depends_on: [a]}\n",
         "services.yaml:2: services.a.depends_on: dependency cycle: a -> b -> a",
     ),
     (
         "unknown dependency",
-        "services:\n  base: {kind: http, url: 'http://x'}\n  a: {kind: http, url: 'http://x', depends_on: [bsae]}\n",
+        "services:\n  base: {kind: http, url: 'http://127.0.0.1:9'}\n"
+        "  a: {kind: http, url: 'http://127.0.0.1:9', depends_on: [bsae]}\n",
         "services.yaml:3: services.a.depends_on[0]: unknown service 'bsae' (did you mean 'base'?)",
     ),
     (
         "missing environment variable",
-        "services:\n  a:\n    kind: http\n    url: http://x\n    headers: {Authorization: 'Bearer ${NOPE_TOKEN}'}\n",
+        "services:\n  a:\n    kind: http\n    url: http://127.0.0.1:9\n"
+        "    headers: {Authorization: 'Bearer ${NOPE_TOKEN}'}\n",
         "services.yaml:5: services.a.headers.Authorization: environment variable NOPE_TOKEN is not set "
         "(write ${NOPE_TOKEN:-} to make it optional)",
     ),
     (
         "unknown kind",
-        "services:\n  a: {kind: htp, url: 'http://x'}\n",
+        "services:\n  a: {kind: htp, url: 'http://127.0.0.1:9'}\n",
         "services.yaml:2: services.a.kind: must be http or mcp (got 'htp'; did you mean 'http'?)",
     ),
     (
         "no kind",
-        "services:\n  a: {url: 'http://x'}\n",
+        "services:\n  a: {url: 'http://127.0.0.1:9'}\n",
         "services.yaml:2: services.a: kind: required: http or mcp",
     ),
     (
@@ -74,7 +76,7 @@ MALFORMED = [
     ),
     (
         "unknown transport",
-        "services:\n  a: {kind: mcp, transport: websocket, url: 'http://x'}\n",
+        "services:\n  a: {kind: mcp, transport: websocket, url: 'http://127.0.0.1:9'}\n",
         "services.yaml:2: services.a.transport: must be one of 'stdio', 'http' or 'sse' (got 'websocket')",
     ),
     (
@@ -87,12 +89,12 @@ MALFORMED = [
     ("a list, not a mapping", "- a\n- b\n", "services.yaml:1: expected a mapping with `services:` at the top level"),
     (
         "status code out of range",
-        "services:\n  a: {kind: http, url: 'http://x', expect: {status: [600]}}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9', expect: {status: [600]}}\n",
         "services.yaml:2: services.a.expect.status[0]: must be <= 599 (got 600)",
     ),
     (
         "percentage out of range",
-        "services:\n  a: {kind: http, url: 'http://x', rate_limit: {warn_below: 150%}}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9', rate_limit: {warn_below: 150%}}\n",
         "services.yaml:2: services.a.rate_limit.warn_below: '150%' is out of range: use 0%..100% (or 0..1)",
     ),
     (
@@ -102,28 +104,28 @@ MALFORMED = [
     ),
     (
         "misspelt top level",
-        "servics:\n  a: {kind: http, url: 'http://x'}\n",
+        "servics:\n  a: {kind: http, url: 'http://127.0.0.1:9'}\n",
         "services.yaml:1: servics: unknown top-level field (did you mean 'services'?); "
         "expected one of defaults, services, mcpServers",
     ),
     (
         "fractional attempts",
-        "services:\n  a: {kind: http, url: 'http://x', retry: {attempts: 2.5}}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9', retry: {attempts: 2.5}}\n",
         "services.yaml:2: services.a.retry.attempts: must be a whole number (got 2.5)",
     ),
     (
         "tags not a list",
-        "services:\n  a: {kind: http, url: 'http://x', tags: api}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9', tags: api}\n",
         "services.yaml:2: services.a.tags: must be a list (got 'api')",
     ),
     (
         "zero interval",
-        "services:\n  a: {kind: http, url: 'http://x', interval: 0}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9', interval: 0}\n",
         "services.yaml:2: services.a.interval: must be > 0 (got 0)",
     ),
     (
         "unknown HTTP method",
-        "services:\n  a: {kind: http, url: 'http://x', method: FETCH}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9', method: FETCH}\n",
         "services.yaml:2: services.a.method: 'FETCH' is not an HTTP method: "
         "use one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
     ),
@@ -134,12 +136,12 @@ MALFORMED = [
     ),
     (
         "depends on itself",
-        "services:\n  a: {kind: http, url: 'http://x', depends_on: [a]}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9', depends_on: [a]}\n",
         "services.yaml:2: services.a.depends_on[0]: a service cannot depend on itself",
     ),
     (
         "unterminated variable",
-        "services:\n  a: {kind: http, url: 'http://x/${HOME'}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9/${HOME'}\n",
         "services.yaml:2: services.a.url: unterminated '${': write '$$' for a literal '$'",
     ),
     (
@@ -155,13 +157,13 @@ MALFORMED = [
     ("no services", "defaults: {interval: 5s}\n", "services.yaml:1: no services defined"),
     (
         "duration in wrong unit",
-        "services:\n  a:\n    kind: http\n    url: http://x\n    timeout: 5 seconds\n",
+        "services:\n  a:\n    kind: http\n    url: http://127.0.0.1:9\n    timeout: 5 seconds\n",
         "services.yaml:5: services.a.timeout: '5 seconds' is not a duration: "
         "use 500ms, 10s, 2m, 1h or a number of seconds",
     ),
     (
         "http service with MCP fields",
-        "services:\n  a:\n    kind: http\n    url: http://x\n    command: npx\n",
+        "services:\n  a:\n    kind: http\n    url: http://127.0.0.1:9\n    command: npx\n",
         "services.yaml:5: services.a.command: unknown field; known fields: body, breaker, depends_on, "
         "description, expect, headers, interval, kind, max_body, method, rate_limit, retry, tags, timeout, url",
     ),
@@ -178,8 +180,8 @@ def test_malformed_config_has_one_exact_message(text: str, message: str) -> None
 def test_every_problem_is_reported_at_once_in_file_order() -> None:
     text = (
         "services:\n"
-        "  a:\n    kind: http\n    url: http://x\n    retry: {attempts: 0}\n"
-        "  b:\n    kind: http\n    url: http://x\n    breaker: {fail_max: 0}\n"
+        "  a:\n    kind: http\n    url: http://127.0.0.1:9\n    retry: {attempts: 0}\n"
+        "  b:\n    kind: http\n    url: http://127.0.0.1:9\n    breaker: {fail_max: 0}\n"
     )
     with pytest.raises(ConfigError) as caught:
         parse_config(text, source="s.yaml", env={})
@@ -199,7 +201,7 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_defaults_apply_field_by_field() -> None:
     config = parse_config(
         "defaults:\n  interval: 2m\n  retry: {attempts: 4, initial: 250ms}\n  breaker: {fail_max: 2}\n"
-        "services:\n  a: {kind: http, url: 'http://x', retry: {attempts: 1}, timeout: 1500ms}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9', retry: {attempts: 1}, timeout: 1500ms}\n",
         env={},
     )
     service = config.services["a"]
@@ -243,7 +245,8 @@ def test_environment_secrets_are_masked_everywhere_the_config_prints() -> None:
 
 def test_literal_tokens_in_headers_are_treated_as_secrets() -> None:
     config = parse_config(
-        "services:\n  a: {kind: http, url: 'http://x', headers: {Authorization: 'token ghp_literal123'}}\n", env={}
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9', headers: {Authorization: 'token ghp_literal123'}}\n",
+        env={},
     )
     assert config.redact("sent token ghp_literal123") == "sent token ***"
 
@@ -281,7 +284,7 @@ def test_schema_is_generated_from_the_models_and_validates_the_shipped_file() ->
     assert shipped == schema, "core/services.schema.json is stale: run `lookout schema > core/services.schema.json`"
     jsonschema.validate(yaml.safe_load((ROOT / "services.yaml").read_text()), schema)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"services": {"a": {"kind": "http", "url": "http://x", "retyr": 1}}}, schema)
+        jsonschema.validate({"services": {"a": {"kind": "http", "url": "http://127.0.0.1:9", "retyr": 1}}}, schema)
 
 
 # -- what is a secret: position and variable name, not length (issue 9, item 4) --------------------------
@@ -416,7 +419,7 @@ def test_the_iterative_reader_agrees_with_safe_load_on_valid_files() -> None:
         "base: &base {interval: 5s, retry: {attempts: 2}, tags: [a]}\n"
         "more: &more {timeout: 2s, description: more}\n"
         "services:\n"
-        "  a: {<<: *base, kind: http, url: 'http://x', tags: [own]}\n"
+        "  a: {<<: *base, kind: http, url: 'http://127.0.0.1:9', tags: [own]}\n"
         "  b:\n    <<: [*more, *base]\n    kind: http\n    url: http://y\n"
         "  c: {kind: http, url: 'http://z', n: [1, 1.5, true, ~, 0x1F, '007', 2024-01-02, !!str 5, -.inf]}\n"
     )
