@@ -16,6 +16,7 @@ holding memory without bound or losing an incident.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from collections import deque
 from typing import Protocol
@@ -28,7 +29,7 @@ class Recorder(Protocol):
         """Take one event; return at once (never await, never block on I/O)."""
 
 
-class QueuedRecorder:
+class QueuedRecorder(abc.ABC):
     """Base for recorders: subclass and implement `handle`; call `aclose` when done.
 
     The worker task starts with the first event (the engine calls `record`
@@ -52,9 +53,9 @@ class QueuedRecorder:
         """Events whose `handle` raised (each is skipped; the worker goes on)."""
         self.last_error: Exception | None = None
 
+    @abc.abstractmethod
     async def handle(self, event: Event) -> None:
         """Store or evaluate one event. Runs in the worker task, one event at a time, in seq order."""
-        raise NotImplementedError
 
     def record(self, event: Event) -> None:
         if self._closing:
