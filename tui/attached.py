@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -19,7 +18,7 @@ from core.bus import ViewItem
 from core.clock import Clock, SystemClock
 from core.events import LogEvent, LogLevel
 from core.sanitize import LOG_LIMIT, NAME_LIMIT, clean_line
-from core.serve.client import ServeClient, ServerEvent
+from core.serve.client import ServeClient, ServerEvent, parse_time
 from core.snapshot import FleetSnapshot
 
 if TYPE_CHECKING:
@@ -126,7 +125,7 @@ class AttachedSource:
             service = event.data.get("service")
             self._log.append(
                 LogEvent(
-                    at=_time(event.data.get("at")) or self.clock.now(),
+                    at=parse_time(event.data.get("at")) or self.clock.now(),
                     level=_level(level),
                     message=clean_line(text, LOG_LIMIT),
                     service=clean_line(service, NAME_LIMIT) if isinstance(service, str) else None,
@@ -157,15 +156,6 @@ def _path(name: str, action: str) -> str:
 
 def _level(label: str) -> LogLevel:
     return LogLevel.__members__.get(label.upper(), LogLevel.INFO)
-
-
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _brief(error: Exception) -> str:

@@ -62,7 +62,7 @@ def parse_fleet(document: Mapping[str, Any]) -> FleetSnapshot:
     snapshot. Not kept: percentiles, uptime and sparkline history (the daemon's /api/v1/services/NAME has
     them); latency is the last one."""
     doc: dict[str, Any] = clean_tree(dict(document))
-    taken_at = _time(doc.get("generated_at")) or datetime.now().astimezone()
+    taken_at = parse_time(doc.get("generated_at")) or datetime.now().astimezone()
     services = tuple(_service(item, taken_at) for item in doc.get("services", ()) if isinstance(item, dict))
     config = doc.get("config")
     seq = doc.get("seq")
@@ -78,7 +78,7 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
     name = str(item.get("name", ""))
     status = _status(item.get("status"))
     reason = str(item.get("reason") or "")
-    checked_at = _time(item.get("checked_at"))
+    checked_at = parse_time(item.get("checked_at"))
     latency = _number(item.get("latency_ms"))
     info = ServiceInfo(
         name=name,
@@ -125,7 +125,7 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
             retry_at=now + timedelta(seconds=retry_in) if retry_in is not None else None,
         ),
         rate_limits=tuple(_limit(limit) for limit in item.get("rate_limits") or () if isinstance(limit, dict)),
-        gate_until=_time(item.get("rate_limited_until")),
+        gate_until=parse_time(item.get("rate_limited_until")),
     )
 
 
@@ -186,8 +186,8 @@ def _limit(item: dict[str, Any]) -> RateLimit:
         limit=whole("limit"),
         remaining=whole("remaining"),
         used=whole("used"),
-        reset_at=_time(item.get("reset_at")),
-        exhausts_at=_time(item.get("exhausts_at")),
+        reset_at=parse_time(item.get("reset_at")),
+        exhausts_at=parse_time(item.get("exhausts_at")),
         source=str(item.get("source", "")),
     )
 
@@ -203,7 +203,8 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time from the daemon's JSON (`Z` or an offset), or None for anything else."""
     if not isinstance(value, str):
         return None
     try:
