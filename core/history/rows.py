@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from core.results import Status
 
@@ -70,7 +71,20 @@ class InventoryRow:
     """JSON list of the InventoryChanged events seen since the last stored row ("[]": none)."""
 
 
-Op = ResultRow | StatusRow | BreakerRow | RateLimitRow | InventoryRow
+@runtime_checkable
+class Write(Protocol):
+    """A write defined outside this module (alert incidents, the outbox, silences, tool pins).
+
+    Submitted like any row, so it lands in the same batch transaction as the rows
+    around it: an alert's state and the notification it decided commit together.
+    """
+
+    def apply(self, conn: sqlite3.Connection) -> int:
+        """Run inside the batch's transaction; return the rows written."""
+        ...
+
+
+Op = ResultRow | StatusRow | BreakerRow | RateLimitRow | InventoryRow | Write
 
 
 def apply_ops(conn: sqlite3.Connection, ops: list[Op], fingerprints: dict[str, str]) -> int:
@@ -96,6 +110,8 @@ def apply_ops(conn: sqlite3.Connection, ops: list[Op], fingerprints: dict[str, s
             written += 1
         elif isinstance(op, InventoryRow):
             written += _apply_inventory(conn, op, fingerprints)
+        elif isinstance(op, Write):
+            written += op.apply(conn)
     return written
 
 
