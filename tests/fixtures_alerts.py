@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
@@ -121,3 +126,69 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield SmtpServer(port, mailbox)
     finally:
         controller.stop()
+
+
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+ALERTMANAGER_CONFIG = """\
+global:
+  resolve_timeout: {resolve_timeout}
+route:
+  receiver: blackhole
+  group_wait: 1s
+receivers:
+  - name: blackhole
+"""
+
+
+@dataclass
+class AlertmanagerServer:
+    url: str
+    resolve_timeout: float
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts Alertmanager holds as active now (an alert past its endsAt is not listed)."""
+        with httpx2.Client(timeout=5.0) as client:
+            response = client.get(f"{self.url}/api/v2/alerts")
+            response.raise_for_status()
+            return list(response.json())
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[AlertmanagerServer]:
+    """A real Prometheus Alertmanager on a free loopback port, clustering off, resolve_timeout 2s."""
+    if ALERTMANAGER is None:
+        pytest.skip(
+            "prometheus-alertmanager is not installed (.ci/run installs it: apt-get install prometheus-alertmanager)"
+        )
+    port = _free_port()
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(ALERTMANAGER_CONFIG.format(resolve_timeout="2s"))
+    log = (tmp_path / "alertmanager.log").open("wb")
+    process = subprocess.Popen(
+        [
+            ALERTMANAGER,
+            f"--config.file={config}",
+            f"--storage.path={tmp_path / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx2.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
+                    break
+            except httpx2.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Alertmanager did not start: {(tmp_path / 'alertmanager.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield AlertmanagerServer(url, 2.0)
+    finally:
+        process.kill()
+        process.wait(10)
+        log.close()
