@@ -135,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.demo_cli import main as demo_main
 
         return demo_main(args_list[1:])
+    if args_list[:1] == ["alerts"]:
+        from core.alerts.cli import main as alerts_main
+
+        return alerts_main(args_list[1:], candidates=config_candidates)
     if args_list[:1] == ["serve"]:
         from core.serve.command import main as serve_main
 

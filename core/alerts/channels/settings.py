@@ -60,6 +60,9 @@ class CommandChannel(ChannelBase):
     env: dict[str, ProcessText] = Field(default_factory=dict)
 
 
+AnyChannel = AppriseChannel | WebhookChannel | AlertmanagerChannel | CommandChannel
+"""Any one channel's settings, validated (what `alerts.channels` maps names to)."""
+
 ChannelSettings = Annotated[
     Union[AppriseChannel, WebhookChannel, AlertmanagerChannel, CommandChannel],  # noqa: UP007
     Field(discriminator="type"),
@@ -67,6 +70,7 @@ ChannelSettings = Annotated[
 
 __all__ = [
     "AlertmanagerChannel",
+    "AnyChannel",
     "AppriseChannel",
     "ChannelBase",
     "ChannelSettings",
