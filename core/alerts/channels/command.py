@@ -3,8 +3,9 @@
 The program gets a small inherited environment (HOME, PATH, LANG...: what an
 MCP server gets, never Lookout's whole environment with its tokens), the
 channel's `env`, and the notification's fields as LOOKOUT_* variables; stdin is
-the same JSON document a webhook receives. It runs in its own session, so on
-timeout one `killpg` ends it and whatever it started in its group. Exit status 0
+the same JSON document a webhook receives. It is started the way MCP servers are
+(core.processes.spawn): in its own session, so on timeout one `killpg` ends it
+and whatever it started in its group, and dying with Lookout even on `kill -9`. Exit status 0
 is delivered; anything else is a failure whose reason is the end of its stderr.
 """
 
@@ -14,17 +15,20 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 from collections.abc import Callable
 
 from core.alerts.channels.base import DeliveryError, channel_redactor, safe_reason
 from core.alerts.channels.settings import CommandChannel
 from core.alerts.channels.webhook import webhook_body
 from core.alerts.notification import Notification
+from core.processes import Spawned, spawn
 from core.redact import arg_secrets, env_secrets
 
 SAFE_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 """Inherited from Lookout's environment; nothing else is (a token Lookout holds is not the program's)."""
 STDERR_TAIL = 2000
+STREAM_LIMIT = 2**16
 KILL_WAIT = 2.0
 
 
@@ -68,24 +72,25 @@ class Command:
     async def send(self, notification: Notification, *, late: bool) -> None:
         env = {name: os.environ[name] for name in SAFE_ENV if name in os.environ}
         env |= dict(self.settings.env) | notification_env(notification, channel=self.name, late=late)
+        loop = asyncio.get_running_loop()
         try:
-            process = await asyncio.create_subprocess_exec(
-                self.settings.command,
-                *self.settings.args,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
+            spawned, protocol = await spawn(
+                [self.settings.command, *self.settings.args],
+                lambda: asyncio.subprocess.SubprocessStreamProtocol(limit=STREAM_LIMIT, loop=loop),
                 env=env,
-                start_new_session=True,
+                stderr=subprocess.PIPE,
             )
         except OSError as error:
             reason = f"cannot run {self.settings.command}: {error.strerror or error}"
             raise DeliveryError(safe_reason(reason, self._redact), retryable=False) from None
+        process = asyncio.subprocess.Process(spawned.transport, protocol, loop)
         try:
             _, stderr = await process.communicate(webhook_body(notification, late=late))
-        except BaseException:
-            await _kill_group(process)
-            raise
+        finally:
+            if process.returncode is None:  # cancelled: our timeout, or a shutdown
+                await _kill_group(spawned, process)
+            spawned.signal_group(signal.SIGKILL)  # helpers it left in its group do not outlive the delivery
+            spawned.release()
         if process.returncode != 0:
             tail = stderr[-STDERR_TAIL:].decode(errors="replace").strip()
             reason = f"exit status {process.returncode}" + (f": {tail.splitlines()[-1]}" if tail else "")
@@ -95,12 +100,9 @@ class Command:
         return None
 
 
-async def _kill_group(process: asyncio.subprocess.Process) -> None:
+async def _kill_group(spawned: Spawned, process: asyncio.subprocess.Process) -> None:
     """SIGKILL the program's whole group (it leads its own session) and reap it: nothing outlives a timeout."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        process.kill()
+    spawned.signal_group(signal.SIGKILL)
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(KILL_WAIT):
             await process.wait()
