@@ -319,3 +319,63 @@ async def test_a_command_that_hangs_is_killed_with_its_process_group(tmp_path: P
         return stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z"
 
     await wait_for(lambda: gone(parent) and gone(child), "the command and its child ended")
+
+
+async def test_a_reload_keeps_unchanged_channels_and_moves_the_backlog_to_a_changed_one(
+    receiver: Receiver, down_receiver: Receiver
+) -> None:
+    dispatcher = fast({"hook": webhook(down_receiver), "other": webhook(receiver)})
+    await dispatcher.start()
+    try:
+        dispatcher.enqueue(notification(channels=("hook", "other")))
+        await wait_for(lambda: dispatcher.channel_health()["hook"].last_failure is not None, "a failed round")
+        kept = dispatcher.channel_health()["other"].last_success
+        assert kept is not None
+        dispatcher.reconfigure({"hook": webhook(receiver), "other": webhook(receiver), "new": webhook(receiver)})
+        await wait_for(lambda: dispatcher.channel_health()["hook"].pending == 0, "the backlog on the new URL")
+        assert dispatcher.channel_health()["other"].last_success == kept  # untouched, not rebuilt
+        assert set(dispatcher.channel_health()) == {"hook", "other", "new"}
+        dispatcher.reconfigure({"new": webhook(receiver)})
+        assert set(dispatcher.channel_health()) == {"new"}
+        dispatcher.enqueue(notification(Transition.RESOLVED, channels=("new",)))
+        await wait_for(lambda: dispatcher.channel_health()["new"].last_success is not None, "the new channel used")
+    finally:
+        await dispatcher.aclose()
+    assert sorted(body["transition"] for body in receiver.bodies()) == ["firing", "firing", "resolved"]
+
+
+async def test_a_notification_for_an_unknown_channel_is_logged_not_lost_elsewhere(receiver: Receiver) -> None:
+    lines: list[tuple[LogLevel, str]] = []
+    dispatcher = fast({"hook": webhook(receiver)}, log=lambda level, text: lines.append((level, text)))
+    await dispatcher.start()
+    try:
+        dispatcher.enqueue(notification(channels=("gone", "hook")))
+        await wait_for(lambda: len(receiver.received) == 1, "the known channel delivered")
+    finally:
+        await dispatcher.aclose()
+    assert (LogLevel.WARNING, "alert down:github:1767225600:firing: no channel named 'gone'") in lines
+
+
+def test_pruning_forgets_old_deliveries_keeps_firing_alerts_and_gives_up_old_pending_rows(tmp_path: Path) -> None:
+    from core.alerts.outbox import Delivered, Enqueued, Pruned
+
+    store = open_history(tmp_path / "history.db")
+    try:
+        for key, created in (("old", 100.0), ("firing", 100.0), ("stale", 100.0), ("new", 5000.0)):
+            store.submit(Enqueued(key, "c", key, "firing", "{}", created))
+        store.submit(Delivered("old", "c", 150.0, 1, False))
+        store.submit(Delivered("firing", "c", 150.0, 1, False, firing=True))
+        store.submit(Delivered("new", "c", 5000.0, 1, False))
+        store.submit(Pruned(before=1000.0))
+        assert store.flush()
+        with sqlite3.connect(tmp_path / "history.db") as conn:
+            rows = dict(conn.execute("SELECT key, state FROM alert_outbox").fetchall())
+        assert rows == {"firing": "delivered", "stale": "abandoned", "new": "delivered"}
+        store.submit(Delivered("resolve", "c", 200.0, 1, False, resolves="firing"))
+        store.submit(Pruned(before=1000.0))
+        assert store.flush()
+        with sqlite3.connect(tmp_path / "history.db") as conn:
+            rows = dict(conn.execute("SELECT key, state FROM alert_outbox").fetchall())
+        assert rows == {"new": "delivered"}  # the resolved incident's firing row and the given-up row went
+    finally:
+        store.close()

@@ -87,6 +87,7 @@ class _Delivery:
 
 @dataclass
 class _Lane:
+    settings: ChannelBase
     channel: Channel
     guard: ChannelGuard
     queue: deque[_Delivery] = field(default_factory=deque)
@@ -123,14 +124,11 @@ class Dispatcher:
         self._log = log
         self._retention = retention
         self._backoff = (backoff_base, backoff_cap)
-        guard_options = {} if retry_initial is None else {"retry_initial": retry_initial}
-        self._lanes: dict[str, _Lane] = {
-            name: _Lane(
-                build_channel(name, settings, redact, self._clock.now),
-                ChannelGuard(name, settings, self._clock, **guard_options),
-            )
-            for name, settings in channels.items()
-        }
+        self._redact = redact
+        self._retry_initial = retry_initial
+        self._lanes: dict[str, _Lane] = {name: self._lane(name, settings) for name, settings in channels.items()}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._closers: set[asyncio.Task[None]] = set()
         self._recent: OrderedDict[str, tuple[Notification, dict[str, _Delivery]]] = OrderedDict()
         self._counts: dict[tuple[str, str], int] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -168,8 +166,8 @@ class Dispatcher:
             await asyncio.to_thread(self._store.flush)
             stored = await asyncio.to_thread(read_outbox, self._store.path, RECENT_KEEP)
             self._resume(stored)
-        for name, lane in self._lanes.items():
-            self._tasks.append(asyncio.create_task(self._work(lane), name=f"alerts:{name}"))
+        for name in self._lanes:
+            self._start_worker(name)
         if self._store is not None:
             self._tasks.append(asyncio.create_task(self._prune(), name="alerts:prune"))
 
@@ -223,13 +221,67 @@ class Dispatcher:
     async def aclose(self) -> None:
         """Stop delivering (pending rows stay in the outbox for the next start) and close the channels."""
         self._closing = True
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._workers.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *self._closers, return_exceptions=True)
         self._tasks.clear()
+        self._workers.clear()
         for lane in self._lanes.values():
             with contextlib.suppress(Exception):
                 await lane.channel.aclose()
+
+    def reconfigure(self, channels: Mapping[str, ChannelBase]) -> None:
+        """Take a reloaded config's channels (call on the event loop).
+
+        An unchanged channel keeps everything (its lane, breaker, firing alerts). A changed one gets a new
+        channel and breaker but keeps its queue and firing alerts (a delivery cut short is sent again: at
+        least once). A removed one stops; its pending rows stay in the outbox, delivered if a later config
+        (or the next start) names it again. A new one starts empty.
+        """
+        for name in [name for name in self._lanes if name not in channels]:
+            self._retire(self._lanes.pop(name))
+        for name, settings in channels.items():
+            old = self._lanes.get(name)
+            if old is not None and old.settings == settings:
+                continue
+            lane = self._lane(name, settings)
+            if old is not None:
+                self._retire(old)
+                lane.queue = old.queue
+                if isinstance(lane.channel, Alertmanager):
+                    lane.firing, lane.resend_due = old.firing, old.resend_due
+            self._lanes[name] = lane
+            if self._started and not self._closing:
+                self._start_worker(name)
+
+    def _lane(self, name: str, settings: ChannelBase) -> _Lane:
+        options = {} if self._retry_initial is None else {"retry_initial": self._retry_initial}
+        return _Lane(
+            settings,
+            build_channel(name, settings, self._redact, self._clock.now),
+            ChannelGuard(name, settings, self._clock, **options),
+        )
+
+    def _start_worker(self, name: str) -> None:
+        self._workers[name] = asyncio.create_task(self._work(self._lanes[name]), name=f"alerts:{name}")
+
+    def _retire(self, lane: _Lane) -> None:
+        """Stop a lane's worker and close its channel, in the background."""
+        worker = self._workers.pop(lane.channel.name, None)
+        if worker is not None:
+            worker.cancel()  # now, not in the background: it must not finish a delivery its successor retries
+
+        async def close() -> None:
+            if worker is not None:
+                await asyncio.gather(worker, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await lane.channel.aclose()
+
+        if self._started:
+            task = asyncio.get_running_loop().create_task(close())
+            self._closers.add(task)
+            task.add_done_callback(self._closers.discard)
 
     # -- the lanes -----------------------------------------------------------------------------
     async def _work(self, lane: _Lane) -> None:
