@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
@@ -41,6 +42,9 @@ class Receiver:
 
     port: int
     status: int = 200
+    slow_answers: int = 0
+    """This many of the next requests are taken (recorded) but answered only after `slow_for` seconds."""
+    slow_for: float = 0.0
     received: list[Received] = field(default_factory=list)
     _served: ServedApp | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -54,6 +58,10 @@ class Receiver:
             body = await request.body()
             with self._lock:
                 self.received.append(Received(request.url.path, dict(request.headers), body))
+                slow = self.slow_answers > 0
+                self.slow_answers -= int(slow)
+            if slow:
+                await asyncio.sleep(self.slow_for)
             return Response(status_code=self.status)
 
         return Starlette(routes=[Route("/{path:path}", record, methods=["POST"])])

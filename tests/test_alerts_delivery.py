@@ -379,3 +379,39 @@ def test_pruning_forgets_old_deliveries_keeps_firing_alerts_and_gives_up_old_pen
         assert rows == {"new": "delivered"}  # the resolved incident's firing row and the given-up row went
     finally:
         store.close()
+
+
+async def test_an_answer_lost_to_a_timeout_repeats_the_same_idempotency_key(receiver: Receiver) -> None:
+    receiver.slow_answers, receiver.slow_for = 1, 3.0
+    dispatcher = fast({"hook": webhook(receiver, timeout=0.5, attempts=2)})
+    await dispatcher.start()
+    try:
+        item = notification()
+        dispatcher.enqueue(item)
+        await wait_for(lambda: dispatcher.channel_health()["hook"].pending == 0, "the delivery")
+    finally:
+        await dispatcher.aclose()
+    assert [received.headers["idempotency-key"] for received in receiver.received] == [item.key, item.key]
+    assert receiver.received[0].body == receiver.received[1].body
+    [record] = dispatcher.recent(1)
+    assert (record.deliveries[0].state, record.deliveries[0].attempts) == ("delivered", 2)
+    assert dispatcher.stats().counts == {("hook", "retried"): 1, ("hook", "delivered"): 1}
+
+
+@pytest.mark.slow
+async def test_a_receiver_down_for_30s_gets_every_notification_once_when_it_is_back(down_receiver: Receiver) -> None:
+    """The issue's acceptance: a 30 s outage of the receiver, notifications decided all through it."""
+    dispatcher = Dispatcher({"hook": webhook(down_receiver)}, backoff_base=1.0, backoff_cap=8.0, retry_initial=0.1)
+    await dispatcher.start()
+    sent = [notification(incident=f"down:svc{n}:1") for n in range(10)]
+    try:
+        for item in sent:
+            dispatcher.enqueue(item)
+            await asyncio.sleep(3.0)
+        down_receiver.start()
+        await wait_for(lambda: dispatcher.channel_health()["hook"].pending == 0, "the backlog delivered", timeout=60)
+    finally:
+        await dispatcher.aclose()
+    assert down_receiver.keys() == {item.key: 1 for item in sent}
+    assert [body["key"] for body in down_receiver.bodies()] == [item.key for item in sent]
+    assert all(body["late"] for body in down_receiver.bodies())

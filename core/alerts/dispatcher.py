@@ -147,7 +147,8 @@ class Dispatcher:
                 continue
             if not lane.channel.accepts(notification) or self._known(notification.key, name):
                 continue
-            delivery = _Delivery(notification, name, now, due=self._clock.monotonic())
+            # Decided while its channel fails: it will not arrive when decided, whatever happens next.
+            delivery = _Delivery(notification, name, now, due=self._clock.monotonic(), late=lane.failing)
             self._submit(
                 Enqueued(notification.key, name, notification.incident_id, notification.transition.value, body, now)
             )
@@ -302,7 +303,7 @@ class Dispatcher:
 
     async def _deliver(self, lane: _Lane, delivery: _Delivery) -> None:
         notification = delivery.notification
-        late = delivery.late or delivery.rounds > 0
+        late = delivery.late
         result = await lane.guard.run(lambda: lane.channel.send(notification, late=late))
         delivery.attempts += result.attempts
         self._count(lane, "retried", max(0, result.attempts - 1))
@@ -325,6 +326,8 @@ class Dispatcher:
             )
             return
         delivery.rounds += 1
+        for waiting in lane.queue:  # everything behind it waits too: none of it arrives when it was decided
+            waiting.late = True
         wait = self._next_wait(delivery.rounds)
         delivery.due = self._clock.monotonic() + wait
         delivery.last_error = result.error

@@ -50,8 +50,8 @@ CREATE TABLE IF NOT EXISTS inventory (
 );
 CREATE INDEX IF NOT EXISTS inventory_by_service ON inventory (service, at);
 -- alerts: outbox
--- One row per (notification key, channel): pending until delivered; `late` when not delivered on its first
--- round; `firing` marks an Alertmanager alert being re-sent until its incident resolves (resumed on start).
+-- One row per (notification key, channel): pending until delivered; `late` when it could not be delivered
+-- when decided; `firing` marks an Alertmanager alert being re-sent until its incident resolves (resumed on start).
 CREATE TABLE IF NOT EXISTS alert_outbox (
     key TEXT NOT NULL, channel TEXT NOT NULL, incident_id TEXT NOT NULL, transition TEXT NOT NULL,
     body TEXT NOT NULL, created REAL NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,

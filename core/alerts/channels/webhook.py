@@ -1,7 +1,7 @@
 """The webhook channel: POST the versioned JSON body, signed if asked, with the idempotency key as a header.
 
 The body is `Notification.to_json()` plus one field, `late` (true when the
-notification could not be delivered on its first round: the receiver was down
+notification could not be delivered when it was decided: the receiver was down,
 or Lookout restarted in between). The HMAC-SHA256 signature covers the exact
 bytes sent, so a receiver verifies the raw body before parsing it.
 `Idempotency-Key` is the notification's key: delivery is at-least-once, and a
