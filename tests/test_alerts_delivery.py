@@ -415,3 +415,12 @@ async def test_a_receiver_down_for_30s_gets_every_notification_once_when_it_is_b
     assert down_receiver.keys() == {item.key: 1 for item in sent}
     assert [body["key"] for body in down_receiver.bodies()] == [item.key for item in sent]
     assert all(body["late"] for body in down_receiver.bodies())
+
+
+def test_rounds_back_off_doubling_up_to_the_cap_with_jitter() -> None:
+    from core.alerts.delivery import round_backoff
+
+    for rounds, full in ((1, 5.0), (2, 10.0), (3, 20.0), (6, 160.0), (7, 300.0), (100, 300.0)):
+        waits = [round_backoff(rounds, 5.0, 300.0) for _ in range(50)]
+        assert all(0.8 * full <= wait <= full for wait in waits), (rounds, min(waits), max(waits))
+    assert len({round_backoff(3, 5.0, 300.0) for _ in range(20)}) > 1  # jittered, not in step

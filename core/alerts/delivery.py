@@ -10,6 +10,7 @@ notification waiting out its timeouts one after another.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +26,13 @@ from core.config import BreakerPolicy
 RETRY_INITIAL = 0.5
 RETRY_MAX = 5.0
 RETRY_JITTER = 0.5
+
+
+def round_backoff(rounds: int, base: float, cap: float) -> float:
+    """Seconds before the next round after `rounds` failed ones: base, 2 x base, 4 x base ... capped at `cap`,
+    less up to 20% jitter, so the notifications of one dead receiver (and two Lookouts) do not retry in step."""
+    wait = min(cap, base * 2.0 ** min(max(rounds, 1) - 1, 30))
+    return wait * random.uniform(0.8, 1.0)
 
 
 @dataclass(frozen=True, slots=True)

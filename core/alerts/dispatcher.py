@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
+import sqlite3
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from core.alerts.channels import Channel, build_channel
 from core.alerts.channels.alertmanager import Alertmanager
 from core.alerts.channels.settings import ChannelBase
-from core.alerts.delivery import ChannelGuard, RoundResult
+from core.alerts.delivery import ChannelGuard, RoundResult, round_backoff
 from core.alerts.health import ChannelHealth, DeliveryView, NotificationRecord, NotificationStats
 from core.alerts.notification import Notification, Transition
 from core.alerts.outbox import (
@@ -165,8 +165,12 @@ class Dispatcher:
         if self._store is not None and self._store.recording:
             self._submit(Pruned(self._clock.now().timestamp() - self._retention))
             await asyncio.to_thread(self._store.flush)
-            stored = await asyncio.to_thread(read_outbox, self._store.path, RECENT_KEEP)
-            self._resume(stored)
+            try:
+                stored = await asyncio.to_thread(read_outbox, self._store.path, RECENT_KEEP)
+            except sqlite3.Error as error:
+                self._log(LogLevel.ERROR, f"alerts: the outbox could not be read ({error}); nothing resumed")
+            else:
+                self._resume(stored)
         for name in self._lanes:
             self._start_worker(name)
         if self._store is not None:
@@ -194,13 +198,15 @@ class Dispatcher:
         for row in stored.pending:
             if row.channel not in self._lanes or (row.notification.key, row.channel) in fresh:
                 continue
-            delivery = self._delivery(row.notification.key, row.channel) or _Delivery(
-                row.notification, row.channel, row.created
-            )
+            delivery = self._delivery(row.notification.key, row.channel)
+            if delivery is None:  # older than the recent ones read: listed again as it is delivered
+                delivery = _Delivery(row.notification, row.channel, row.created)
+                self._remember(delivery)
             delivery.state, delivery.attempts, delivery.late, delivery.due = PENDING, row.attempts, True, now
             delivery.last_error = row.last_error
-            self._remember(delivery)
             waiting.setdefault(row.channel, []).append(delivery)
+        for key, _ in fresh:
+            self._recent.move_to_end(key)  # this run's own stay the newest
         for name, rows in waiting.items():
             lane = self._lanes[name]
             lane.queue = deque([*rows, *lane.queue])
@@ -249,7 +255,7 @@ class Dispatcher:
             lane = self._lane(name, settings)
             if old is not None:
                 self._retire(old)
-                lane.queue = old.queue
+                lane.queue = deque(item for item in old.queue if lane.channel.accepts(item.notification))
                 if isinstance(lane.channel, Alertmanager):
                     lane.firing, lane.resend_due = old.firing, old.resend_due
             self._lanes[name] = lane
@@ -368,9 +374,7 @@ class Dispatcher:
         )
 
     def _next_wait(self, rounds: int) -> float:
-        base, cap = self._backoff
-        wait = min(cap, base * 2.0 ** min(rounds - 1, 30))
-        return wait * random.uniform(0.8, 1.0)  # jitter: lanes of one dead receiver do not retry in step
+        return round_backoff(rounds, *self._backoff)
 
     def _succeeded(self, lane: _Lane, now: float) -> None:
         lane.last_success, lane.failing, lane.last_error = now, False, ""
