@@ -42,6 +42,7 @@ class Receiver:
 
     port: int
     status: int = 200
+    answer: bytes = b""
     slow_answers: int = 0
     """This many of the next requests are taken (recorded) but answered only after `slow_for` seconds."""
     slow_for: float = 0.0
@@ -62,7 +63,7 @@ class Receiver:
                 self.slow_answers -= int(slow)
             if slow:
                 await asyncio.sleep(self.slow_for)
-            return Response(status_code=self.status)
+            return Response(self.answer, status_code=self.status)
 
         return Starlette(routes=[Route("/{path:path}", record, methods=["POST"])])
 

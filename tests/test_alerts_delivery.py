@@ -424,3 +424,22 @@ def test_rounds_back_off_doubling_up_to_the_cap_with_jitter() -> None:
         waits = [round_backoff(rounds, 5.0, 300.0) for _ in range(50)]
         assert all(0.8 * full <= wait <= full for wait in waits), (rounds, min(waits), max(waits))
     assert len({round_backoff(3, 5.0, 300.0) for _ in range(20)}) > 1  # jittered, not in step
+
+
+async def test_a_hostile_answer_becomes_a_bounded_safe_reason(receiver: Receiver) -> None:
+    from core.sanitize import REASON_LIMIT, has_controls
+
+    receiver.status, receiver.answer = 400, b"\x1b[2J\x1b]0;pwned\x07bad request " + b"x" * 5000
+    dispatcher = fast({"hook": webhook(receiver, attempts=1)})
+    await dispatcher.start()
+    try:
+        dispatcher.enqueue(notification())
+        await wait_for(lambda: dispatcher.channel_health()["hook"].last_failure is not None, "a failed round")
+    finally:
+        await dispatcher.aclose()
+    error = dispatcher.channel_health()["hook"].last_error
+    assert error.startswith("HTTP 400: ")
+    assert "bad request" in error
+    assert "\x1b" not in error and "\x07" not in error and not has_controls(error)
+    assert len(error) <= REASON_LIMIT
+    assert len(receiver.received) == 1  # a 400 is not retried within the round
