@@ -79,3 +79,16 @@ def test_a_bad_channel_is_reported_with_its_line(tmp_path: Path, capsys: pytest.
     err = capsys.readouterr().err
     assert f"{path}:5: alerts.channels.hook.timeout: Value error, 'soon' is not a duration" in err
     assert f"{path}:3: alerts.channels.hook.url: Field required" in err
+
+
+def test_the_listing_masks_secrets_in_urls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "services.yaml"
+    path.write_text(
+        "alerts:\n  channels:\n"
+        "    hook: {type: webhook, url: 'http://127.0.0.1:9/hook?token=abcdef123456'}\n"
+        "    team: {type: apprise, urls: ['slack://T0AAAAAA/B0BBBBBB/cccccccccc']}\n"
+    )
+    assert main(["alerts", "test", "-c", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "abcdef123456" not in out and "T0AAAAAA" not in out
+    assert "slack://…" in out

@@ -443,3 +443,14 @@ async def test_a_hostile_answer_becomes_a_bounded_safe_reason(receiver: Receiver
     assert "\x1b" not in error and "\x07" not in error and not has_controls(error)
     assert len(error) <= REASON_LIMIT
     assert len(receiver.received) == 1  # a 400 is not retried within the round
+
+
+def test_a_channels_own_secrets_are_masked_in_its_errors() -> None:
+    from core.alerts.channels.base import channel_redactor
+
+    redact = channel_redactor(
+        str, ["slack://T0AAAAAA/B0BBBBBB/cccccccccc", "mailtos://ops:pa55word@smtp.example.com"], ["hmac-key-42"]
+    )
+    text = redact("posting to slack://T0AAAAAA/B0BBBBBB/cccccccccc failed; user ops:pa55word; signed hmac-key-42")
+    for secret in ("T0AAAAAA", "B0BBBBBB", "cccccccccc", "pa55word", "hmac-key-42"):
+        assert secret not in text

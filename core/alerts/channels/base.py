@@ -70,14 +70,18 @@ class _Chained(Redactor):
 
 
 def _path_parts(url: str) -> list[str]:
-    """The segments of a URL after its host: Apprise keeps webhook ids and tokens there (slack://A/B/C)."""
+    """The parts of a URL where Apprise keeps tokens: its path segments, its userinfo, and its "host" when
+    that is no host name (slack://TokenA/TokenB/TokenC: a host has a dot, is localhost or an IPv6 literal)."""
     _, sep, rest = url.partition("://")
     if not sep:
         return []
     rest = rest.split("?", 1)[0].split("#", 1)[0]
-    host, _, path = rest.partition("/")
+    authority, _, path = rest.partition("/")
     parts = [part for part in path.split("/") if part]
-    userinfo = host.rpartition("@")[0]
+    userinfo, _, host = authority.rpartition("@")
     if userinfo:
         parts.extend(piece for piece in userinfo.split(":") if piece)
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host
+    if name and "." not in name and not name.startswith("[") and name.lower() != "localhost":
+        parts.append(name)
     return parts
