@@ -7,8 +7,9 @@ waits for a commit. Each channel has one lane worked by one task, strictly in
 order (a "resolved" never overtakes its "firing"): its head is delivered through
 the channel's breaker and retries (core.alerts.delivery); a failed round leaves
 it pending and tries again after a growing backoff (capped at BACKOFF_CAP), for
-as long as the retention. A delivery that did not arrive on its first round
-(the receiver was down, or Lookout restarted in between) is marked late, in its
+as long as the retention. A notification that could not be delivered when it
+was decided (it failed a round, waited behind one that did, was decided while
+its channel was failing, or was left by the previous run) is marked late, in its
 row and in what is sent (`late: true`).
 
 Alertmanager lanes also keep the incidents whose firing alert was delivered and
