@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Commands: `lookout demo` runs a local fleet that shows every state; "
         "`lookout schema` prints the JSON Schema of services.yaml; "
         "`lookout serve` monitors unattended (metrics, status API); "
-        "`lookout history [SERVICE]` shows recorded uptime, latency and incidents.",
+        "`lookout history [SERVICE]` shows recorded uptime, latency and incidents; "
+        "`lookout alerts test [CHANNEL]` sends a test notification through an alert channel.",
     )
     parser.add_argument(
         "-c",
@@ -135,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.demo_cli import main as demo_main
 
         return demo_main(args_list[1:])
+    if args_list[:1] == ["alerts"]:
+        from core.alerts.cli import main as alerts_main
+
+        return alerts_main(args_list[1:], candidates=config_candidates)
     if args_list[:1] == ["serve"]:
         from core.serve.command import main as serve_main
 

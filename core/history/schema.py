@@ -49,6 +49,17 @@ CREATE TABLE IF NOT EXISTS inventory (
     resources INTEGER NOT NULL, prompts INTEGER NOT NULL, changes TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS inventory_by_service ON inventory (service, at);
+-- alerts: outbox
+-- One row per (notification key, channel): pending until delivered; `late` when it could not be delivered
+-- when decided; `firing` marks an Alertmanager alert being re-sent until its incident resolves (resumed on start).
+CREATE TABLE IF NOT EXISTS alert_outbox (
+    key TEXT NOT NULL, channel TEXT NOT NULL, incident_id TEXT NOT NULL, transition TEXT NOT NULL,
+    body TEXT NOT NULL, created REAL NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+    next_at REAL, delivered_at REAL, late INTEGER NOT NULL, last_error TEXT NOT NULL, firing INTEGER NOT NULL,
+    PRIMARY KEY (key, channel)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alert_outbox_by_state ON alert_outbox (state, created);
+CREATE INDEX IF NOT EXISTS alert_outbox_by_time ON alert_outbox (created);
 """
 
 

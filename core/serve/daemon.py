@@ -39,6 +39,7 @@ from core.serve.metrics import MetricsFrame
 from core.serve.scrape import ScrapeCache
 
 if TYPE_CHECKING:
+    from core.alerts.health import NotificationStats
     from core.history import HistoryRecorder, HistoryStore
 
 GRACE = 3.0
@@ -125,6 +126,8 @@ class Daemon:
             signal.SIGHUP: self.request_reload,
         }
         """What each signal does while `run` runs."""
+        self.alert_stats: Callable[[], NotificationStats] | None = None
+        """The alert dispatcher's `stats` when this daemon delivers alerts: /metrics shows them."""
         self.port: int | None = None
         """The port actually bound (with --listen HOST:0, the one the system chose)."""
         self.failed = False
@@ -159,7 +162,11 @@ class Daemon:
         self.port = sock.getsockname()[1]
         loop = asyncio.get_running_loop()
         started = loop.time()
-        scrapes = ScrapeCache(lambda: MetricsFrame(self.engine.snapshot(), self.counts.copy()))
+        scrapes = ScrapeCache(
+            lambda: MetricsFrame(
+                self.engine.snapshot(), self.counts.copy(), self.alert_stats() if self.alert_stats else None
+            )
+        )
         app = create_app(
             self.engine,
             scrapes,

@@ -29,6 +29,8 @@ from prometheus_client.metrics_core import (
 )
 
 from core import __version__
+from core.alerts.health import NotificationStats
+from core.alerts.metrics import notification_metrics
 from core.details import McpDetails
 from core.ratelimit import MAX_RESOURCE_NAME, MAX_RESOURCES, RateLimit
 from core.results import Status
@@ -48,6 +50,8 @@ class MetricsFrame:
 
     snapshot: FleetSnapshot
     counts: dict[str, ServiceCounts]
+    notifications: NotificationStats | None = None
+    """The alert dispatcher's counts, when this process delivers alerts."""
 
 
 def render(frame: MetricsFrame, accept: str = "") -> tuple[bytes, str]:
@@ -84,6 +88,8 @@ class FleetCollector:
         yield from _counted(services, counts)
         yield from _rate_limits(services)
         yield from _mcp(services, counts)
+        if self._frame.notifications is not None:
+            yield from notification_metrics(self._frame.notifications)
 
 
 def _identity(services: tuple[ServiceSnapshot, ...]) -> Iterator[Metric]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from core.config.models import Headers, PositiveDuration, ProcessText, Strict, Timeout
+from core.config.models import Headers, PositiveDuration, ProcessText, Strict, Timeout, _check_http_url
+
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+"""An http:// or https:// URL; an error never shows its userinfo or query values."""
 
 
 class ChannelBase(Strict):
@@ -27,14 +30,16 @@ class AppriseChannel(ChannelBase):
     """The long tail (Slack, Discord, Teams, Telegram, ntfy, email via mailto://, ...) through Apprise."""
 
     type: Literal["apprise"] = "apprise"
-    urls: list[str] = Field(min_length=1, description="Apprise URLs; put tokens in ${ENV} variables")
+    urls: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="Apprise URLs; put tokens in ${ENV} variables"
+    )
 
 
 class WebhookChannel(ChannelBase):
     """POST the versioned JSON body (core.alerts.notification) to a URL."""
 
     type: Literal["webhook"] = "webhook"
-    url: str
+    url: HttpUrl
     headers: Headers = Field(default_factory=dict)
     hmac_secret: str | None = Field(
         None, description="with a key (from ${ENV}), the body is signed: HMAC-SHA256 in `hmac_header`"
@@ -46,7 +51,7 @@ class AlertmanagerChannel(ChannelBase):
     """Prometheus Alertmanager's v2 API: firing alerts re-sent every `resend` with endsAt = now + 4 x resend."""
 
     type: Literal["alertmanager"] = "alertmanager"
-    url: str = Field(description="Alertmanager's base URL, e.g. http://127.0.0.1:9093")
+    url: HttpUrl = Field(description="Alertmanager's base URL, e.g. http://127.0.0.1:9093")
     headers: Headers = Field(default_factory=dict)
     resend: PositiveDuration = Field(60.0, description="how often a firing alert is sent again")
 
@@ -60,6 +65,9 @@ class CommandChannel(ChannelBase):
     env: dict[str, ProcessText] = Field(default_factory=dict)
 
 
+AnyChannel = AppriseChannel | WebhookChannel | AlertmanagerChannel | CommandChannel
+"""Any one channel's settings, validated (what `alerts.channels` maps names to)."""
+
 ChannelSettings = Annotated[
     Union[AppriseChannel, WebhookChannel, AlertmanagerChannel, CommandChannel],  # noqa: UP007
     Field(discriminator="type"),
@@ -67,6 +75,7 @@ ChannelSettings = Annotated[
 
 __all__ = [
     "AlertmanagerChannel",
+    "AnyChannel",
     "AppriseChannel",
     "ChannelBase",
     "ChannelSettings",
