@@ -25,8 +25,8 @@ class LoadContext:
     """
 
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    home: Path = field(default_factory=Path.home)
-    cwd: Path = field(default_factory=Path.cwd)
+    home: Path = field(default_factory=lambda: Path.home())
+    cwd: Path = field(default_factory=lambda: Path.cwd())
     all_projects: bool = False
     """~/.claude.json: every project's servers, not only those of the cwd and its ancestors."""
     platform: str = sys.platform
