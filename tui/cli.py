@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Commands: `lookout demo` runs a local fleet that shows every state; "
         "`lookout schema` prints the JSON Schema of services.yaml; "
         "`lookout serve` monitors unattended (metrics, status API); "
+        "`lookout discover` lists the MCP servers your clients (Claude, Cursor, VS Code, ...) configure; "
         "`lookout history [SERVICE]` shows recorded uptime, latency and incidents.",
     )
     parser.add_argument(
@@ -65,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         "./services.yaml, ~/.config/lookout/services.yaml)",
     )
     parser.add_argument("--once", action="store_true", help="probe every service once, print a report, exit")
+    parser.add_argument(
+        "--discover",
+        action="store_true",
+        help="monitor the MCP servers every client on this machine configures (see `lookout discover`), "
+        "following changes to their files",
+    )
     parser.add_argument(
         "--format",
         choices=["table", "json", "nagios"],
@@ -135,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.demo_cli import main as demo_main
 
         return demo_main(args_list[1:])
+    if args_list[:1] == ["discover"]:
+        from core.clients.command import main as discover_main
+
+        return discover_main(args_list[1:])
     if args_list[:1] == ["serve"]:
         from core.serve.command import main as serve_main
 
@@ -144,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.processes import enable_subreaper
 
     try:
-        config = _load(args.config)
+        config = _load_discovered() if args.discover else _load(args.config)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_UNKNOWN
@@ -190,14 +201,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_app(config, ansi=args.ansi or None, watch=False, source=attached)
     notices: list[str] = []  # said in the log pane: stderr is hidden behind the monitor's screen
     history = None if args.no_history else open_recording(args.history, config, warn=notices.append)
+    follow = None
+    if args.discover:  # the lint and the disabled servers, in the log pane; the clients' files followed
+        notices += [str(warning) for warning in config.warnings]
+        if not args.no_watch:
+            from core.clients.follow import DiscoveryFollower
+
+            follow = DiscoveryFollower
     try:
         return run_app(
             config,
-            config_path=str(config.path),
+            config_path="MCP client configs (discovered)" if args.discover else str(config.path),
             ansi=args.ansi or None,
             watch=not args.no_watch,
             history=history,
             notices=notices,
+            follow=follow,
         )
     finally:
         if history is not None:
@@ -236,6 +255,13 @@ def open_recording(path: str | None, config: Config, warn: Callable[[str], None]
 def _warn_on_stderr(message: str) -> None:
     with contextlib.suppress(OSError):
         print(f"lookout: {message}", file=sys.stderr)
+
+
+def _load_discovered() -> Config:
+    """--discover: the fleet of every MCP client config found (lint findings become config warnings)."""
+    from core.clients.follow import discovered_fleet
+
+    return discovered_fleet()
 
 
 def _load(path: str | None) -> Config:

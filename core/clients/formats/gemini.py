@@ -22,7 +22,7 @@ RULES = EntryRules(url_fields={"httpUrl": "http", "url": "sse"})
 def read(text: str, path: Path, ctx: LoadContext) -> ClientFile:
     data, lines = load_json(text, path)
     data = top_mapping(data, path)
-    mcp = data.get("mcp") if isinstance(data.get("mcp"), dict) else {}
+    mcp: dict[str, Any] = data["mcp"] if isinstance(data.get("mcp"), dict) else {}
     excluded = {str(n) for n in mcp.get("excluded") or [] if isinstance(n, str)}
     allowed = mcp.get("allowed")
     allowed_names = {str(n) for n in allowed if isinstance(n, str)} if isinstance(allowed, list) else None
