@@ -167,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         for warning in config.warnings:
             print(warning, file=sys.stderr)
-        return emit(f"{config.path}: {len(config.services)} services, config is valid", 0)
+        source = config.path or "discovered MCP client configs"
+        return emit(f"{source}: {len(config.services)} services, config is valid", 0)
     if args.only:
         unknown = [name for name in args.only if name not in config.services]
         if unknown:

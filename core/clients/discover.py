@@ -8,6 +8,7 @@ its own error and the others still count: one broken settings.json must not hide
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,12 @@ import yaml
 from core.clients.build import client_config, merge
 from core.clients.detect import FORMATS
 from core.clients.formats.common import ClientFormat
-from core.clients.lint import Finding, lint
+from core.clients.lint import TOKEN_SHAPES, Finding, lint
 from core.clients.locations import Location, all_locations
 from core.clients.model import ClientFile, LoadContext
 from core.config.errors import ConfigError
 from core.config.loader import Config, read_config_text
+from core.redact import credential_part, is_credential_name
 
 MAX_CLIENT_FILE_BYTES = 64 * 1024 * 1024
 """~/.claude.json keeps every project's history and grows past services.yaml's 5 MB limit."""
@@ -186,13 +188,35 @@ def write_services_yaml(discovery: Discovery, ctx: LoadContext) -> str:
         out.append(f"  # {', '.join(entry.clients)}: {server.file}" + (f":{server.line}" if server.line else ""))
         settings = {key: value for key, value in server.service.items() if value not in (None, [], {})}
         settings["description"] = f"used by: {', '.join(entry.clients)}"
-        body = yaml.safe_dump({entry.name: _as_services_yaml(settings)}, sort_keys=False, allow_unicode=True)
+        settings, moved = _secrets_to_references(entry.name, _as_services_yaml(settings))
+        if moved:
+            out.append(f"  # a secret was written out in the client file: export {', '.join(moved)} instead")
+        body = yaml.safe_dump({entry.name: settings}, sort_keys=False, allow_unicode=True)
         block = [f"  {line}" for line in body.rstrip().splitlines()]
         if entry.disabled:
             out.append(f"  # disabled in {', '.join(entry.clients)}:")
             block = [f"  # {line[2:]}" for line in block]
         out += block
     return "\n".join(out) + "\n"
+
+
+def _secrets_to_references(name: str, settings: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A token pasted into a client file is not copied into another file: it becomes a `${VAR}` reference
+    (the env key itself for `env`, SERVER_HEADER for a header) that the user exports."""
+    moved: list[str] = []
+    for field_name in ("env", "headers"):
+        block = settings.get(field_name)
+        if not isinstance(block, dict):
+            continue
+        for key, value in list(block.items()):
+            if not isinstance(value, str) or "${" in value:
+                continue
+            if is_credential_name(str(key)) or TOKEN_SHAPES.match(value):
+                variable = str(key) if field_name == "env" else re.sub(r"[^A-Za-z0-9]", "_", f"{name}_{key}").upper()
+                scheme = credential_part(value)
+                block[key] = value.replace(scheme, "${" + variable + "}") if scheme != value else "${" + variable + "}"
+                moved.append(variable)
+    return settings, moved
 
 
 def _key(label: str) -> str:

@@ -5,6 +5,8 @@ The fleet is rebuilt from a fresh discovery whenever one of the watched places c
 reload is: unchanged services keep their state and sessions. Each place is watched with
 core.reload's ConfigWatcher (a stat a second, settling for one poll), one per place,
 including places where no file exists yet: a client installed later is picked up.
+A deleted file is waited for, as ConfigWatcher waits for a services.yaml being saved; its
+servers leave the fleet at the next change of any watched file (or a restart).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class DiscoveryFollower:
         self._watchers: list[ConfigWatcher] = []
         self._lock = asyncio.Lock()
         self.reloads = 0
+        """Changes acted on (a refused one included)."""
 
     def start(self) -> None:
         for path in discover(self.ctx).watched:
@@ -63,14 +66,19 @@ class DiscoveryFollower:
         await asyncio.gather(*(watcher.stop() for watcher in watchers))
 
     async def reload(self) -> None:
-        """Rediscover and reload; a discovery that yields no valid fleet is refused and logged."""
+        """Rediscover and reload. A file that no longer reads (a half-typed edit) refuses the reload, as a
+        broken services.yaml does: its servers are not dropped, the fleet runs on, the log says why."""
         async with self._lock:  # two files saved together: one reload after the other, never interleaved
+            self.reloads += 1
             try:
-                config = await asyncio.to_thread(discovered_fleet, self.ctx)
+                discovery = await asyncio.to_thread(discover, self.ctx)
+                issues = [issue for error in discovery.errors for issue in error.issues]
+                if issues:
+                    raise ConfigError(issues)
+                config = fleet_of(discovery, self.ctx)
             except ConfigError as error:
                 self.engine.log(LogLevel.ERROR, "client configs not reloaded; the fleet runs on")
                 for issue in error.issues:
                     self.engine.log(LogLevel.ERROR, str(issue))
                 return
             await self.engine.reload(config)
-            self.reloads += 1
