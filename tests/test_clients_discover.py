@@ -207,7 +207,7 @@ def test_unpinned_packages(command: str, args: list[str], problem: str) -> None:
 
 
 def test_lint_finds_plaintext_secrets_but_not_references(machine) -> None:
-    home, project, ctx = machine
+    home, _project, ctx = machine
     path = write(
         home / ".cursor" / "mcp.json",
         "{\n"
@@ -236,7 +236,7 @@ def test_lint_finds_plaintext_secrets_but_not_references(machine) -> None:
 
 
 def test_write_makes_a_services_yaml_with_references_not_secrets(machine, tmp_path: Path) -> None:
-    home, project, ctx = machine
+    home, _project, ctx = machine
     write(
         home / ".cursor" / "mcp.json",
         {
@@ -265,7 +265,7 @@ def test_write_makes_a_services_yaml_with_references_not_secrets(machine, tmp_pa
 
 
 def test_lookout_discover_command_prints_and_writes(machine, capsys, tmp_path: Path) -> None:
-    home, project, ctx = machine
+    home, project, _ctx = machine
     populate(home, project)
     target = tmp_path / "out.yaml"
     code = main(["discover", "--write", str(target)])
@@ -277,7 +277,7 @@ def test_lookout_discover_command_prints_and_writes(machine, capsys, tmp_path: P
 
 
 def test_once_discover_probes_the_discovered_fleet(machine, capsys, mcp_http_url: str) -> None:
-    home, project, ctx = machine
+    home, project, _ctx = machine
     write(project / ".mcp.json", {"mcpServers": {"docs": {"type": "http", "url": mcp_http_url}}})
     write(home / ".cursor" / "mcp.json", {"mcpServers": {"docs": {"url": mcp_http_url, "type": "http"}}})
     code = main(["--once", "--discover", "--format", "json", "--no-history"])
