@@ -294,3 +294,51 @@ def test_syntax_errors_keep_their_line(tmp_path: Path) -> None:
 def test_pasted_mcp_servers_block_in_services_yaml_keeps_services_yaml_rules(tmp_path: Path) -> None:
     path = write(tmp_path / "services.yaml", "mcpServers:\n  a: {command: run, args: ['pa$$word']}\n")
     assert load_config(path, env={}).services["a"].args == ["pa$word"]
+
+
+def test_other_names_are_recognised_by_shape(tmp_path: Path) -> None:
+    continue_yaml = write(tmp_path / "agent.yaml", "mcpServers:\n  - name: a\n    command: run\n")
+    assert load_config(continue_yaml, env={}).services["a"].description == "used by: Continue"
+    services_json = write(tmp_path / "fleet.json", '{"services": {"a": {"kind": "mcp", "command": "run"}}}')
+    assert load_config(services_json, env={}).services["a"].command == "run"
+    zed_like = write(tmp_path / "editor.json", '{"context_servers": {"a": {"command": "run"}}}')
+    assert load_config(zed_like, env={}).services["a"].description == "used by: Zed"
+    vscode_like = write(
+        tmp_path / "x.jsonc", '// c\n{"servers": {"a": {"type": "sse", "url": "http://127.0.0.1:9/s"}}}'
+    )
+    assert load_config(vscode_like, env={}).services["a"].transport == "sse"
+    codex_like = write(tmp_path / "agent.toml", '[mcp_servers.a]\ncommand = "run"\n')
+    assert load_config(codex_like, env={}).services["a"].description == "used by: Codex"
+
+
+def test_entry_problems_name_file_line_and_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / ".vscode" / "mcp.json",
+        '{\n "servers": {\n  "a": {"type": "websocket", "url": "http://127.0.0.1:9"},\n'
+        '  "b": {\n   "type": "stdio",\n   "args": ["x"]\n  }\n }\n}\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    issues = caught.value.issues
+    assert [(issue.line, issue.path) for issue in issues] == [(3, "servers.a"), (4, "servers.b")]
+    assert "unknown transport 'websocket'" in issues[0].message
+    assert "needs `command`" in issues[1].message
+
+
+def test_an_expanded_token_is_masked(tmp_path: Path) -> None:
+    path = write(tmp_path / ".mcp.json", '{"mcpServers": {"a": {"command": "run", "args": ["${GITHUB_TOKEN}"]}}}')
+    config = load_config(path, env={"GITHUB_TOKEN": "ghp_secretvalue99"})
+    assert config.redact("failed with ghp_secretvalue99") == "failed with ***"
+
+
+def test_check_on_a_client_file_notes_its_disabled_servers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.cli import main
+
+    path = write(
+        tmp_path / "cline_mcp_settings.json",
+        '{"mcpServers": {\n"a": {"command": "run"},\n"b": {"command": "x", "disabled": true}}}',
+    )
+    assert main(["--check", "-c", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "1 services, config is valid" in captured.out
+    assert f"{path}:3: mcpServers.b: note: disabled in Cline: listed, not probed" in captured.err

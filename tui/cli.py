@@ -194,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tui.app import run_app
 
     try:
-        attached = attached_source(args)
+        attached = None if args.discover else attached_source(args)  # --discover: this machine's clients' fleet
     except ValueError as error:
         print(f"lookout: {error}", file=sys.stderr)
         return EXIT_UNKNOWN
