@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,10 @@ from core.clients.detect import FORMATS
 from core.clients.formats.common import ClientFormat
 from core.clients.lint import TOKEN_SHAPES, Finding, lint
 from core.clients.locations import Location, all_locations
-from core.clients.model import ClientFile, LoadContext
+from core.clients.model import ClientFile, ClientServer, LoadContext
 from core.config.errors import ConfigError
 from core.config.loader import Config, read_config_text
-from core.redact import credential_part, is_credential_name
+from core.redact import Redactor, credential_part, is_credential_name
 
 MAX_CLIENT_FILE_BYTES = 64 * 1024 * 1024
 """~/.claude.json keeps every project's history and grows past services.yaml's 5 MB limit."""
@@ -39,10 +39,6 @@ class Discovery:
     files: list[ClientFile] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
     watched: list[Path] = field(default_factory=list)
-
-    @property
-    def paths(self) -> list[Path]:
-        return [file.path for file in self.files]
 
 
 def discover(ctx: LoadContext) -> Discovery:
@@ -87,9 +83,7 @@ def _read(location: Location, path: Path, text: str, ctx: LoadContext) -> Client
     return fmt.read(text, path, ctx)
 
 
-def _relabel(server: Any, client: str) -> Any:
-    from dataclasses import replace
-
+def _relabel(server: ClientServer, client: str) -> ClientServer:
     return replace(server, client=client)
 
 
@@ -129,7 +123,7 @@ def render(discovery: Discovery, findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
-def _describe(server: Any) -> str:
+def _describe(server: ClientServer) -> str:
     service = server.service
     if server.disabled:
         state = "disabled"
@@ -139,8 +133,6 @@ def _describe(server: Any) -> str:
         state = ""
     target = service.get("url") or " ".join([str(service.get("command") or ""), *map(str, service.get("args") or [])])
     transport = service.get("transport") or ("url" if service.get("url") else "")
-    from core.redact import Redactor
-
     shown = Redactor(server.secrets)(target.strip())
     text = f"[{transport}] {shown}" if transport else shown
     return f"{text}  ({state})" if state else text

@@ -9,6 +9,7 @@ A plain `mcpServers` JSON file of unknown origin is read with these rules too.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -59,8 +60,6 @@ def _qualify(file: ClientFile, start: int, project: str) -> None:
     for index in range(start, len(file.servers)):
         server = file.servers[index]
         if server.name in names:
-            from dataclasses import replace
-
             file.servers[index] = replace(server, name=f"{server.name}@{label}")
 
 

@@ -8,7 +8,6 @@ timeout, trust, ...) are accepted and left alone: the file is read as its client
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,8 +53,8 @@ def dotted(path: tuple[Any, ...]) -> str:
 
 
 def expander(dialect: str, ctx: LoadContext, workspace: Path | None = None) -> Expander:
-    windows = ctx.platform == "win32" or (ctx.platform == sys.platform and sys.platform == "win32")
-    return Expander(dialect, ctx.env, ctx.home, workspace or ctx.cwd, separator="\\" if windows else "/")
+    separator = "\\" if ctx.platform == "win32" else "/"
+    return Expander(dialect, ctx.env, ctx.home, workspace or ctx.cwd, separator=separator)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ Zed substitutes no variables.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,6 @@ def _reader(file: ClientFile, lines: Lines, ctx: LoadContext) -> Any:
         disabled = isinstance(raw, dict) and raw.get("enabled") is False
         server = read_entry(file, name, entry, where, lines, expander("none", ctx), RULES, disabled=disabled)
         if server is not None and "command" not in server.service and "url" not in server.service:
-            from dataclasses import replace
-
             server = replace(server, needs="the Zed extension that provides it (Zed starts it, not Lookout)")
         return server
 
