@@ -25,6 +25,7 @@ from core.clients.model import ClientFile, ClientServer, LoadContext
 from core.config.errors import ConfigError
 from core.config.loader import Config, read_config_text
 from core.redact import Redactor, credential_part, is_credential_name
+from core.sanitize import clean_line
 
 MAX_CLIENT_FILE_BYTES = 64 * 1024 * 1024
 """~/.claude.json keeps every project's history and grows past services.yaml's 5 MB limit."""
@@ -120,7 +121,7 @@ def render(discovery: Discovery, findings: list[Finding]) -> str:
         lines += [f"  {finding.kind}: {finding}" for finding in findings]
     if not discovery.files and not discovery.errors:
         lines.append("no MCP client configs found")
-    return "\n".join(lines)
+    return "\n".join(clean_line(line, None) for line in lines)  # names and paths come from files: no escapes
 
 
 def _describe(server: ClientServer) -> str:
