@@ -104,24 +104,29 @@ def render(discovery: Discovery, findings: list[Finding]) -> str:
     for client, files in by_client.items():
         lines.append(client)
         for file in files:
-            lines.append(f"  {file.path}")
+            lines.append(f"  {_safe(file.path)}")
             for server in file.servers:
-                lines.append(f"    {server.name}  {_describe(server)}")
+                lines.append(f"    {_safe(server.name)}  {_describe(server)}")
             for issue in file.issues:
-                lines.append(f"    ! {issue}")
+                lines.append(f"    ! {_safe(issue)}")
     shared = [entry for entry in merge(discovery.files) if len(entry.clients) > 1]
     if shared:
         lines += ["", "Shared servers"]
-        lines += [f"  {entry.name}  used by: {', '.join(entry.clients)}" for entry in shared]
+        lines += [f"  {_safe(entry.name)}  used by: {', '.join(entry.clients)}" for entry in shared]
     if discovery.errors:
         lines += ["", "Could not read"]
-        lines += [f"  {issue}" for error in discovery.errors for issue in error.issues]
+        lines += [f"  {_safe(issue)}" for error in discovery.errors for issue in error.issues]
     if findings:
         lines += ["", "Lint"]
-        lines += [f"  {finding.kind}: {finding}" for finding in findings]
+        lines += [f"  {finding.kind}: {_safe(finding)}" for finding in findings]
     if not discovery.files and not discovery.errors:
         lines.append("no MCP client configs found")
-    return "\n".join(clean_line(line, None) for line in lines)  # names and paths come from files: no escapes
+    return "\n".join(lines)
+
+
+def _safe(value: object) -> str:
+    """Names, paths and values come from files: shown on one line, without terminal escapes."""
+    return clean_line(str(value), None)
 
 
 def _describe(server: ClientServer) -> str:
@@ -134,7 +139,8 @@ def _describe(server: ClientServer) -> str:
         state = ""
     target = service.get("url") or " ".join([str(service.get("command") or ""), *map(str, service.get("args") or [])])
     transport = service.get("transport") or ("url" if service.get("url") else "")
-    shown = Redactor(server.secrets)(target.strip())
+    shown = _safe(Redactor(server.secrets)(target.strip()))
+    state = _safe(state)
     text = f"[{transport}] {shown}" if transport else shown
     return f"{text}  ({state})" if state else text
 
