@@ -230,6 +230,15 @@ def test_lint_finds_plaintext_secrets_but_not_references(machine) -> None:
     text = "\n".join(str(f) for f in findings)
     assert "ghp_0123456789" not in text and "sk-abcdef" not in text and "abc-literal-key" not in text
     assert str(path) in text
+    shown = render(discover(ctx), findings)
+    assert "abc-literal-key" not in shown and "--api-key ***" in shown
+
+
+def test_discover_output_carries_no_terminal_escapes(machine) -> None:
+    home, _project, ctx = machine
+    write(home / ".cursor" / "mcp.json", {"mcpServers": {"evil\u001b[2J": {"command": "run\u001b]0;title\u0007"}}})
+    text = render(discover(ctx), [])
+    assert "\x1b" not in text and "\x07" not in text and "evil" in text
 
 
 # -- --write, `lookout discover`, `lookout --once --discover` ------------------------------------------------
@@ -246,6 +255,7 @@ def test_write_makes_a_services_yaml_with_references_not_secrets(machine, tmp_pa
                     "url": "http://127.0.0.1:9/mcp",
                     "headers": {"Authorization": "Bearer ghp_abcdefghij0123456789"},
                 },
+                "argued": {"command": "srv", "args": ["--token", "literal-token-4417", "x"]},
             }
         },
     )
@@ -255,13 +265,15 @@ def test_write_makes_a_services_yaml_with_references_not_secrets(machine, tmp_pa
     text = write_services_yaml(discover(ctx), ctx)
     assert "ghp_abcdefghij" not in text
     assert "export PASTED_AUTHORIZATION" in text
+    assert "literal-token-4417" not in text and "export ARGUED_SECRET" in text
     assert "# disabled in Windsurf:" in text
     target = write(tmp_path / "services.yaml", text)
-    env = {"GH_TOKEN": "t-1", "PASTED_AUTHORIZATION": "tok-2"}
+    env = {"GH_TOKEN": "t-1", "PASTED_AUTHORIZATION": "tok-2", "ARGUED_SECRET": "tok-3"}
     config = load_config(target, env=env)
     assert config.services["gh"].env == {"GH": "t-1", "PW": "pa$$"}
     assert config.services["pasted"].headers == {"Authorization": "Bearer tok-2"}
     assert "off" not in config.services
+    assert config.services["argued"].args == ["--token", "tok-3", "x"]
 
 
 def test_lookout_discover_command_prints_and_writes(machine, capsys, tmp_path: Path) -> None:

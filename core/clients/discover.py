@@ -24,7 +24,7 @@ from core.clients.locations import Location, all_locations
 from core.clients.model import ClientFile, ClientServer, LoadContext
 from core.config.errors import ConfigError
 from core.config.loader import Config, read_config_text
-from core.redact import Redactor, credential_part, is_credential_name
+from core.redact import Redactor, arg_secrets, credential_part, is_credential_name
 from core.sanitize import clean_line
 
 MAX_CLIENT_FILE_BYTES = 64 * 1024 * 1024
@@ -139,7 +139,7 @@ def _describe(server: ClientServer) -> str:
         state = ""
     target = service.get("url") or " ".join([str(service.get("command") or ""), *map(str, service.get("args") or [])])
     transport = service.get("transport") or ("url" if service.get("url") else "")
-    shown = _safe(Redactor(server.secrets)(target.strip()))
+    shown = _safe(Redactor([*server.secrets, *_pasted_arg_secrets(service.get("args"))])(target.strip()))
     state = _safe(state)
     text = f"[{transport}] {shown}" if transport else shown
     return f"{text}  ({state})" if state else text
@@ -215,7 +215,23 @@ def _secrets_to_references(name: str, settings: dict[str, Any]) -> tuple[dict[st
                 scheme = credential_part(value)
                 block[key] = value.replace(scheme, "${" + variable + "}") if scheme != value else "${" + variable + "}"
                 moved.append(variable)
+    args = settings.get("args")
+    pasted = [secret for secret in _pasted_arg_secrets(args) if "${" not in secret]
+    if isinstance(args, list) and pasted:
+        variable = re.sub(r"[^A-Za-z0-9]", "_", f"{name}_secret").upper()
+        for number, secret in enumerate(dict.fromkeys(pasted), start=1):
+            reference = variable if len(pasted) == 1 else f"{variable}_{number}"
+            settings["args"] = [str(arg).replace(secret, "${" + reference + "}") for arg in settings["args"]]
+            moved.append(reference)
     return settings, moved
+
+
+def _pasted_arg_secrets(args: Any) -> list[str]:
+    """Arguments that are secrets: after a `--token`-style flag, or shaped like a known token."""
+    if not isinstance(args, list):
+        return []
+    texts = [str(arg) for arg in args]
+    return [*arg_secrets(texts), *(arg for arg in texts if TOKEN_SHAPES.match(arg))]
 
 
 def _key(label: str) -> str:
