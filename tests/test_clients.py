@@ -342,3 +342,12 @@ def test_check_on_a_client_file_notes_its_disabled_servers(tmp_path: Path, capsy
     captured = capsys.readouterr()
     assert "1 services, config is valid" in captured.out
     assert f"{path}:3: mcpServers.b: note: disabled in Cline: listed, not probed" in captured.err
+
+
+def test_a_claude_json_larger_than_a_services_yaml_may_be_still_loads(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    history = "x" * (6 * 1024 * 1024)  # ~/.claude.json keeps conversation history next to the servers
+    path = write(tmp_path / ".claude.json", f'{{"history": "{history}", "mcpServers": {{"a": {{"command": "run"}}}}}}')
+    assert list(load_config(path, env={}).services) == ["a"]
+    with pytest.raises(ConfigError, match="larger than"):
+        load_config(write(tmp_path / "services.yaml", f"# {history}\nservices: {{}}\n"), env={})

@@ -15,6 +15,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -71,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="monitor the MCP servers every client on this machine configures (see `lookout discover`), "
         "following changes to their files",
+    )
+    parser.add_argument(
+        "--all-projects",
+        action="store_true",
+        help="with --discover: the servers of every project in ~/.claude.json, not only this directory's",
     )
     parser.add_argument(
         "--format",
@@ -155,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.processes import enable_subreaper
 
     try:
-        config = _load_discovered() if args.discover else _load(args.config)
+        config = _load_discovered(args.all_projects) if args.discover else _load(args.config)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_UNKNOWN
@@ -206,9 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.discover:  # the lint and the disabled servers, in the log pane; the clients' files followed
         notices += [str(warning) for warning in config.warnings]
         if not args.no_watch:
+            from core.clients.discover import environment_context
             from core.clients.follow import DiscoveryFollower
 
-            follow = DiscoveryFollower
+            context = environment_context(all_projects=args.all_projects)
+            follow = partial(DiscoveryFollower, ctx=context)
     try:
         return run_app(
             config,
@@ -258,11 +266,12 @@ def _warn_on_stderr(message: str) -> None:
         print(f"lookout: {message}", file=sys.stderr)
 
 
-def _load_discovered() -> Config:
+def _load_discovered(all_projects: bool) -> Config:
     """--discover: the fleet of every MCP client config found (lint findings become config warnings)."""
+    from core.clients.discover import environment_context
     from core.clients.follow import discovered_fleet
 
-    return discovered_fleet()
+    return discovered_fleet(environment_context(all_projects=all_projects))
 
 
 def _load(path: str | None) -> Config:

@@ -54,6 +54,15 @@ SUPPORTED = (
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
+MAX_CLIENT_FILE_BYTES = 64 * 1024 * 1024
+"""~/.claude.json keeps every project's history and grows past services.yaml's 5 MB limit."""
+
+
+def read_limit(path: Path, default: int) -> int:
+    """How much of a config file may be read: more for ~/.claude.json, which is mostly not config."""
+    return max(default, MAX_CLIENT_FILE_BYTES) if path.name == ".claude.json" else default
+
+
 def by_name(path: Path) -> ClientFormat | None:
     """The client a file's name (and its folder's) says it is, or None."""
     name, folder = path.name, path.parent.name

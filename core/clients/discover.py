@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from core.clients.build import client_config, merge
-from core.clients.detect import FORMATS
+from core.clients.detect import FORMATS, MAX_CLIENT_FILE_BYTES
 from core.clients.formats.common import ClientFormat
 from core.clients.lint import TOKEN_SHAPES, Finding, lint
 from core.clients.locations import Location, all_locations
@@ -27,8 +27,6 @@ from core.config.loader import Config, read_config_text
 from core.redact import Redactor, arg_secrets, credential_part, is_credential_name
 from core.sanitize import clean_line
 
-MAX_CLIENT_FILE_BYTES = 64 * 1024 * 1024
-"""~/.claude.json keeps every project's history and grows past services.yaml's 5 MB limit."""
 FORMATS_BY_KEY: dict[str, ClientFormat] = {fmt.key: fmt for fmt in FORMATS}
 DIRECTORY_SUFFIXES = (".yaml", ".yml", ".json")
 

@@ -63,9 +63,10 @@ class Config:
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None, max_bytes: int = MAX_CONFIG_BYTES) -> Config:
     """Read and validate a services.yaml, or an MCP client's own config file (its name or shape says
     which: see core.clients.detect), read with that client's rules. Raises ConfigError (never anything else)."""
+    from core.clients.detect import load_client_config, read_limit  # here: services.yaml never loads client formats
+
     path = Path(path).expanduser()
-    text = read_config_text(path, max_bytes=max_bytes)
-    from core.clients.detect import load_client_config  # here: a services.yaml never loads the client formats
+    text = read_config_text(path, max_bytes=read_limit(path, max_bytes))
 
     client_config = load_client_config(path, text, env=env)
     if client_config is not None:
