@@ -351,3 +351,12 @@ def test_a_claude_json_larger_than_a_services_yaml_may_be_still_loads(tmp_path: 
     assert list(load_config(path, env={}).services) == ["a"]
     with pytest.raises(ConfigError, match="larger than"):
         load_config(write(tmp_path / "services.yaml", f"# {history}\nservices: {{}}\n"), env={})
+
+
+def test_a_client_file_checked_alone_carries_its_lint(tmp_path: Path) -> None:
+    path = write(tmp_path / "agent-config", '[mcp_servers.a]\ncommand = "npx"\nargs = ["-y", "some-server"]\n')
+    config = load_config(path, env={"PATH": ""})  # TOML without a .toml suffix: recognised by its shape
+    assert config.services["a"].description == "used by: Codex"
+    messages = [issue.message for issue in config.warnings]
+    assert any(m.startswith("warning: unpinned: npx some-server") for m in messages)
+    assert "warning: missing-command: command 'npx' is not on PATH" in messages

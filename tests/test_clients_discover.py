@@ -325,3 +325,27 @@ async def test_the_follower_reloads_when_a_client_file_appears_or_changes(machin
     finally:
         await follower.stop()
         await engine.stop()
+
+
+def test_discover_on_a_fake_macos_home(machine) -> None:
+    """macOS paths are POSIX paths: the discovery itself runs here on a fake home laid out as on a Mac."""
+    home, project, ctx = machine
+    support = home / "Library" / "Application Support"
+    write(
+        support / "Claude" / "claude_desktop_config.json", {"mcpServers": {"desk": {"command": "npx", "args": ["a@1"]}}}
+    )
+    write(
+        support / "Code" / "User" / "mcp.json",
+        '{"servers": {"code": {"type": "http", "url": "http://127.0.0.1:9/c"},},}',  # JSONC
+    )
+    write(home / ".config" / "Claude" / "claude_desktop_config.json", {"mcpServers": {"linux-only": {"command": "x"}}})
+    mac = LoadContext(env=ctx.env, home=home, cwd=project, platform="darwin")
+    found = discover(mac)
+    assert [(file.client, [s.name for s in file.servers]) for file in found.files] == [
+        ("Claude Desktop", ["desk"]),
+        ("VS Code", ["code"]),
+    ]
+    linux = discover(ctx)
+    assert [(file.client, [s.name for s in file.servers]) for file in linux.files] == [
+        ("Claude Desktop", ["linux-only"])
+    ]

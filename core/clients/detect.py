@@ -11,7 +11,9 @@ JSON of unknown origin is read with Claude Code's rules. A YAML file is a servic
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from core.clients.formats import (
 )
 from core.clients.formats.common import ClientFormat
 from core.clients.jsonc import JsoncError, load_jsonc
+from core.clients.lint import as_warnings, lint
 from core.clients.model import ClientFile, LoadContext
 from core.config.errors import ConfigError
 from core.config.loader import Config
@@ -108,6 +111,8 @@ def by_shape(path: Path, text: str) -> ClientFormat | None:
     except JsoncError as error:
         if suffix in (".json", ".jsonc"):
             raise ConfigError.single(path, f"not valid JSON: {error.message}", line=error.line) from None
+        if _codex_shape(text):
+            return codex.FORMAT
         return None  # not JSON: YAML, which the services.yaml loader reads (and explains)
     if not isinstance(data, dict):
         raise unrecognised(path)
@@ -120,6 +125,14 @@ def by_shape(path: Path, text: str) -> ClientFormat | None:
     if isinstance(data.get("mcpServers"), dict) or isinstance(data.get("projects"), dict):
         return claude_code.FORMAT
     raise unrecognised(path)
+
+
+def _codex_shape(text: str) -> bool:
+    """TOML with `[mcp_servers.NAME]` tables, whatever the file is called."""
+    try:
+        return isinstance(tomllib.loads(text).get("mcp_servers"), dict)
+    except tomllib.TOMLDecodeError:
+        return False
 
 
 def _continue_shape(text: str) -> bool:
@@ -158,4 +171,5 @@ def load_client_config(
     file = read_client_file(path, text, ctx)
     if file is None:
         return None
-    return client_config([file], path=path)
+    config = client_config([file], path=path)
+    return replace(config, warnings=[*config.warnings, *as_warnings(lint([file], env=ctx.env))])

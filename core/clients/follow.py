@@ -15,6 +15,7 @@ import asyncio
 from dataclasses import replace
 
 from core.clients.discover import Discovery, discover, discovered_config, environment_context, lint_discovery
+from core.clients.lint import as_warnings
 from core.clients.model import LoadContext
 from core.config.errors import ConfigError, ConfigIssue
 from core.config.loader import Config
@@ -26,10 +27,7 @@ from core.reload import ConfigWatcher
 def fleet_of(discovery: Discovery, ctx: LoadContext) -> Config:
     """The discovered fleet, its lint findings and unreadable files added as warnings."""
     config = discovered_config(discovery)
-    extra = [
-        ConfigIssue(str(f.file), f.line, f.server, f"warning: {f.kind}: {f.message}")
-        for f in lint_discovery(discovery, ctx)
-    ]
+    extra = as_warnings(lint_discovery(discovery, ctx))
     extra += [
         ConfigIssue(issue.file, issue.line, issue.path, f"warning: not read: {issue.message}")
         for error in discovery.errors

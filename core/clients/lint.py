@@ -23,6 +23,7 @@ from typing import Any
 from core.clients.build import merge
 from core.clients.expand import REFERENCE
 from core.clients.model import ClientFile, ClientServer
+from core.config.errors import ConfigIssue
 from core.redact import is_credential_name
 
 TOKEN_SHAPES = re.compile(
@@ -57,6 +58,11 @@ def lint(files: Sequence[ClientFile], *, env: Mapping[str, str] | None = None) -
             findings += _server_findings(server, path)
     findings += conflicts(files)
     return findings
+
+
+def as_warnings(findings: Sequence[Finding]) -> list[ConfigIssue]:
+    """Findings as config warnings: what `--check` prints and the monitor's log shows."""
+    return [ConfigIssue(str(f.file), f.line, f.server, f"warning: {f.kind}: {f.message}") for f in findings]
 
 
 def _finding(server: ClientServer, kind: str, message: str, field: str | None = None) -> Finding:
