@@ -138,6 +138,8 @@ def _codex_shape(text: str) -> bool:
 def _continue_shape(text: str) -> bool:
     from core.config.yamlnodes import YamlProblem, load_with_lines
 
+    if "mcpServers" not in text:  # a services.yaml is not parsed twice to find out
+        return False
     try:
         data, _, _ = load_with_lines(text)
     except YamlProblem:
