@@ -14,9 +14,9 @@ import contextlib
 import errno
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
 from textual import on
@@ -57,6 +57,14 @@ session closed): there is no one left to show anything to, so it stops too; relo
 habit (`lookout serve` has it), not a terminal app's: here ctrl+r reloads, and so does a change of the file."""
 
 
+class Follower(Protocol):
+    """Something that keeps the engine's fleet in step with its sources (a ConfigWatcher has this shape)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class LookoutApp(SecretSafeApp[int]):
     CSS_PATH = "lookout.tcss"
     TITLE = "Lookout"
@@ -71,6 +79,7 @@ class LookoutApp(SecretSafeApp[int]):
         live: bool = True,
         exit_on_signals: bool = False,
         watch_file: bool = False,
+        follow: Callable[[Engine], Follower] | None = None,
     ) -> None:
         super().__init__(ansi_color=bool(ansi))
         self.source = source
@@ -82,6 +91,9 @@ class LookoutApp(SecretSafeApp[int]):
         self.watch_file = watch_file
         """Reload the config when its file changes (the `lookout` command, unless --no-watch)."""
         self._watcher: ConfigWatcher | None = None
+        self._follow = follow
+        """Instead of one file: what follows the fleet's sources (`lookout --discover`: every client's files)."""
+        self._follower: Follower | None = None
         self.sort_mode = "name"
         self.filter_text = ""
         self._second = -1
@@ -112,6 +124,9 @@ class LookoutApp(SecretSafeApp[int]):
         if self.watch_file and engine is not None and engine.config.path is not None:
             self._watcher = ConfigWatcher(engine.config.path, self._reload)
             self._watcher.start()
+        if self._follow is not None and engine is not None:
+            self._follower = self._follow(engine)
+            self._follower.start()
         self.refresh_view(force=True)
         if self.live:
             self.set_interval(1 / REFRESH_HZ, self.refresh_view)
@@ -332,6 +347,9 @@ class LookoutApp(SecretSafeApp[int]):
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             await watcher.stop()
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            await follower.stop()
 
     async def on_unmount(self) -> None:
         await self._stop_watching()
@@ -432,6 +450,7 @@ def run_app(
     history: HistoryStore | None = None,
     notices: Iterable[str] = (),
     source: FleetSource | None = None,
+    follow: Callable[[Engine], Follower] | None = None,
 ) -> int:
     """Open the monitor on `config`, recording into `history` when given; `watch` reloads it when its file
     changes; `notices` open the log pane (e.g. why history is not recorded). Returns the process exit code."""
@@ -443,6 +462,7 @@ def run_app(
         ansi=ansi,
         exit_on_signals=True,
         watch_file=watch,
+        follow=follow,
     )
     result = app.run()
     return result or 0

@@ -15,6 +15,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Commands: `lookout demo` runs a local fleet that shows every state; "
         "`lookout schema` prints the JSON Schema of services.yaml; "
         "`lookout serve` monitors unattended (metrics, status API); "
+        "`lookout discover` lists the MCP servers your clients (Claude, Cursor, VS Code, ...) configure; "
         "`lookout history [SERVICE]` shows recorded uptime, latency and incidents; "
         "`lookout alerts test [CHANNEL]` sends a test notification through an alert channel.",
     )
@@ -66,6 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
         "./services.yaml, ~/.config/lookout/services.yaml)",
     )
     parser.add_argument("--once", action="store_true", help="probe every service once, print a report, exit")
+    parser.add_argument(
+        "--discover",
+        action="store_true",
+        help="monitor the MCP servers every client on this machine configures (see `lookout discover`), "
+        "following changes to their files",
+    )
+    parser.add_argument(
+        "--all-projects",
+        action="store_true",
+        help="with --discover: the servers of every project in ~/.claude.json, not only this directory's",
+    )
     parser.add_argument(
         "--format",
         choices=["table", "json", "nagios"],
@@ -140,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from core.alerts.cli import main as alerts_main
 
         return alerts_main(args_list[1:], candidates=config_candidates)
+    if args_list[:1] == ["discover"]:
+        from core.clients.command import main as discover_main
+
+        return discover_main(args_list[1:])
     if args_list[:1] == ["serve"]:
         from core.serve.command import main as serve_main
 
@@ -149,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.processes import enable_subreaper
 
     try:
-        config = _load(args.config)
+        config = _load_discovered(args.all_projects) if args.discover else _load(args.config)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_UNKNOWN
@@ -161,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         for warning in config.warnings:
             print(warning, file=sys.stderr)
-        return emit(f"{config.path}: {len(config.services)} services, config is valid", 0)
+        source = config.path or "discovered MCP client configs"
+        return emit(f"{source}: {len(config.services)} services, config is valid", 0)
     if args.only:
         unknown = [name for name in args.only if name not in config.services]
         if unknown:
@@ -187,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tui.app import run_app
 
     try:
-        attached = attached_source(args)
+        attached = None if args.discover else attached_source(args)  # --discover: this machine's clients' fleet
     except ValueError as error:
         print(f"lookout: {error}", file=sys.stderr)
         return EXIT_UNKNOWN
@@ -195,14 +213,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_app(config, ansi=args.ansi or None, watch=False, source=attached)
     notices: list[str] = []  # said in the log pane: stderr is hidden behind the monitor's screen
     history = None if args.no_history else open_recording(args.history, config, warn=notices.append)
+    follow = None
+    if args.discover:  # the lint and the disabled servers, in the log pane; the clients' files followed
+        notices += [str(warning) for warning in config.warnings]
+        if not args.no_watch:
+            from core.clients.discover import environment_context
+            from core.clients.follow import DiscoveryFollower
+
+            context = environment_context(all_projects=args.all_projects)
+            follow = partial(DiscoveryFollower, ctx=context)
     try:
         return run_app(
             config,
-            config_path=str(config.path),
+            config_path="MCP client configs (discovered)" if args.discover else str(config.path),
             ansi=args.ansi or None,
             watch=not args.no_watch,
             history=history,
             notices=notices,
+            follow=follow,
         )
     finally:
         if history is not None:
@@ -241,6 +269,14 @@ def open_recording(path: str | None, config: Config, warn: Callable[[str], None]
 def _warn_on_stderr(message: str) -> None:
     with contextlib.suppress(OSError):
         print(f"lookout: {message}", file=sys.stderr)
+
+
+def _load_discovered(all_projects: bool) -> Config:
+    """--discover: the fleet of every MCP client config found (lint findings become config warnings)."""
+    from core.clients.discover import environment_context
+    from core.clients.follow import discovered_fleet
+
+    return discovered_fleet(environment_context(all_projects=all_projects))
 
 
 def _load(path: str | None) -> Config:

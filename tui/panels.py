@@ -210,6 +210,11 @@ def _plain(values: Any) -> Any:
     return str(values)
 
 
+MCP_KINDS = ("mcp", "unresolved")
+"""Kinds shown in the MCP table: "unresolved" is an MCP server from a client file that needs what only its
+client can supply (core/clients/unresolved.py)."""
+
+
 class McpTable(FleetTable):
     TITLE = "MCP servers"
     COLUMNS = (
@@ -230,7 +235,7 @@ class McpTable(FleetTable):
     def build_rows(self, services: Sequence[ServiceSnapshot], now: datetime) -> list[tuple[str, str, Row]]:
         out = []
         for s in services:
-            if s.kind != "mcp":
+            if s.kind not in MCP_KINDS:
                 continue
             d = s.details if isinstance(s.details, McpDetails) else None
             counts = f"{d.tool_count}/{d.resource_count}/{d.prompt_count}" if d else "-"
@@ -276,7 +281,7 @@ class RateLimitTable(FleetTable):
         out = []
         for s in services:
             limits = list(s.rate_limits)
-            if s.kind == "mcp" and not limits:
+            if s.kind in MCP_KINDS and not limits:
                 continue  # an MCP server is in its own table; every other kind is listed here
             if not limits:
                 out.append(

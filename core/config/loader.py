@@ -61,9 +61,16 @@ class Config:
 
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None, max_bytes: int = MAX_CONFIG_BYTES) -> Config:
-    """Read and validate a services.yaml. Raises ConfigError (never anything else)."""
+    """Read and validate a services.yaml, or an MCP client's own config file (its name or shape says
+    which: see core.clients.detect), read with that client's rules. Raises ConfigError (never anything else)."""
+    from core.clients.detect import load_client_config, read_limit  # here: services.yaml never loads client formats
+
     path = Path(path).expanduser()
-    text = read_config_text(path, max_bytes=max_bytes)
+    text = read_config_text(path, max_bytes=read_limit(path, max_bytes))
+
+    client_config = load_client_config(path, text, env=env)
+    if client_config is not None:
+        return client_config
     return parse_config(text, source=str(path), env=env, base_dir=path.parent, path=path)
 
 
@@ -371,6 +378,49 @@ class _Parser:
 
 
 _DROP = object()
+
+
+class _ResolvedParser(_Parser):
+    """Values already interpolated by their MCP client's own rules (core.clients): taken as written."""
+
+    def _interpolate(self, value: Any, path: tuple[Any, ...]) -> Any:
+        return value
+
+
+def build_config(
+    entries: list[tuple[str, tuple[Any, ...], str, dict[str, Any]]],
+    *,
+    lines: Mapping[tuple[str, tuple[Any, ...]], int],
+    path: Path | None = None,
+    secrets: set[str] | None = None,
+    warnings: list[ConfigIssue] | None = None,
+) -> Config:
+    """A fleet from (file, where, name, service settings) entries whose strings need no interpolation
+    (MCP client files, already expanded by each client's own rules). Validated like services.yaml, with
+    the same messages, each at its file and line (`lines` is keyed by (file, path)); raises ConfigError
+    with every problem."""
+    parser = _ResolvedParser("<client>", {}, None)
+    defaults = Defaults()
+    services: dict[str, ServiceConfig] = {}
+    for source, where, name, raw in entries:
+        parser.source = source
+        parser.base_dir = Path(source).parent
+        parser.lines = {key: line for (file, key), line in lines.items() if file == source}
+        if name in services:
+            parser.issue(where, f"duplicate service name {name!r}")
+            continue
+        service = parser._service(where, name, raw, defaults)
+        if service is not None:
+            services[name] = service
+    if parser.issues:
+        redact = Redactor(secrets or set())
+        raise ConfigError([ConfigIssue(i.file, i.line, i.path, redact(i.message)) for i in parser.issues])
+    found = set(secrets or ())
+    for service in services.values():
+        found.update(_secrets_in_credential_positions(service))
+    return Config(
+        services=services, defaults=defaults, path=path, redactor=Redactor(found), warnings=list(warnings or [])
+    )
 
 
 def _is_credential_path(path: tuple[Any, ...]) -> bool:
