@@ -116,6 +116,16 @@ def _inline_flag_secret(arg: str) -> str | None:
     return None
 
 
+_RUNTIME_SECRETS: set[str] = set()
+"""Secrets learned while running (a `token_command`'s output, a stored OAuth token): masked by every Redactor."""
+
+
+def register_secret(value: str) -> None:
+    """Mask `value` in every output from now on (a token obtained at run time, not written in the config)."""
+    if value and len(value) >= MIN_SECRET_LENGTH:
+        _RUNTIME_SECRETS.add(value)
+
+
 class Redactor:
     """Replaces known secret values with *** in any text, and masks credential positions for display."""
 
@@ -128,6 +138,9 @@ class Redactor:
         if not text:
             return text
         for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        for secret in sorted(_RUNTIME_SECRETS, key=len, reverse=True) if _RUNTIME_SECRETS else ():
             if secret in text:
                 text = text.replace(secret, MASK)
         if "://" in text:
