@@ -114,7 +114,8 @@ async def test_a_remote_mcp_401_is_unauthorized_with_its_metadata(guarded) -> No
     assert first.status is Status.DOWN and service.status is Status.DOWN
     assert service.reason == (
         "unauthorized: HTTP 401 Unauthorized during the handshake: invalid_token "
-        r"(The access token expired\x1b[31m) needs scope tools:read tools:call"  # the escape made inert
+        r"(The access token expired\x1b[31m) needs scope tools:read tools:call; "  # the escape made inert
+        "sign in with `lookout login remote`"
     )
     assert "-32603" not in service.reason
     assert service.last_result.attempts == 1 and guarded.posts == 2  # one per probe: no retry, no SSE fallback

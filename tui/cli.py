@@ -131,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from core.history.cli import main as history_main
 
         return history_main(args_list[1:])
+    if args_list[:1] == ["login"]:
+        from core.auth.cli import main as login_main
+
+        return login_main(args_list[1:], _load)
     if args_list[:1] == ["demo"]:
         from tui.demo_cli import main as demo_main
 

@@ -24,9 +24,17 @@ DISCOVERY_BUDGET = 5.0
 
 
 async def explain(
-    failure: ProbeError, www_authenticate: str, client: httpx2.AsyncClient, server_url: str, transport: str
+    failure: ProbeError,
+    www_authenticate: str,
+    client: httpx2.AsyncClient,
+    server_url: str,
+    transport: str,
+    service_name: str,
 ) -> ProbeError:
-    """`failure` (a 401/403) with the challenge in its reason and the whole story in its details."""
+    """`failure` (a 401/403) with the challenge in its reason and the whole story in its details.
+
+    When the server names an OAuth authorization server, the reason ends with how to sign in.
+    """
     status = failure.http_status or 401
     auth = challenge_details(status, www_authenticate)
     try:
@@ -44,5 +52,7 @@ async def explain(
         resource_metadata=found.resource_metadata or auth.resource_metadata,
     )
     failure.reason = refusal_reason(failure.reason, auth)
+    if auth.issuer or auth.authorization_servers:
+        failure.reason += f"; sign in with `lookout login {service_name}`"
     failure.details = McpDetails(transport=transport, auth=auth)
     return failure

@@ -18,6 +18,7 @@ from __future__ import annotations
 import httpx2
 
 from core.details import AuthDetails, HttpDetails
+from core.probes.auth.token_health import scopes_check
 from core.probes.auth.www_authenticate import parse_challenge
 from core.probes.errors import UNAUTHORIZED_PREFIX, UNAUTHORIZED_STATUSES
 from core.ratelimit import RateLimitReading
@@ -60,8 +61,12 @@ def http_refusal(
     code = response.status_code
     auth = challenge_details(code, response.headers.get("www-authenticate", ""))
     shown = f"HTTP {code} {response.reason_phrase}".strip()
+    reason = refusal_reason(shown, auth)
+    scopes = scopes_check(response.headers)
+    if scopes is not None and not scopes.ok:
+        reason += f"; {scopes.message}"  # GitHub's 403: the token lacks the scope this endpoint needs
     return ProbeError(
-        refusal_reason(shown, auth),
+        reason,
         retryable=False,
         http_status=code,
         rate_limits=reading,

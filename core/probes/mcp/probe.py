@@ -30,6 +30,7 @@ from dataclasses import replace
 
 import httpx2
 
+from core.auth import store as oauth_store
 from core.config import McpService
 from core.deadline import Deadline
 from core.events import LogLevel
@@ -121,6 +122,11 @@ class McpProbe:
         headers = None
         if service.transport != "stdio":
             headers = await bearer.request_headers(service, dict(service.headers), self.ctx.now())
+            if not any(name.lower() == "authorization" for name in headers) and not service.token_command:
+                # Signed in with `lookout login`: the stored token, refreshed first if it is about to expire.
+                signed_in = await oauth_store.bearer(service.url or "", self.ctx.http())
+                if signed_in is not None:
+                    headers["Authorization"] = f"Bearer {signed_in}"
         session = McpSession(
             service,
             transports=self._transports(),
@@ -239,7 +245,9 @@ class McpProbe:
             if isinstance(error, httpx2.HTTPStatusError):  # SSE: the SDK's client raised the GET's status
                 challenge = error.response.headers.get("www-authenticate", "")
             label = self._transport_label(session)
-            failure = await mcp_refusal.explain(failure, challenge, self.ctx.http(), self.service.url or "", label)
+            failure = await mcp_refusal.explain(
+                failure, challenge, self.ctx.http(), self.service.url or "", label, self.service.name
+            )
         return failure
 
     async def _drop(self, *, graceful: bool = True) -> None:
