@@ -180,3 +180,13 @@ def test_challenges_parse_quoted_escaped_and_bare_values() -> None:
     assert parse_challenge("").scheme == "" and parse_challenge("=== garbage").params == {}
     long = parse_challenge("Bearer " + ", ".join(f"p{i}=v" for i in range(10000)))
     assert len(long.params) <= 32
+
+
+async def test_a_refused_mcp_server_reports_no_inventory(guarded) -> None:
+    config = make_config({"remote": {"kind": "mcp", "url": f"{guarded.base}/mcp"}})
+    async with idle_engine(config) as engine:
+        snapshot = await engine.run_once()
+    entry = json.loads(render_json(snapshot))["services"][0]
+    assert entry["transport"] == "http" and entry["mcp"]["tool_count"] is None
+    assert entry["auth"]["http_status"] == 401
+    assert find_kind("mcp").summary_line(snapshot.get("remote")) == ""

@@ -54,11 +54,13 @@ def summary_line(service: ServiceSnapshot) -> str:
 
 def report_fields(service: ServiceSnapshot) -> dict[str, Any]:
     """The transport and an `mcp` block; its values are null until a probe has found something."""
-    d = _details(service)
+    found = _details(service)
+    # What answered ("sse (fallback)" for a url without a transport that only SSE served), else the config's.
+    transport = found.transport if found and found.transport else service.transport
+    d = found if found and found.protocol_version is not None else None  # a refusal found no server
     server = d.server if d else ServerInfo()
     return {
-        # What answered ("sse (fallback)" for a url without a transport that only SSE served), else the config's.
-        "transport": d.transport if d and d.transport else service.transport,
+        "transport": transport,
         "auth": auth_json(service),
         "mcp": {
             "protocol_version": d.protocol_version if d else None,
