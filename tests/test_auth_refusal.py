@@ -190,3 +190,28 @@ async def test_a_refused_mcp_server_reports_no_inventory(guarded) -> None:
     assert entry["transport"] == "http" and entry["mcp"]["tool_count"] is None
     assert entry["auth"]["http_status"] == 401
     assert find_kind("mcp").summary_line(snapshot.get("remote")) == ""
+
+
+async def test_an_attached_monitor_reads_the_refusal_back(guarded) -> None:
+    import dataclasses
+
+    from core.details import McpDetails
+    from core.serve.api import status_document
+    from core.serve.client import parse_fleet
+
+    config = make_config(
+        {
+            "remote": {"kind": "mcp", "url": f"{guarded.base}/mcp"},
+            "api": {"kind": "http", "url": f"{guarded.base}/api/401"},
+        }
+    )
+    async with idle_engine(config) as engine:
+        snapshot = await engine.run_once()
+    document = status_document(snapshot)
+    for item, service in zip(document["services"], snapshot.services, strict=True):
+        if isinstance(service.details, McpDetails):
+            item["mcp_details"] = dataclasses.asdict(service.details)
+    parsed = parse_fleet(json.loads(json.dumps(document)))
+    for name in ("remote", "api"):
+        assert parsed.get(name).details.auth == snapshot.get(name).details.auth
+        assert _facts(parsed.get(name)) == _facts(snapshot.get(name))

@@ -62,3 +62,35 @@ def auth_sections(service: ServiceSnapshot) -> tuple[DetailSection, ...]:
         facts.append(("dynamic registration", "offered" if auth.registration else "not offered"))
     facts.extend(("not found", problem) for problem in auth.problems)
     return (DetailSection("Authorization", facts=tuple(facts)),)
+
+
+def auth_from_json(given: Any) -> AuthDetails | None:
+    """`auth_json` read back (an attached monitor reads a serve's report): a wrong type becomes nothing."""
+    if not isinstance(given, dict):
+        return None
+
+    def text(name: str) -> str | None:
+        value = given.get(name)
+        return value if isinstance(value, str) else None
+
+    def texts(name: str) -> tuple[str, ...]:
+        value = given.get(name)
+        return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
+
+    status = given.get("http_status")
+    registration = given.get("registration")
+    return AuthDetails(
+        http_status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+        scheme=text("scheme"),
+        error=text("error"),
+        error_description=text("error_description"),
+        scope=texts("scope"),
+        resource_metadata=text("resource_metadata"),
+        resource=text("resource"),
+        authorization_servers=texts("authorization_servers"),
+        resource_scopes=texts("resource_scopes"),
+        issuer=text("issuer"),
+        issuer_scopes=texts("issuer_scopes"),
+        registration=registration if isinstance(registration, bool) else None,
+        problems=texts("problems"),
+    )
