@@ -116,14 +116,23 @@ def _inline_flag_secret(arg: str) -> str | None:
     return None
 
 
-_RUNTIME_SECRETS: set[str] = set()
+RUNTIME_SECRET_LIMIT = 256
+"""Run-time secrets kept at most: a refreshed OAuth token adds one an hour, for as long as a daemon runs.
+The oldest (long expired) is forgotten first."""
+_RUNTIME_SECRETS: dict[str, None] = {}
 """Secrets learned while running (a `token_command`'s output, a stored OAuth token): masked by every Redactor."""
+_runtime_longest_first: list[str] = []
 
 
 def register_secret(value: str) -> None:
     """Mask `value` in every output from now on (a token obtained at run time, not written in the config)."""
-    if value and len(value) >= MIN_SECRET_LENGTH:
-        _RUNTIME_SECRETS.add(value)
+    global _runtime_longest_first
+    if not value or len(value) < MIN_SECRET_LENGTH or value in _RUNTIME_SECRETS:
+        return
+    _RUNTIME_SECRETS[value] = None
+    while len(_RUNTIME_SECRETS) > RUNTIME_SECRET_LIMIT:
+        del _RUNTIME_SECRETS[next(iter(_RUNTIME_SECRETS))]
+    _runtime_longest_first = sorted(_RUNTIME_SECRETS, key=len, reverse=True)
 
 
 class Redactor:
@@ -140,7 +149,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
-        for secret in sorted(_RUNTIME_SECRETS, key=len, reverse=True) if _RUNTIME_SECRETS else ():
+        for secret in _runtime_longest_first:
             if secret in text:
                 text = text.replace(secret, MASK)
         if "://" in text:

@@ -215,3 +215,12 @@ async def test_an_attached_monitor_reads_the_refusal_back(guarded) -> None:
     for name in ("remote", "api"):
         assert parsed.get(name).details.auth == snapshot.get(name).details.auth
         assert _facts(parsed.get(name)) == _facts(snapshot.get(name))
+
+
+async def test_an_sse_server_refusal_is_explained_too(guarded) -> None:
+    config = make_config({"legacy": {"kind": "mcp", "transport": "sse", "url": f"{guarded.base}/mcp"}})
+    async with idle_engine(config) as engine:
+        service = (await engine.run_once()).get("legacy")
+    assert service.reason.startswith("unauthorized: HTTP 401 Unauthorized during the handshake: invalid_token")
+    assert service.last_result.attempts == 1
+    assert service.details.transport == "sse" and service.details.auth.issuer == f"{guarded.base}/auth"

@@ -254,3 +254,48 @@ async def test_a_remote_mcp_server_gets_the_command_token(tmp_path) -> None:
     assert snapshot.get("with").status is Status.UP, snapshot.get("with").reason
     assert snapshot.get("without").reason == "unauthorized: HTTP 401 Unauthorized during the handshake"
     assert TOKEN not in render_json(snapshot)
+
+
+async def test_a_remote_mcp_server_s_token_expiry_header_is_read(tmp_path) -> None:
+    server = GuardedMcp()
+    expiry = github_time(datetime.now(UTC) + timedelta(days=2, hours=1))
+
+    async def with_expiry(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def send_with_header(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"github-authentication-token-expiration", expiry.encode()),
+                ]
+            await send(message)
+
+        await server(scope, receive, send_with_header)
+
+    served = serve_in_thread(with_expiry)
+    try:
+        config = make_config(
+            {"gh": {"kind": "mcp", "url": f"{served.url}/mcp", "headers": {"Authorization": f"Bearer {TOKEN}"}}},
+            timeout="10s",
+        )
+        async with idle_engine(config) as engine:
+            service = (await engine.run_once()).get("gh")
+    finally:
+        served.stop()
+    assert service.status is Status.DEGRADED and service.reason == "token expires in 2 days"
+
+
+def test_run_time_secrets_are_masked_everywhere_and_bounded(monkeypatch) -> None:
+    from core import redact
+    from core.redact import RUNTIME_SECRET_LIMIT, Redactor, register_secret
+
+    monkeypatch.setattr(redact, "_RUNTIME_SECRETS", {})  # the process's registry is left as it was
+    monkeypatch.setattr(redact, "_runtime_longest_first", [])
+
+    secret = "rt-secret-" + "z9" * 8
+    register_secret(secret)
+    register_secret("abc")  # too short to mask in free text
+    assert Redactor()(f"token {secret} and abc") == "token *** and abc"
+    for index in range(RUNTIME_SECRET_LIMIT):
+        register_secret(f"filler-secret-{index:04d}")
+    assert secret in Redactor()(secret)  # the oldest is forgotten first
+    assert Redactor()("filler-secret-0255") == "***"
