@@ -54,12 +54,10 @@ FALLBACK_STATUSES = frozenset({400, 404, 405})
 class HttpRefused(Exception):
     """The server refused us at the HTTP level (e.g. 401) before the handshake was done."""
 
-    def __init__(self, status: int, phrase: str, www_authenticate: str = "") -> None:
+    def __init__(self, status: int, phrase: str) -> None:
         super().__init__(f"HTTP {status} {phrase}".strip())
         self.status = status
         self.phrase = phrase
-        self.www_authenticate = www_authenticate
-        """The refusal's `WWW-Authenticate` header (server text, unsanitized): what it wants instead."""
 
 
 class McpSession:
@@ -267,7 +265,7 @@ class McpSession:
         elif status < 400:
             self.health_headers = {name: response.headers[name] for name in HEALTH_HEADERS if name in response.headers}
         if status in FINAL_REFUSALS and self.connected_at is None:
-            raise HttpRefused(status, response.reason_phrase, self.www_authenticate)
+            raise HttpRefused(status, response.reason_phrase)
 
     @asynccontextmanager
     async def _timed(self, transport: Any) -> AsyncIterator[Any]:
