@@ -50,6 +50,63 @@ def safe_block(text: str, redact: Redact) -> str:
     return clean_text(redact(str(text)), TEXT_LIMIT)
 
 
+AUTH_LIST_LIMIT = 50
+"""At most this many scopes (or other listed values) of an auth finding are kept: a server chose them."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthDetails:
+    """Why a service refused our credentials, and what it would accept instead (built by core.probes.auth).
+
+    `scheme`, `error`, `error_description` and `scope` come from the 401/403's `WWW-Authenticate`; for a remote
+    MCP server, `resource` to `registration` from its protected-resource metadata (RFC 9728) and its
+    authorization server's metadata (RFC 8414). Every string is the server's: made safe by `safe`.
+    """
+
+    http_status: int | None = None
+    scheme: str | None = None
+    error: str | None = None
+    error_description: str | None = None
+    scope: tuple[str, ...] = ()
+    """Scopes the challenge asks for."""
+    resource_metadata: str | None = None
+    """Where the protected-resource metadata was read (or would be)."""
+    resource: str | None = None
+    authorization_servers: tuple[str, ...] = ()
+    resource_scopes: tuple[str, ...] = ()
+    """`scopes_supported` of the protected resource."""
+    issuer: str | None = None
+    issuer_scopes: tuple[str, ...] = ()
+    """`scopes_supported` of the authorization server."""
+    registration: bool | None = None
+    """Whether the authorization server offers dynamic client registration (None: not known)."""
+    problems: tuple[str, ...] = ()
+    """Why part of the metadata could not be read ("no protected-resource metadata at ...")."""
+
+    def safe(self, redact: Redact) -> Self:
+        def names(items: tuple[str, ...]) -> tuple[str, ...]:
+            return safe_names(items[:AUTH_LIST_LIMIT], redact)
+
+        return replace(
+            self,
+            scheme=safe_name(self.scheme, redact),
+            error=safe_name(self.error, redact),
+            error_description=safe_name(self.error_description, redact),
+            scope=names(self.scope),
+            resource_metadata=safe_name(self.resource_metadata, redact),
+            resource=safe_name(self.resource, redact),
+            authorization_servers=names(self.authorization_servers),
+            resource_scopes=names(self.resource_scopes),
+            issuer=safe_name(self.issuer, redact),
+            issuer_scopes=names(self.issuer_scopes),
+            problems=names(self.problems),
+        )
+
+
+def safe_auth(auth: AuthDetails | None, redact: Redact) -> AuthDetails | None:
+    return None if auth is None else auth.safe(redact)
+
+
 @dataclass(frozen=True, slots=True)
 class HttpDetails:
     """What an HTTP answer said about itself, beyond its status code (kept on the result)."""
@@ -57,9 +114,11 @@ class HttpDetails:
     http_version: str | None = None
     body_truncated_at: int | None = None
     """The body was read only up to this many bytes (`max_body`); None when it was read whole."""
+    auth: AuthDetails | None = None
+    """Why the credentials were refused (a 401/403), else None."""
 
     def safe(self, redact: Redact) -> Self:
-        return replace(self, http_version=safe_name(self.http_version, redact))
+        return replace(self, http_version=safe_name(self.http_version, redact), auth=safe_auth(self.auth, redact))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +203,8 @@ class McpDetails:
     pid: int | None = None
     """The server process (stdio only)."""
     stderr_lines: int | None = None
+    auth: AuthDetails | None = None
+    """Why the server refused the credentials (a 401/403, with its OAuth metadata), else None."""
 
     @property
     def tool_count(self) -> int:
@@ -175,4 +236,5 @@ class McpDetails:
             resource_templates=safe_names(self.resource_templates, redact),
             prompts=safe_names(self.prompts, redact),
             inventory_limits=tuple(safe_block(limit, redact) for limit in self.inventory_limits),
+            auth=safe_auth(self.auth, redact),
         )

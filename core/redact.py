@@ -116,6 +116,25 @@ def _inline_flag_secret(arg: str) -> str | None:
     return None
 
 
+RUNTIME_SECRET_LIMIT = 256
+"""Run-time secrets kept at most: a refreshed OAuth token adds one an hour, for as long as a daemon runs.
+The oldest (long expired) is forgotten first."""
+_RUNTIME_SECRETS: dict[str, None] = {}
+"""Secrets learned while running (a `token_command`'s output, a stored OAuth token): masked by every Redactor."""
+_runtime_longest_first: list[str] = []
+
+
+def register_secret(value: str) -> None:
+    """Mask `value` in every output from now on (a token obtained at run time, not written in the config)."""
+    global _runtime_longest_first
+    if not value or len(value) < MIN_SECRET_LENGTH or value in _RUNTIME_SECRETS:
+        return
+    _RUNTIME_SECRETS[value] = None
+    while len(_RUNTIME_SECRETS) > RUNTIME_SECRET_LIMIT:
+        del _RUNTIME_SECRETS[next(iter(_RUNTIME_SECRETS))]
+    _runtime_longest_first = sorted(_RUNTIME_SECRETS, key=len, reverse=True)
+
+
 class Redactor:
     """Replaces known secret values with *** in any text, and masks credential positions for display."""
 
@@ -128,6 +147,9 @@ class Redactor:
         if not text:
             return text
         for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        for secret in _runtime_longest_first:
             if secret in text:
                 text = text.replace(secret, MASK)
         if "://" in text:

@@ -506,7 +506,8 @@ async def test_a_4xx_is_asked_once_per_probe(http_api, unique_key, code: int) ->
     async with idle_engine(config) as engine:
         snapshot = await engine.run_once()
     service = snapshot.get("api")
-    assert service.status is Status.DOWN and service.reason.startswith(f"HTTP {code} ")
+    refused = "unauthorized: " if code in (401, 403) else ""
+    assert service.status is Status.DOWN and service.reason.startswith(f"{refused}HTTP {code} ")
     assert service.last_result.attempts == 1
     assert http_api.count("status", unique_key) == 1
 

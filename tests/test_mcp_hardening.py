@@ -109,9 +109,13 @@ async def test_http_client_errors_are_final_server_errors_are_retried(refusing) 
         snapshot = await engine.run_once()
     found = {s.name: (s.reason, s.last_result.attempts) for s in snapshot.services}
     assert found == {
-        "401": ("HTTP 401 Unauthorized during the handshake", 1),
-        "403": ("HTTP 403 Forbidden during the handshake", 1),
-        "404": ("HTTP 404 Not Found during the handshake", 1),
+        "401": ("unauthorized: HTTP 401 Unauthorized during the handshake", 1),
+        "403": ("unauthorized: HTTP 403 Forbidden during the handshake", 1),
+        # A url without a transport falls back to SSE after a 404 (an SSE-only server); that 404s too.
+        "404": (
+            "HTTP 404 Not Found during the handshake (over SSE, after streamable HTTP answered HTTP 404 Not Found)",
+            1,
+        ),
         "429": (found["429"][0], 1),
         "503": ("HTTP 503 Service Unavailable during the handshake", 3),
     }
@@ -156,7 +160,7 @@ async def test_credentials_revoked_on_a_live_session_are_not_retried() -> None:
     finally:
         served.stop()
     assert first.status is Status.UP, first.reason
-    assert second.reason == "HTTP 401 Unauthorized during server/discover"
+    assert second.reason == "unauthorized: HTTP 401 Unauthorized during server/discover"
     assert second.last_result.attempts == 1 and server.refused == 1
 
 

@@ -70,7 +70,7 @@ def test_http_statuses_under_mcp_decide_retry_and_rate_limit() -> None:
     unauthorized = translate(HttpRefused(401, "Unauthorized"), stage, MCP_RULES)
     assert unauthorized is not None
     assert (unauthorized.reason, unauthorized.retryable, unauthorized.http_status) == (
-        "HTTP 401 Unauthorized during server/discover",
+        "unauthorized: HTTP 401 Unauthorized during server/discover",
         False,
         401,
     )

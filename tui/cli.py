@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         "`lookout serve` monitors unattended (metrics, status API); "
         "`lookout discover` lists the MCP servers your clients (Claude, Cursor, VS Code, ...) configure; "
         "`lookout history [SERVICE]` shows recorded uptime, latency and incidents; "
-        "`lookout alerts test [CHANNEL]` sends a test notification through an alert channel.",
+        "`lookout alerts test [CHANNEL]` sends a test notification through an alert channel; "
+        "`lookout login SERVICE` signs in to a remote MCP server that uses OAuth.",
     )
     parser.add_argument(
         "-c",
@@ -145,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from core.history.cli import main as history_main
 
         return history_main(args_list[1:])
+    if args_list[:1] == ["login"]:
+        from core.auth.cli import main as login_main
+
+        return login_main(args_list[1:], _load)
     if args_list[:1] == ["demo"]:
         from tui.demo_cli import main as demo_main
 

@@ -25,6 +25,8 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     if len(str(word)) > 100:
         return ""  # no field name is that long; don't compare a megabyte of junk with each
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    if close and close[0].endswith("_" + str(word)):
+        return ""  # `command` on an http service is no typo of `token_command`: a different thing, not a hint
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -10,6 +10,7 @@ forbids unknown keys, so a typo is an error rather than a silently ignored line.
 from __future__ import annotations
 
 import re
+import shlex
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     WithJsonSchema,
     create_model,
     field_validator,
@@ -248,6 +250,35 @@ class ServiceBase(Strict):
     depends_on: list[str] = Field(default_factory=list, description="names of services this one needs")
 
 
+def _token_command(value: object) -> object:
+    """`token_command: gh auth token` is split like a shell would split it, but no shell ever runs it."""
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split the command: {exc}") from None
+    return value
+
+
+class TokenSettings(Strict):
+    """Where a remote service's bearer token comes from, and when it counts as about to expire."""
+
+    token_command: Annotated[list[ProcessText], BeforeValidator(_token_command)] | None = Field(
+        None,
+        min_length=1,
+        description="a command that prints a bearer token (e.g. `gh auth token`); run without a shell, "
+        "its output is a secret sent as `Authorization: Bearer`",
+    )
+    token_cache: Duration = Field(600.0, description="how long a token_command's token is reused")
+    token_warn: Duration = Field(
+        7 * 86400.0, description="degraded when the token (GitHub's expiry header, a JWT's exp) expires sooner"
+    )
+
+    def _check_token_source(self, headers: dict[str, str]) -> None:
+        if self.token_command and any(name.lower() == "authorization" for name in headers):
+            raise ValueError("`token_command` sends its own Authorization header: remove the one in `headers`")
+
+
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -259,7 +290,7 @@ def _check_http_url(url: str) -> str:
     return url
 
 
-class HttpService(ServiceBase):
+class HttpService(TokenSettings, ServiceBase):
     """A plain HTTP API."""
 
     kind: Literal["http"] = "http"
@@ -285,6 +316,11 @@ class HttpService(ServiceBase):
             raise ValueError(f"{value!r} is not an HTTP method: use one of {', '.join(HTTP_METHODS)}")
         return value.upper()
 
+    @model_validator(mode="after")
+    def _token_source(self) -> HttpService:
+        self._check_token_source(self.headers)
+        return self
+
 
 def args_as_strings(value: object) -> object:
     """`args: [--port, 8080]` is natural YAML; the number is meant as text (a service's and a client entry's)."""
@@ -293,7 +329,7 @@ def args_as_strings(value: object) -> object:
     return value
 
 
-class McpService(ServiceBase):
+class McpService(TokenSettings, ServiceBase):
     """An MCP server: started over stdio, or reached over streamable HTTP or SSE."""
 
     kind: Literal["mcp"] = "mcp"
@@ -316,14 +352,22 @@ class McpService(ServiceBase):
     )
     expect: McpExpect = Field(default_factory=McpExpect)
     call: McpCall | None = None
+    _untyped_url: bool = PrivateAttr(False)
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _infer_transport(cls, data: Any) -> Any:
-        # `url:` alone means a remote server over streamable HTTP; `command:` means stdio.
-        if isinstance(data, dict) and "transport" not in data and "url" in data and "command" not in data:
-            return {**data, "transport": "http"}
-        return data
+    def _infer_transport(cls, data: Any, handler: Any) -> Any:
+        # `url:` alone means a remote server over streamable HTTP, falling back to SSE as clients do;
+        # `command:` means stdio.
+        untyped = isinstance(data, dict) and "transport" not in data and "url" in data and "command" not in data
+        model = handler({**data, "transport": "http"} if untyped else data)
+        model._untyped_url = untyped
+        return model
+
+    @property
+    def sse_fallback(self) -> bool:
+        """True when no transport was written with the `url`: streamable HTTP is tried, then SSE."""
+        return self._untyped_url
 
     @field_validator("url")
     @classmethod
@@ -347,6 +391,9 @@ class McpService(ServiceBase):
                 raise ValueError(f"transport {self.transport} needs `url`")
             if self.command:
                 raise ValueError(f"`command` is for transport stdio; transport {self.transport} has `url`")
+        if self.token_command and self.transport == "stdio":
+            raise ValueError("`token_command` is for remote servers (http, sse); pass a stdio server's token in `env`")
+        self._check_token_source(self.headers)
         return self
 
 
@@ -406,8 +453,10 @@ class McpClientEntry(BaseModel):
 
     def as_service(self) -> dict[str, Any]:
         transport = {"streamable-http": "http", "streamableHttp": "http"}.get(self.type or "", self.type)
-        transport = transport or ("stdio" if self.command else "http")
-        service: dict[str, Any] = {"kind": "mcp", "transport": transport}
+        service: dict[str, Any] = {"kind": "mcp"}
+        if transport or self.command:
+            service["transport"] = transport or "stdio"
+        # An untyped `url` stays untyped: the service tries streamable HTTP, then SSE, as clients do.
         if self.description:
             service["description"] = self.description
         for key in ("command", "cwd", "url"):

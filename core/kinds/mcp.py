@@ -11,6 +11,7 @@ from typing import Any
 
 from core.config.models import McpService
 from core.details import McpDetails, ServerInfo
+from core.kinds.auth import auth_json, auth_sections
 from core.kinds.base import DetailColumn, DetailSection, ProbeKind
 from core.numbers import format_ms
 from core.redact import Redactor
@@ -33,8 +34,8 @@ def _details(service: ServiceSnapshot) -> McpDetails | None:
 def summary_line(service: ServiceSnapshot) -> str:
     """Protocol, server, inventory, context cost, stage timings and tool names, in one line."""
     d = _details(service)
-    if d is None:
-        return ""
+    if d is None or d.protocol_version is None:
+        return ""  # never connected (a refusal, say): nothing found to summarize
     parts = []
     if d.protocol_version:
         parts.append(f"protocol {d.protocol_version}")
@@ -53,10 +54,14 @@ def summary_line(service: ServiceSnapshot) -> str:
 
 def report_fields(service: ServiceSnapshot) -> dict[str, Any]:
     """The transport and an `mcp` block; its values are null until a probe has found something."""
-    d = _details(service)
+    found = _details(service)
+    # What answered ("sse (fallback)" for a url without a transport that only SSE served), else the config's.
+    transport = found.transport if found and found.transport else service.transport
+    d = found if found and found.protocol_version is not None else None  # a refusal found no server
     server = d.server if d else ServerInfo()
     return {
-        "transport": service.transport,
+        "transport": transport,
+        "auth": auth_json(service),
         "mcp": {
             "protocol_version": d.protocol_version if d else None,
             "era": d.era if d else None,
@@ -79,6 +84,8 @@ def detail_sections(service: ServiceSnapshot) -> Sequence[DetailSection]:
     d = _details(service)
     if d is None:
         return ()
+    if d.protocol_version is None:
+        return auth_sections(service)  # refused before the handshake: only why
     facts = [("server", " ".join(str(x) for x in (d.server.name, d.server.version) if x))]
     if d.server.title:
         facts.append(("title", d.server.title))
@@ -108,6 +115,7 @@ def detail_sections(service: ServiceSnapshot) -> Sequence[DetailSection]:
                 (tool.name, str(tool.approx_tokens), (tool.description or "").split("\n")[0]) for tool in d.tools
             ),
         ),
+        *auth_sections(service),
     )
 
 

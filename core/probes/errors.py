@@ -40,6 +40,10 @@ class Stage:
     something else (the MCP SDK turns it into a JSON-RPC error): the status decides."""
 
 
+UNAUTHORIZED_STATUSES = frozenset({401, 403})
+UNAUTHORIZED_PREFIX = "unauthorized: "
+"""How every refused credential reads: status down, its reason starting with this (see core.probes.auth)."""
+
 Translate = Callable[[Any, Stage], "ProbeError | None"]
 """translate(exception, stage) -> the failure, or None when the rule does not apply after all."""
 Rule = tuple[type[BaseException] | tuple[type[BaseException], ...], Translate]
@@ -82,8 +86,11 @@ def http_status_failure(status: int, phrase: str, what: str) -> ProbeError:
 
     A 429 is the server saying "not now", not a failure: it is never retried, does not count
     against the breaker, and the rate-limit gate holds requests for a while (as for HTTP APIs).
+    A 401 or 403 is the credentials: "unauthorized: ...", never retried (core.probes.auth explains it).
     """
     text = f"HTTP {status} {phrase} during {what}".replace("  ", " ")
+    if status in UNAUTHORIZED_STATUSES:
+        return ProbeError(f"{UNAUTHORIZED_PREFIX}{text}", retryable=False, http_status=status)
     if status == 429:
         return RateLimited(f"rate limited ({text})", until=None, http_status=status)
     return ProbeError(text, retryable=status >= 500 or status == 408, http_status=status)

@@ -24,6 +24,7 @@ import httpx2
 from core.config import HttpService
 from core.deadline import Deadline
 from core.details import HttpDetails
+from core.probes.auth import bearer, refusal, token_health
 from core.probes.base import ProbeContext
 from core.probes.errors import TRANSPORT_RULES, Stage, describe, translate
 from core.probes.expectations import NOT_JSON, body_check, latency_check, reason_of, status_check
@@ -45,7 +46,8 @@ class HttpProbe:
         service = self.service
         expect = service.expect
         started = time.perf_counter()
-        response, read = await self._request(request_timeout)
+        headers = await bearer.request_headers(service, dict(service.headers), self.ctx.now())
+        response, read = await self._request(request_timeout, headers)
         latency_ms = (time.perf_counter() - started) * 1000
         body = self._json_body(response, read)
         reading = parse_rate_limits(
@@ -59,6 +61,9 @@ class HttpProbe:
         status_code = response.status_code
         checks: list[Check] = [status_check(status_code, response.reason_phrase, expect.status)]
         if not checks[-1].ok:
+            if refusal.is_refusal(status_code):
+                bearer.forget(service)
+                raise refusal.http_refusal(response, reading, latency_ms, tuple(checks))
             raise ProbeError(
                 checks[-1].message,
                 retryable=_retryable_status(status_code) and reading.retry_after is None,
@@ -84,6 +89,9 @@ class HttpProbe:
         details = HttpDetails(http_version=response.http_version, body_truncated_at=read.truncated_at)
         if expect.max_latency is not None:
             checks.append(latency_check(latency_ms, expect.max_latency))
+        checks += token_health.token_checks(
+            token_health.bearer_of(headers), response.headers, self.ctx.now(), service.token_warn
+        )
         reason = reason_of(checks)
         return ProbeOutcome(
             status=Status.DEGRADED if reason else Status.UP,
@@ -96,14 +104,13 @@ class HttpProbe:
             checks=tuple(checks),
         )
 
-    async def _request(self, timeout: float) -> tuple[httpx2.Response, CappedBody]:
+    async def _request(self, timeout: float, headers: dict[str, str]) -> tuple[httpx2.Response, CappedBody]:
         """Send the request (following same-origin redirects) and read at most `max_body` of the answer.
 
         Bodies are streamed: a redirect's body is never read, a final one only up to the cap.
         """
         service = self.service
         url = httpx2.URL(service.url)
-        headers = dict(service.headers)
         content = service.body.encode() if service.body is not None else None
         method = service.method.upper()
         client = self.ctx.http()

@@ -14,16 +14,17 @@ import fcntl
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx2
 
-from core.details import McpDetails, ServerInfo, ToolInfo
+from core.details import Details, HttpDetails, McpDetails, ServerInfo, ToolInfo
 from core.history.lock import read_holder
 from core.history.paths import lock_path
+from core.kinds.auth import auth_from_json
 from core.ratelimit import RateLimit
 from core.results import Check, ProbeResult, Status
 from core.sanitize import clean_tree
@@ -113,7 +114,7 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
         info=info,
         status=status,
         reason=reason,
-        tally=ProbeTally(last_checked=checked_at, details=_mcp_details(item.get("mcp_details"))),
+        tally=ProbeTally(last_checked=checked_at, details=_details(item)),
         paused=bool(item.get("paused")),
         last_result=result,
         history=(result,) if result is not None else (),
@@ -127,6 +128,15 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
         rate_limits=tuple(_limit(limit) for limit in item.get("rate_limits") or () if isinstance(limit, dict)),
         gate_until=parse_time(item.get("rate_limited_until")),
     )
+
+
+def _details(item: dict[str, Any]) -> Details | None:
+    """The kind's findings: an MCP server's in full, an HTTP API's refusal (`auth`) when there was one."""
+    auth = auth_from_json(item.get("auth"))
+    mcp = _mcp_details(item.get("mcp_details"))
+    if mcp is not None:
+        return replace(mcp, auth=auth)
+    return HttpDetails(auth=auth) if auth is not None else None
 
 
 def _mcp_details(given: Any) -> McpDetails | None:

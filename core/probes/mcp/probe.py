@@ -13,19 +13,31 @@ the handshake era, `server/discover` in the 2026 era), reconnecting through
 the engine's breaker and retry policy when it dies; a `fresh` probe connects,
 checks and disconnects every time. Once a server's era is known, later
 connections are made in that era directly, so a legacy server never pays for
-the `auto` probe.
+the `auto` probe. Likewise a `url` without a transport is tried over
+streamable HTTP, then SSE (see session); the transport that answered is used
+directly until a probe fails, when it is detected anew.
+
+A remote server's bearer token (a `token_command`'s, or the configured header)
+is checked for expiry on every probe (`core.probes.auth`); a 401/403 is
+"unauthorized: ...", explained with the server's OAuth metadata.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
+import httpx2
+
+from core.auth import store as oauth_store
 from core.config import McpService
 from core.deadline import Deadline
 from core.events import LogLevel
 from core.probes import expectations
+from core.probes.auth import bearer, mcp_refusal, refusal, token_health
 from core.probes.base import ProbeContext
+from core.probes.errors import leaf
 from core.probes.mcp.changes import InventoryWatch
 from core.probes.mcp.details import mcp_details
 from core.probes.mcp.failures import lost_reason, stage_failure
@@ -47,6 +59,8 @@ class McpProbe:
         self.ctx = ctx
         self._session: McpSession | None = None
         self._mode = "auto"
+        self._detected: str | None = None
+        """The transport that answered an untyped `url` (http or sse), until a probe fails."""
         self._ever_connected = False
         self._text = ServerText(ctx)
         self._watch = InventoryWatch(service.name, ctx)
@@ -82,6 +96,7 @@ class McpProbe:
             call = await self._call(session, stages) if self.service.call else None
             outcome = self._outcome(session, inventory, stages.timings, call, started, cold_start)
         except BaseException:
+            self._detected = None  # an untyped url's transport is detected anew after a failure
             if self._session is not None:
                 # A failed check leaves nothing half-open: the next probe starts clean. No grace for a
                 # server that just failed (a hung one would ignore it): kill first, then unwind. The
@@ -104,8 +119,18 @@ class McpProbe:
 
     async def _connect(self, deadline: Deadline, stages: Stages) -> McpSession:
         service = self.service
+        headers = None
+        if service.transport != "stdio":
+            headers = await bearer.request_headers(service, dict(service.headers), self.ctx.now())
+            if not any(name.lower() == "authorization" for name in headers) and not service.token_command:
+                # Signed in with `lookout login`: the stored token, refreshed first if it is about to expire.
+                signed_in = await oauth_store.bearer(service.url or "", self.ctx.http())
+                if signed_in is not None:
+                    headers["Authorization"] = f"Bearer {signed_in}"
         session = McpSession(
             service,
+            transports=self._transports(),
+            headers=headers,
             mode=self._mode,
             # The SDK's own per-request limit must not undercut ours: the handshake may take startup_timeout.
             timeout=max(service.timeout, service.startup_timeout),
@@ -133,9 +158,23 @@ class McpProbe:
             stages.timings["handshake"] = session.handshake_ms
         # Later connections skip the auto probe: a handshake-era server goes straight to initialize.
         self._mode = "legacy" if session.era() == "handshake" else "auto"
+        if service.sse_fallback:
+            self._detected = session.transport
         version = client.protocol_version
         self.ctx.log(LogLevel.DEBUG, f"connected: protocol {version} ({session.era()} era)", "engine")
         return session
+
+    def _transports(self) -> tuple[str, ...]:
+        """What a new session tries: an untyped url streamable HTTP then SSE, unless one already answered."""
+        if not self.service.sse_fallback:
+            return (self.service.transport,)
+        return (self._detected,) if self._detected else ("http", "sse")
+
+    def _transport_label(self, session: McpSession) -> str:
+        """How the details name the transport: "sse (fallback)" when an untyped url answered over SSE."""
+        if self.service.sse_fallback and session.transport == "sse":
+            return "sse (fallback)"
+        return session.transport
 
     async def _call(self, session: McpSession, stages: Stages) -> Check:
         """The deep check: call the configured tool and judge its answer."""
@@ -159,13 +198,17 @@ class McpProbe:
     ) -> ProbeOutcome:
         latency_ms = (time.perf_counter() - started) * 1000
         checks = self._judge(inventory, call, latency_ms)
+        checks += token_health.token_checks(
+            token_health.bearer_of(session.headers), session.health_headers, self.ctx.now(), self.service.token_warn
+        )
         reason = expectations.reason_of(checks)
+        details = mcp_details(session, inventory, cold_start, self.service)
         return ProbeOutcome(
             status=Status.DEGRADED if reason else Status.UP,
             reason=reason,
             latency_ms=latency_ms,
             timings=timings,
-            details=mcp_details(session, inventory, cold_start, self.service),
+            details=replace(details, transport=self._transport_label(session)),
             checks=checks,
         )
 
@@ -188,7 +231,24 @@ class McpProbe:
 
     async def _failure(self, what: str, exc: Exception) -> ProbeError:
         command = self.service.command if self.service.transport == "stdio" else None
-        return await stage_failure(exc, what, self._session, command, self._text)
+        session = self._session
+        failure = await stage_failure(exc, what, session, command, self._text)
+        if session is None or command is not None:
+            return failure
+        if session.fallback_from is not None and not refusal.is_refusal(failure.http_status):
+            status, phrase = session.fallback_from
+            failure.reason += f" (over SSE, after streamable HTTP answered HTTP {status} {phrase})".replace("  ", " ")
+        if refusal.is_refusal(failure.http_status):
+            bearer.forget(self.service)
+            error = leaf(exc)
+            challenge = session.www_authenticate
+            if isinstance(error, httpx2.HTTPStatusError):  # SSE: the SDK's client raised the GET's status
+                challenge = error.response.headers.get("www-authenticate", "")
+            label = self._transport_label(session)
+            failure = await mcp_refusal.explain(
+                failure, challenge, self.ctx.http(), self.service.url or "", label, self.service.name
+            )
+        return failure
 
     async def _drop(self, *, graceful: bool = True) -> None:
         session, self._session = self._session, None

@@ -13,6 +13,11 @@ and drops the status. A monitor needs it (a 401 is not worth a retry, a 503
 is), so the session watches every POST's answer: a 4xx is remembered, and an
 authentication refusal during the handshake ends the connection at once, so
 the SDK's era fallback does not repeat a request the server already refused.
+
+A `url` written without a transport is tried as streamable HTTP first; when its
+POSTs are answered 400, 404 or 405 (an SSE-only server, as MCP clients and the
+Inspector assume) the same session tries the legacy SSE transport. A 401 or 403
+never falls back: that is the credentials, not the transport.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from core.config import McpService
+from core.probes.auth.token_health import HEALTH_HEADERS
 from core.probes.mcp.stdio import ServerProcess, stdio_transport
 
 CLOSE_GRACE = 4.0
@@ -41,6 +47,8 @@ FINAL_REFUSALS = frozenset({401, 403, 407, 429})
 """Answers no era fallback can change: the credentials are wrong, or the server said "not now",
 whatever the method. Asking again at once (the SDK's fallback to `initialize`) would only spend a
 request the server refused."""
+FALLBACK_STATUSES = frozenset({400, 404, 405})
+"""A streamable-HTTP POST answered with one of these may mean an SSE-only server: try SSE next."""
 
 
 class HttpRefused(Exception):
@@ -62,10 +70,24 @@ class McpSession:
         on_stderr: Callable[[str], None],
         on_message: Callable[[Any], Any],
         on_log: Callable[[Any], Any],
+        transports: tuple[str, ...] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
+        """`transports`: the ones to try in order (default: the service's own); `headers`: what every HTTP
+        request sends (default: the service's), e.g. with a bearer token added."""
         self.service = service
         self.mode = mode
         self.timeout = timeout
+        self.transports = transports or (service.transport,)
+        self.headers = dict(service.headers) if headers is None else headers
+        self.transport = self.transports[0]
+        """The transport in use (the one that answered, once open)."""
+        self.fallback_from: tuple[int, str] | None = None
+        """The HTTP error that made this session leave streamable HTTP for SSE, if it did."""
+        self.www_authenticate = ""
+        """The `WWW-Authenticate` header of the last 401/403 seen (server text, unsanitized)."""
+        self.health_headers: dict[str, str] = {}
+        """The token-health headers (GitHub's expiry and scopes) of the last successful POST."""
         self.process = ServerProcess() if service.transport == "stdio" else None
         self._on_stderr = on_stderr
         self._on_message = on_message
@@ -154,19 +176,17 @@ class McpSession:
 
     async def _own(self) -> None:
         try:
-            client = Client(
-                self._timed(self._transport()),
-                mode=self.mode,
-                cache=None,  # a monitor must see the server, not a cache
-                read_timeout_seconds=self.timeout,
-                message_handler=self._handle_message,
-                logging_callback=self._handle_log,
-                client_info=types.Implementation(name="lookout", version=_version()),
-            )
-            async with client:
-                self.connected_at = time.perf_counter()
-                self._ready.set_result(client)
-                await self._closing.wait()
+            for index, transport in enumerate(self.transports):
+                self.transport = transport
+                try:
+                    await self._serve(transport)
+                    break
+                except Exception:
+                    if index + 1 >= len(self.transports) or not self._may_fall_back():
+                        raise
+                    self.fallback_from, self.http_error = self.http_error, None
+                    self.transport_ready_at = None
+                    self.started_at = time.perf_counter()
         except BaseException as exc:
             if not self._ready.done():
                 if isinstance(exc, asyncio.CancelledError):
@@ -181,21 +201,45 @@ class McpSession:
             if self._ready.done() and not self._ready.cancelled():
                 self._ready.exception()  # mark retrieved: failures are reported by the probe, not by asyncio
 
-    def _transport(self) -> Any:
-        service = self.service
-        if service.transport == "stdio":
+    async def _serve(self, transport: str) -> None:
+        """Connect over `transport`, hand the client over, and hold the session until asked to close."""
+        client = Client(
+            self._timed(self._transport(transport)),
+            mode=self.mode,
+            cache=None,  # a monitor must see the server, not a cache
+            read_timeout_seconds=self.timeout,
+            message_handler=self._handle_message,
+            logging_callback=self._handle_log,
+            client_info=types.Implementation(name="lookout", version=_version()),
+        )
+        async with client:
+            self.connected_at = time.perf_counter()
+            self._ready.set_result(client)
+            await self._closing.wait()
+
+    def _may_fall_back(self) -> bool:
+        """Streamable HTTP failed before the handshake, with a status an SSE-only server answers."""
+        return (
+            not self._ready.done()
+            and not self._closing.is_set()
+            and self.connected_at is None
+            and self.http_error is not None
+            and self.http_error[0] in FALLBACK_STATUSES
+        )
+
+    def _transport(self, transport: str) -> Any:
+        if transport == "stdio":
             assert self.process is not None
-            return stdio_transport(service, self.process, self._on_stderr)
-        if service.transport == "sse":
+            return stdio_transport(self.service, self.process, self._on_stderr)
+        if transport == "sse":
             return self._sse_transport()
         return self._http_transport()
 
     @asynccontextmanager
     async def _sse_transport(self) -> AsyncIterator[Any]:
         """The legacy HTTP+SSE transport (2024-11-05 servers): the SDK's client, with the service's headers."""
-        service = self.service
         async with sse_client(
-            service.url or "", headers=dict(service.headers) or None, timeout=self.timeout, sse_read_timeout=3600
+            self.service.url or "", headers=dict(self.headers) or None, timeout=self.timeout, sse_read_timeout=3600
         ) as streams:
             yield streams
 
@@ -203,7 +247,7 @@ class McpSession:
     async def _http_transport(self) -> AsyncIterator[Any]:
         """Streamable HTTP through httpx2 (TLS verified), with the service's headers and every POST's status seen."""
         client = httpx2.AsyncClient(
-            headers=dict(self.service.headers),
+            headers=dict(self.headers),
             timeout=httpx2.Timeout(self.timeout, read=max(self.timeout, 30.0)),
             follow_redirects=False,
             event_hooks={"response": [self._observe_response]},
@@ -216,6 +260,10 @@ class McpSession:
             return  # the optional GET stream and the closing DELETE say nothing about the server's health
         status = response.status_code
         self.http_error = (status, response.reason_phrase) if status >= 400 else None
+        if status in (401, 403):
+            self.www_authenticate = response.headers.get("www-authenticate", "")
+        elif status < 400:
+            self.health_headers = {name: response.headers[name] for name in HEALTH_HEADERS if name in response.headers}
         if status in FINAL_REFUSALS and self.connected_at is None:
             raise HttpRefused(status, response.reason_phrase)
 
