@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS inventory (
     resources INTEGER NOT NULL, prompts INTEGER NOT NULL, changes TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS inventory_by_service ON inventory (service, at);
+-- tool pins
+CREATE TABLE IF NOT EXISTS tool_pins (
+    service TEXT PRIMARY KEY, approved_at REAL NOT NULL, approved_fingerprint TEXT NOT NULL,
+    approved_tools TEXT NOT NULL, seen_at REAL NOT NULL, seen_fingerprint TEXT NOT NULL, seen_tools TEXT NOT NULL
+);
 """
 
 

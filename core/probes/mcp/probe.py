@@ -31,10 +31,14 @@ from core.probes.mcp.details import mcp_details
 from core.probes.mcp.failures import lost_reason, stage_failure
 from core.probes.mcp.inventory import Inventory
 from core.probes.mcp.listing import list_inventory
+from core.probes.mcp.pinning import PinVerdict, ToolPinning
 from core.probes.mcp.server_text import ServerText
 from core.probes.mcp.session import McpSession
 from core.probes.mcp.stages import Stages
 from core.results import Check, ProbeError, ProbeOutcome, Status
+
+RELIST_GAP = 1.0
+"""Seconds: at most one immediate re-list per this long on `notifications/tools/list_changed`."""
 
 
 def create_mcp_probe(service: McpService, ctx: ProbeContext) -> McpProbe:
@@ -48,8 +52,10 @@ class McpProbe:
         self._session: McpSession | None = None
         self._mode = "auto"
         self._ever_connected = False
-        self._text = ServerText(ctx)
+        self._text = ServerText(ctx, on_tools_changed=self._tools_changed)
         self._watch = InventoryWatch(service.name, ctx)
+        self._pins = ToolPinning(service.name, ctx)
+        self._relisted_at = -RELIST_GAP
 
     def attempt_budget(self) -> float:
         """The next attempt's deadline: `timeout`, plus `startup_timeout` when it must start a new session."""
@@ -77,10 +83,11 @@ class McpProbe:
             if not started_now:
                 await stages.run("ping" if session.era() == "handshake" else "server/discover", session.ping())
             assert session.client is not None
-            inventory = await list_inventory(session.client, stages)
+            inventory = await list_inventory(session.client, stages, self.ctx.redact)
             self._watch.observe(inventory)
+            pin = await self._pins.judge(inventory.tool_set())
             call = await self._call(session, stages) if self.service.call else None
-            outcome = self._outcome(session, inventory, stages.timings, call, started, cold_start)
+            outcome = self._outcome(session, inventory, stages.timings, call, started, cold_start, pin)
         except BaseException:
             if self._session is not None:
                 # A failed check leaves nothing half-open: the next probe starts clean. No grace for a
@@ -100,7 +107,21 @@ class McpProbe:
         await self._drop()
 
     async def aclose(self) -> None:
+        await self._pins.aclose()
         await self._drop()
+
+    def _tools_changed(self) -> None:
+        """The server said its tool list changed: on a persistent session, list again now, not at the next
+        interval. At most one such request per `RELIST_GAP` seconds: a server announcing changes in a loop
+        must not turn the monitor into a load generator."""
+        if self.service.session != "persistent":
+            return  # a fresh session only hears this during its own probe, which is listing anyway
+        now = time.monotonic()
+        if now - self._relisted_at < RELIST_GAP:
+            return
+        self._relisted_at = now
+        self.ctx.log(LogLevel.INFO, "the server's tools changed: listing them again now", "engine")
+        self.ctx.probe_now()
 
     async def _connect(self, deadline: Deadline, stages: Stages) -> McpSession:
         service = self.service
@@ -156,23 +177,26 @@ class McpProbe:
         call: Check | None,
         started: float,
         cold_start: float | None,
+        pin: PinVerdict | None,
     ) -> ProbeOutcome:
         latency_ms = (time.perf_counter() - started) * 1000
-        checks = self._judge(inventory, call, latency_ms)
+        checks = self._judge(inventory, call, latency_ms, pin)
         reason = expectations.reason_of(checks)
         return ProbeOutcome(
             status=Status.DEGRADED if reason else Status.UP,
             reason=reason,
             latency_ms=latency_ms,
             timings=timings,
-            details=mcp_details(session, inventory, cold_start, self.service),
+            details=mcp_details(session, inventory, cold_start, self.service, pin),
             checks=checks,
         )
 
-    def _judge(self, inventory: Inventory, call: Check | None, latency_ms: float) -> tuple[Check, ...]:
+    def _judge(
+        self, inventory: Inventory, call: Check | None, latency_ms: float, pin: PinVerdict | None
+    ) -> tuple[Check, ...]:
         """Every configured expectation, in the order a reason lists failures."""
         expect = self.service.expect
-        checks: list[Check] = []
+        checks: list[Check] = [pin.check] if pin is not None else []
         if expect.tools:
             checks.append(expectations.tools_present_check(expect.tools, (tool.name for tool in inventory.tools)))
         if expect.min_tools is not None:
