@@ -21,6 +21,7 @@ the machine's load.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import random
@@ -274,13 +275,20 @@ def _rug_pull(server: MCPServer, state: str, *, notify: bool) -> None:
     watching: list[Any] = []
 
     async def watch(session: Any) -> None:
+        from mcp.shared.subscriptions import ToolsListChanged
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
         last = variant()
         while True:
             await anyio.sleep(0.1)
             now = variant()
             if now != last:
                 last = now
-                await session.send_tool_list_changed()
+                # 2026 era: to `subscriptions/listen` streams; handshake era: on the session itself.
+                await server._subscriptions.publish(ToolsListChanged())
+                if getattr(session, "protocol_version", None) not in MODERN_PROTOCOL_VERSIONS:
+                    with contextlib.suppress(Exception):
+                        await session.send_tool_list_changed()
 
     async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
         if notify and not watching:

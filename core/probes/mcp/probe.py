@@ -37,6 +37,8 @@ from core.probes.mcp.session import McpSession
 from core.probes.mcp.stages import Stages
 from core.results import Check, ProbeError, ProbeOutcome, Status
 
+LISTEN_CLOSE = 2.0
+"""Seconds a closing `subscriptions/listen` stream may take (the session closes after it, whatever it did)."""
 RELIST_GAP = 1.0
 """Seconds: at most one immediate re-list per this long on `notifications/tools/list_changed`."""
 
@@ -56,6 +58,7 @@ class McpProbe:
         self._watch = InventoryWatch(service.name, ctx)
         self._pins = ToolPinning(service.name, ctx)
         self._relisted_at = -RELIST_GAP
+        self._listening: asyncio.Task[None] | None = None
 
     def attempt_budget(self) -> float:
         """The next attempt's deadline: `timeout`, plus `startup_timeout` when it must start a new session."""
@@ -156,7 +159,25 @@ class McpProbe:
         self._mode = "legacy" if session.era() == "handshake" else "auto"
         version = client.protocol_version
         self.ctx.log(LogLevel.DEBUG, f"connected: protocol {version} ({session.era()} era)", "engine")
+        if service.session == "persistent" and session.era() == "modern":
+            self._listening = asyncio.create_task(self._listen(session), name=f"mcp-listen:{service.name}")
         return session
+
+    async def _listen(self, session: McpSession) -> None:
+        """In the 2026 era a server tells of tool changes only on a `subscriptions/listen` stream: keep one
+        open for a persistent session. A server that offers none (or a stream that drops) is listed at its
+        interval as before; the session's own health is the probe's business, not this task's."""
+        client = session.client
+        if client is None:
+            return
+        try:
+            async with client.listen(tools_list_changed=True) as subscription:
+                async for _event in subscription:
+                    self._tools_changed()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self.ctx.log(LogLevel.DEBUG, f"no tools/list_changed stream: {type(error).__name__}", "engine")
 
     async def _call(self, session: McpSession, stages: Stages) -> Check:
         """The deep check: call the configured tool and judge its answer."""
@@ -215,6 +236,10 @@ class McpProbe:
         return await stage_failure(exc, what, self._session, command, self._text)
 
     async def _drop(self, *, graceful: bool = True) -> None:
+        listening, self._listening = self._listening, None
+        if listening is not None and not listening.done():
+            listening.cancel()
+            await asyncio.wait({listening}, timeout=LISTEN_CLOSE)
         session, self._session = self._session, None
         if session is not None:
             if not graceful and session.process is not None:
