@@ -186,3 +186,23 @@ def test_context_is_counted_on_the_text_a_model_sees_not_json_escapes() -> None:
     assert tool.context_chars == ascii_twin.context_chars  # each character counts once, whatever its script
     details = McpDetails(tools=(tool,))
     assert details.safe(same).tools[0].context_chars == tool.context_chars
+
+
+def test_an_attached_monitor_reads_the_pin_and_its_changes_back() -> None:
+    import dataclasses
+
+    from core.details import ToolChange
+    from core.serve.client import _mcp_details
+
+    details = McpDetails(
+        pin="changed",
+        tools_fingerprint="f" * 32,
+        tool_changes=(ToolChange("t", "changed", "annotations.destructiveHint", "true", "false"),),
+    )
+    assert _mcp_details(json_round_trip(dataclasses.asdict(details))) == details
+
+
+def json_round_trip(value: object) -> object:
+    import json
+
+    return json.loads(json.dumps(value))
