@@ -28,6 +28,7 @@ import random
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -198,7 +199,7 @@ def build_server(name: str, *, era: str = "auto", **options: Any) -> MCPServer:
 
 
 def _changing(server: MCPServer, every: float) -> None:
-    """A tool appears and disappears, and another's schema changes, every `every` seconds."""
+    """A tool appears and disappears, and another's schema changes, every `every` seconds (and it says so)."""
     from mcp_types import ListToolsResult, PaginatedRequestParams
 
     started = time.monotonic()
@@ -214,9 +215,14 @@ def _changing(server: MCPServer, every: float) -> None:
         _tool("beta-feature", "An experimental tool that comes and goes.", input="string"),
     ]
 
+    def phase() -> int:
+        return int((time.monotonic() - started) / every) % 2
+
+    announce = _change_announcer(server, phase)
+
     async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
-        phase = int((time.monotonic() - started) / every) % 2
-        return ListToolsResult(tools=changed if phase else base)
+        announce(ctx.session)
+        return ListToolsResult(tools=changed if phase() else base)
 
     server._lowlevel_server.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
 
@@ -256,13 +262,44 @@ def rug_pull_tools(variant: str) -> list[Tool]:
     return tools
 
 
+def _change_announcer(server: MCPServer, current: Callable[[], object]) -> Callable[[Any], None]:
+    """`announce(session)`: from the first call on, watch `current()` and tell of each change as a server
+    whose tools changed under it does: on `subscriptions/listen` streams (2026 era) and, in the handshake
+    era, as `notifications/tools/list_changed` on the session it was first called with."""
+    import asyncio
+
+    import anyio
+
+    tasks: list[asyncio.Task[None]] = []
+
+    async def watch(session: Any) -> None:
+        from mcp.shared.subscriptions import ToolsListChanged
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        last = current()
+        while True:
+            await anyio.sleep(0.1)
+            now = current()
+            if now != last:
+                last = now
+                await server._subscriptions.publish(ToolsListChanged())
+                if getattr(session, "protocol_version", None) not in MODERN_PROTOCOL_VERSIONS:
+                    with contextlib.suppress(Exception):
+                        await session.send_tool_list_changed()
+
+    def announce(session: Any) -> None:
+        if not tasks:
+            tasks.append(asyncio.get_running_loop().create_task(watch(session)))
+
+    return announce
+
+
 def _rug_pull(server: MCPServer, state: str, *, notify: bool) -> None:
     """Tools that change when the file `state` says so (one of RUG_PULL_VARIANTS); read at every tools/list.
 
     With `notify`, a watcher started by the first tools/list sends `notifications/tools/list_changed` on that
     session whenever the file's word changes, as a server whose tools changed under it would.
     """
-    import anyio
     from mcp_types import ListToolsResult, PaginatedRequestParams
 
     def variant() -> str:
@@ -272,29 +309,11 @@ def _rug_pull(server: MCPServer, state: str, *, notify: bool) -> None:
         except OSError:
             return "base"
 
-    watching: list[Any] = []
-
-    async def watch(session: Any) -> None:
-        from mcp.shared.subscriptions import ToolsListChanged
-        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
-        last = variant()
-        while True:
-            await anyio.sleep(0.1)
-            now = variant()
-            if now != last:
-                last = now
-                # 2026 era: to `subscriptions/listen` streams; handshake era: on the session itself.
-                await server._subscriptions.publish(ToolsListChanged())
-                if getattr(session, "protocol_version", None) not in MODERN_PROTOCOL_VERSIONS:
-                    with contextlib.suppress(Exception):
-                        await session.send_tool_list_changed()
+    announce = _change_announcer(server, variant)
 
     async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
-        if notify and not watching:
-            import asyncio
-
-            watching.append(asyncio.get_running_loop().create_task(watch(ctx.session)))
+        if notify:
+            announce(ctx.session)
         return ListToolsResult(tools=rug_pull_tools(variant()))
 
     server._lowlevel_server.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
