@@ -88,7 +88,12 @@ class McpProbe:
             assert session.client is not None
             inventory = await list_inventory(session.client, stages, self.ctx.redact)
             self._watch.observe(inventory)
-            pin = await self._pins.judge(inventory.tool_set())
+            pin = None
+            if not inventory.limits:  # a list cut short is not the server's tool list: nothing to compare
+                with deadline.paused():  # reading the pin is Lookout's bookkeeping, not the server's time
+                    pin_started = time.perf_counter()
+                    pin = await self._pins.judge(inventory.tool_set())
+                    started += time.perf_counter() - pin_started  # nor its latency
             call = await self._call(session, stages) if self.service.call else None
             outcome = self._outcome(session, inventory, stages.timings, call, started, cold_start, pin)
         except BaseException:
