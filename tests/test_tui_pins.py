@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import fleet_samples
+import pytest
 from rich.console import Console
 from test_tui import wait_for
 
@@ -63,6 +64,7 @@ def rendered(screen: DetailScreen) -> str:
     return console.export_text()
 
 
+@pytest.mark.slow  # runs the app
 async def test_approve_asks_first_then_tells_the_source() -> None:
     source = StaticSource(changed_fleet(), clock=fleet_samples.clock())
     app = LookoutApp(source, live=False)
@@ -83,6 +85,7 @@ async def test_approve_asks_first_then_tells_the_source() -> None:
         await wait_for(lambda: ("approve", "docs-mcp") in source.actions, pilot)
 
 
+@pytest.mark.slow  # runs the app
 async def test_approve_on_a_service_without_changes_does_nothing() -> None:
     source = StaticSource(fleet_samples.fleet(), clock=fleet_samples.clock())
     app = LookoutApp(source, live=False)
