@@ -25,7 +25,9 @@ Redact = Callable[[str], str]
 SCHEMA_NAME_KEYS = frozenset({"name", "title", "version"})
 """Strings under these keys of a tool's input schema are names (one line); other strings are text blocks."""
 CHARS_PER_TOKEN = 4
-"""The usual rule of thumb for English text and JSON with current tokenizers."""
+"""The usual rule of thumb for English text and JSON with current tokenizers. It is applied to the text as
+a model sees it: JSON with every character as itself (an "é" is one character, not the six of `\\u00e9`
+that an ASCII-only encoding would spell), so non-ASCII descriptions are not over-counted."""
 
 
 class Details(Protocol):
@@ -145,12 +147,16 @@ class ToolInfo:
     name: str
     description: str = ""
     input_schema: Mapping[str, Any] = field(default_factory=dict)
+    raw_fingerprint: str = ""
+    """A hash of the tool as the server sent it (core.pins.prints: name, title, description, schemas,
+    annotations), before anything was made safe or clipped; "" for a tool built without one."""
 
     @property
     def context_text(self) -> str:
-        """Roughly what a client puts in a model's context for this tool: name, description, schema as compact JSON."""
+        """Roughly what a client puts in a model's context for this tool: name, description, schema as compact
+        JSON, characters as themselves (see CHARS_PER_TOKEN)."""
         as_listed = {"name": self.name, "description": self.description, "input_schema": self.input_schema}
-        return json.dumps(as_listed, separators=(",", ":"), sort_keys=True, default=str)
+        return json.dumps(as_listed, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
 
     @property
     def context_chars(self) -> int:
@@ -163,8 +169,11 @@ class ToolInfo:
 
     @property
     def fingerprint(self) -> str:
-        """Changes whenever anything an agent sees of the tool changes (the probe reports such changes)."""
-        return hashlib.sha1(self.context_text.encode(), usedforsecurity=False).hexdigest()
+        """Changes whenever anything an agent sees of the tool changes (the probe reports such changes):
+        the raw fingerprint when the probe took one, else a hash of the shown text."""
+        if self.raw_fingerprint:
+            return self.raw_fingerprint
+        return hashlib.sha1(self.context_text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
     def safe(self, redact: Redact) -> Self:
         schema = clean_tree(dict(self.input_schema), redact=redact, name_keys=SCHEMA_NAME_KEYS)
@@ -173,6 +182,30 @@ class ToolInfo:
             name=clean_line(redact(str(self.name)), NAME_LIMIT),
             description=safe_block(self.description or "", redact),
             input_schema=schema,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChange:
+    """One difference between an MCP server's approved tools (its pin) and the tools it lists now."""
+
+    tool: str
+    change: str
+    """added, removed or changed."""
+    field: str = ""
+    """For a change: the field that differs (`description`, `annotations.destructiveHint`...)."""
+    approved: str = ""
+    """The field's value as approved, as shown (one line, clipped)."""
+    now: str = ""
+
+    def safe(self, redact: Redact) -> Self:
+        return replace(
+            self,
+            tool=clean_line(redact(self.tool), NAME_LIMIT),
+            change=clean_line(self.change, NAME_LIMIT),
+            field=clean_line(redact(self.field), NAME_LIMIT),
+            approved=clean_line(redact(self.approved), TEXT_LIMIT),
+            now=clean_line(redact(self.now), TEXT_LIMIT),
         )
 
 
@@ -205,6 +238,12 @@ class McpDetails:
     stderr_lines: int | None = None
     auth: AuthDetails | None = None
     """Why the server refused the credentials (a 401/403, with its OAuth metadata), else None."""
+    pin: str | None = None
+    """The tools against their pin: "pinned" (first seen, now approved), "approved" (as approved), "changed"
+    (differs from what was approved: `tool_changes` says how); None when no pins are kept."""
+    tools_fingerprint: str | None = None
+    """The fingerprint of the tools listed (what an approval of this result approves)."""
+    tool_changes: tuple[ToolChange, ...] = ()
 
     @property
     def tool_count(self) -> int:
@@ -237,4 +276,7 @@ class McpDetails:
             prompts=safe_names(self.prompts, redact),
             inventory_limits=tuple(safe_block(limit, redact) for limit in self.inventory_limits),
             auth=safe_auth(self.auth, redact),
+            pin=safe_name(self.pin, redact),
+            tools_fingerprint=safe_name(self.tools_fingerprint, redact),
+            tool_changes=tuple(change.safe(redact) for change in self.tool_changes),
         )

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
@@ -61,6 +61,9 @@ from core.recorder import Recorder
 from core.results import ProbeResult, RateLimited, Status
 from core.snapshot import FleetSnapshot, ServiceInfo, ServiceSnapshot
 from core.state import ServiceState, apply_dependencies
+
+if TYPE_CHECKING:
+    from core.pins.store import PinStore
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +109,12 @@ class Engine:
         clock: Clock | None = None,
         uniform: Callable[[float, float], float] = random.uniform,
         http_transport: httpx2.AsyncBaseTransport | None = None,
+        pins: PinStore | None = None,
     ) -> None:
         """`clock` tells the time and does the scheduler's waiting; `uniform(a, b)` draws the jitter.
         Both are injectable so a test can run the schedule on a fake clock, exactly. `http_transport`
-        replaces the network under the shared HTTP client (e.g. `httpx2.MockTransport`)."""
+        replaces the network under the shared HTTP client (e.g. `httpx2.MockTransport`). `pins`: the tool
+        pins MCP inventories are compared with (see `use_pins`)."""
         self._config = config
         self._clock = clock or SystemClock()
         self._uniform = uniform
@@ -122,6 +127,7 @@ class Engine:
         self._running = False
         self._http: httpx2.AsyncClient | None = None
         self._http_transport = http_transport
+        self._pins = pins
         self._semaphore = ResizableSemaphore(config.concurrency)
         self._start_slots = ResizableSemaphore(_max_starting(config))
         self._reloading = asyncio.Lock()
@@ -226,6 +232,17 @@ class Engine:
         service = self._services.get(name)
         if service is not None:
             service.state.history.extend(results)
+
+    @property
+    def pins(self) -> PinStore | None:
+        return self._pins
+
+    def use_pins(self, pins: PinStore | None) -> None:
+        """Compare every MCP server's tools with `pins` from its next probe on (None: keep no pins).
+
+        Without pins a changed tool list is only logged; with them it is degraded until approved.
+        """
+        self._pins = pins
 
     def snapshot(self) -> FleetSnapshot:
         own = {name: (s.state.status, s.state.reason) for name, s in self._services.items()}
@@ -385,6 +402,8 @@ class Engine:
             redact=self._redact,
             now=self._clock.now,
             start_slots=self._start_slots,
+            pins=lambda: self._pins,
+            probe_now=partial(self._wake, name),
         )
         probe = kind_named(config.kind).probe_factory()(config, context)
         breaker = ServiceBreaker(
@@ -528,6 +547,12 @@ class Engine:
         self._publish(PauseChanged(at=self._clock.now(), service=service.state.name, paused=paused))
         if not paused and self._running:
             service.wake.set()  # resuming probes at once: the operator wants to see it now
+
+    def _wake(self, name: str) -> None:
+        """A probe's own request for a probe now; only a running schedule takes it (a `run_once` has none)."""
+        service = self._services.get(name)
+        if self._running and service is not None and not service.retired:
+            service.wake.set()
 
     def _breaker_changed(self, name: str, old: str, new: str) -> None:
         now = self._clock.now()

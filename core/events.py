@@ -120,6 +120,26 @@ class InventoryChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolsUnapproved:
+    """An MCP server lists tools that differ from the ones approved (its pin): published when a probe
+    first finds such a difference, and again when the difference itself changes; not at every probe.
+
+    `changed` names each tool with the fields that differ ("search: description, annotations.destructiveHint").
+    The service is degraded until someone approves (`lookout tools approve NAME`, or the TUI's action);
+    its next probe then finds it up again.
+    """
+
+    at: datetime
+    service: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    approved_at: datetime | None = None
+    """When the tools compared against were approved (or first seen)."""
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class PauseChanged:
     """An operator paused a service's schedule, or resumed it."""
 
@@ -166,6 +186,7 @@ Event = (
     | BreakerChanged
     | RateLimitsUpdated
     | InventoryChanged
+    | ToolsUnapproved
     | PauseChanged
     | OperatorReset
     | ConfigReloaded
@@ -190,6 +211,13 @@ def safe_event(event: Event, redact: Callable[[str], str]) -> Event:
         return replace(
             event,
             kind=clean_line(event.kind, NAME_LIMIT),
+            added=safe_names(event.added, redact),
+            removed=safe_names(event.removed, redact),
+            changed=safe_names(event.changed, redact),
+        )
+    if isinstance(event, ToolsUnapproved):
+        return replace(
+            event,
             added=safe_names(event.added, redact),
             removed=safe_names(event.removed, redact),
             changed=safe_names(event.changed, redact),

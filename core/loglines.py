@@ -22,6 +22,7 @@ from core.events import (
     PauseChanged,
     ReasonChanged,
     StatusChanged,
+    ToolsUnapproved,
 )
 from core.results import Status
 from core.sanitize import LOG_LIMIT, clean_line
@@ -43,6 +44,8 @@ def describe(event: Event) -> tuple[LogLevel, str] | None:
         return (LogLevel.ERROR if event.new == OPEN else LogLevel.INFO), f"breaker {event.old} -> {event.new}"
     if isinstance(event, InventoryChanged):
         return LogLevel.WARNING, f"{event.kind} changed: {_inventory_diff(event)}"
+    if isinstance(event, ToolsUnapproved):
+        return LogLevel.WARNING, f"tools differ from the approved ones: {_unapproved(event)}"
     if isinstance(event, PauseChanged):
         return LogLevel.INFO, "paused" if event.paused else "resumed"
     if isinstance(event, OperatorReset):
@@ -81,6 +84,14 @@ def _inventory_diff(event: InventoryChanged) -> str:
     if event.changed:
         parts.append("changed " + ", ".join(event.changed))
     return "; ".join(parts)
+
+
+def _unapproved(event: ToolsUnapproved) -> str:
+    parts = [f"added {', '.join(event.added)}"] if event.added else []
+    if event.removed:
+        parts.append("removed " + ", ".join(event.removed))
+    parts += [f"changed {change}" for change in event.changed]
+    return "; ".join(parts) + f" (approve with `lookout tools approve {event.service}`)"
 
 
 RELOAD_NAMES_SHOWN = 5

@@ -113,6 +113,14 @@ ACTIONS: tuple[Action, ...] = (
         palette="Reset selected service's breaker",
     ),
     Action(
+        "approve_tools",
+        "A",
+        "Approve tools",
+        "approve the selected MCP server's changed tools (asks first)",
+        palette="Approve selected MCP server's changed tools",
+        show=False,
+    ),
+    Action(
         "cycle_sort",
         "s",
         "Sort",

@@ -26,6 +26,7 @@ from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Input, Static
 
 from core.config import Config, ConfigError
+from core.details import McpDetails
 from core.engine import Engine, ReloadReport
 from core.events import LogLevel
 from core.reload import ConfigWatcher, reload_from_file
@@ -42,6 +43,7 @@ from tui.textual_compat import SecretSafeApp
 
 if TYPE_CHECKING:
     from core.history import HistoryStore
+    from core.pins.store import PinStore
 
 REFRESH_HZ = 4
 WIDE = 150
@@ -271,6 +273,32 @@ class LookoutApp(SecretSafeApp[int]):
             confirmed,
         )
 
+    def action_approve_tools(self) -> None:
+        """Accept what an MCP server lists now as its approved tools, after a confirm naming the changes."""
+        name = self.selected_service()
+        service = self._snapshot.get(name) if name and self._snapshot is not None else None
+        details = service.details if service is not None else None
+        if name is None or not isinstance(details, McpDetails) or details.pin != "changed":
+            self.notify("no changed tools to approve here", timeout=2, markup=False)
+            return
+        fingerprint = details.tools_fingerprint or ""
+        changes = len(details.tool_changes)
+
+        async def confirmed(answer: bool | None) -> None:
+            if answer:
+                message = await self.source.approve_tools(name, fingerprint)
+                self.notify(message, timeout=4, markup=False)
+                self.refresh_view(force=True)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Approve the tools {name} lists now ({changes} changes, shown in its details)? "
+                "It will be probed again at once.",
+                yes="Approve",
+            ),
+            confirmed,
+        )
+
     def action_cycle_sort(self) -> None:
         """Reorders the rows already on screen; the cells wait for the next snapshot as usual."""
         self.sort_mode = SORTS[(SORTS.index(self.sort_mode) + 1) % len(SORTS)]
@@ -451,13 +479,14 @@ def run_app(
     notices: Iterable[str] = (),
     source: FleetSource | None = None,
     follow: Callable[[Engine], Follower] | None = None,
+    pins: PinStore | None = None,
 ) -> int:
     """Open the monitor on `config`, recording into `history` when given; `watch` reloads it when its file
     changes; `notices` open the log pane (e.g. why history is not recorded). Returns the process exit code."""
     if ansi is None:
         ansi = os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
     app = LookoutApp(
-        source or EngineSource(config, history=history, notices=notices),
+        source or EngineSource(config, history=history, notices=notices, pins=pins),
         config_path=config_path,
         ansi=ansi,
         exit_on_signals=True,

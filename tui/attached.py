@@ -83,6 +83,10 @@ class AttachedSource:
     def reset_breaker(self, name: str) -> None:
         self._send(_path(name, "reset"))
 
+    async def approve_tools(self, name: str, fingerprint: str) -> str:
+        """The daemon's API approves nothing: pins are approved where its history file is."""
+        return f"attached to a daemon: approve on its machine with `lookout tools approve {name}`"
+
     # -- background ------------------------------------------------------------------------------
 
     def _send(self, path: str) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from core.bus import ViewSubscription
     from core.config import Config
     from core.history import HistoryStore
+    from core.pins.store import PinStore
     from core.snapshot import FleetSnapshot
     from tui.attached import AttachedSource
 
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         "`lookout discover` lists the MCP servers your clients (Claude, Cursor, VS Code, ...) configure; "
         "`lookout history [SERVICE]` shows recorded uptime, latency and incidents; "
         "`lookout alerts test [CHANNEL]` sends a test notification through an alert channel; "
-        "`lookout login SERVICE` signs in to a remote MCP server that uses OAuth.",
+        "`lookout login SERVICE` signs in to a remote MCP server that uses OAuth; "
+        "`lookout tools diff|approve SERVICE` shows or approves an MCP server's changed tools.",
     )
     parser.add_argument(
         "-c",
@@ -150,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from core.auth.cli import main as login_main
 
         return login_main(args_list[1:], _load)
+    if args_list[:1] == ["tools"]:
+        from core.pins.cli import main as tools_main
+
+        return tools_main(args_list[1:])
     if args_list[:1] == ["demo"]:
         from tui.demo_cli import main as demo_main
 
@@ -194,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     enable_subreaper(sole_owner=True)  # orphans of our servers come to us, to be ended, not to PID 1
     if args.once:
         history = open_recording(args.history, config) if args.history and not args.no_history else None
+        pins = None if args.no_history else pin_store(args.history)
         try:
             return run_once(
                 config,
@@ -203,10 +210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 color=args.color,
                 verbose=args.verbose,
                 history=history,
+                pins=pins,
             )
         finally:
             if history is not None:
                 history.close()
+            if pins is not None:
+                pins.close()
     from tui.app import run_app
 
     try:
@@ -271,6 +281,15 @@ def open_recording(path: str | None, config: Config, warn: Callable[[str], None]
     return open_for(path, config, warn or _warn_on_stderr)
 
 
+def pin_store(path: str | None) -> PinStore:
+    """The tool pins beside the history (the default one unless --history names another): a `--once` run
+    compares with them without recording, so cron runs and restarts see an unapproved change."""
+    from core.history.paths import default_history_path
+    from core.pins.store import PinStore
+
+    return PinStore(Path(path) if path else default_history_path())
+
+
 def _warn_on_stderr(message: str) -> None:
     with contextlib.suppress(OSError):
         print(f"lookout: {message}", file=sys.stderr)
@@ -307,6 +326,7 @@ def run_once(
     color: str = "auto",
     verbose: bool = False,
     history: HistoryStore | None = None,
+    pins: PinStore | None = None,
 ) -> int:
     """Probe once and print the report; the exit code follows the monitoring-plugins convention.
 
@@ -315,7 +335,7 @@ def run_once(
     from core.report import exit_code, render_json, render_nagios, render_table
 
     try:
-        snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose, history))
+        snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose, history, pins))
     except KeyboardInterrupt:
         print("lookout: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -371,7 +391,12 @@ def _report_interrupted(snapshot: FleetSnapshot, fmt: str, signum: signal.Signal
 
 
 async def _probe_once(
-    config: Config, only: Sequence[str] | None, timeout: float, verbose: bool, history: HistoryStore | None = None
+    config: Config,
+    only: Sequence[str] | None,
+    timeout: float,
+    verbose: bool,
+    history: HistoryStore | None = None,
+    pins: PinStore | None = None,
 ) -> tuple[FleetSnapshot, signal.Signals | None]:
     """(snapshot, the signal that cut the run short or None). The engine is stopped either way."""
     from core.engine import Engine
@@ -384,7 +409,7 @@ async def _probe_once(
         if not stop_signal.done():
             stop_signal.set_result(signum)
 
-    engine = Engine(config)
+    engine = Engine(config, pins=pins)
     recorder = None
     if history is not None:
         from core.history import HistoryRecorder

@@ -59,7 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if sys.stderr.isatty():
             print(f"lookout demo: fleet config at {fleet.config_path}", file=sys.stderr)
-        return run_app(config, config_path=str(fleet.config_path), ansi=args.ansi or None)
+        from core.pins.store import PinStore
+
+        # The demo's own pins, beside its config (gone when it stops): the changing server shows a changed
+        # tool list as degraded until approved (A), without touching the user's history.
+        pins = PinStore(fleet.config_path.with_name("pins.db"))
+        try:
+            return run_app(config, config_path=str(fleet.config_path), ansi=args.ansi or None, pins=pins)
+        finally:
+            pins.close()
     except KeyboardInterrupt:
         return 130
     finally:

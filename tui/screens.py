@@ -67,14 +67,15 @@ class HelpScreen(ModalScreen[None]):
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, *, yes: str = "Reset") -> None:
         super().__init__()
         self.question = question
+        self.yes = yes
 
     def compose(self) -> ComposeResult:
         with Grid(id="confirm"):
             yield Label(self.question, id="question", markup=False)
-            yield Button("Reset (y)", variant="warning", id="yes")
+            yield Button(f"{self.yes} (y)", variant="warning", id="yes")
             yield Button("Cancel (n)", variant="primary", id="no")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -92,6 +93,7 @@ class DetailScreen(Screen[None]):
         Binding("r", "app.probe_selected", "Probe now"),
         Binding("space", "app.pause_selected", "Pause/resume"),
         Binding("b", "app.reset_selected", "Reset breaker"),
+        Binding("A", "app.approve_tools", "Approve tools", show=False),
     ]
 
     def __init__(self, name: str, *, history: HistoryStore | None = None) -> None:

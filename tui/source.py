@@ -8,6 +8,8 @@ events and shows in the next snapshot.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -23,6 +25,7 @@ from core.snapshot import FleetSnapshot
 
 if TYPE_CHECKING:
     from core.history import HistoryRecorder, HistoryStore
+    from core.pins.store import PinStore
 
 VIEW_QUEUE = 5000
 """Events the app may have unread between two frames before it resyncs from a fresh snapshot."""
@@ -43,6 +46,9 @@ class FleetSource(Protocol):
     def probe_now(self, name: str | None) -> None: ...
     def toggle_pause(self, name: str) -> bool: ...
     def reset_breaker(self, name: str) -> None: ...
+    async def approve_tools(self, name: str, fingerprint: str) -> str:
+        """Approve the tools `name` listed with this fingerprint (what the screen showed); says what happened."""
+        ...
 
 
 class EngineSource:
@@ -55,9 +61,11 @@ class EngineSource:
         clock: Clock | None = None,
         history: HistoryStore | None = None,
         notices: Iterable[str] = (),
+        pins: PinStore | None = None,
     ) -> None:
+        """`pins`: the tool pins to compare with when no history brings its own (the demo's)."""
         self.clock = clock or SystemClock()
-        self.engine = Engine(config, clock=self.clock)
+        self.engine = Engine(config, clock=self.clock, pins=pins)
         self.history = history
         self._recorder: HistoryRecorder | None = None
         self._view = self.engine.subscribe(maxsize=VIEW_QUEUE)
@@ -104,6 +112,16 @@ class EngineSource:
     def reset_breaker(self, name: str) -> None:
         self.engine.reset_breaker(name)
 
+    async def approve_tools(self, name: str, fingerprint: str) -> str:
+        store = self.engine.pins
+        if store is None:
+            return "no tool pins are kept (the monitor runs without history)"
+        approved = await asyncio.to_thread(store.approve, name, time.time(), expected=fingerprint)
+        if approved is None:
+            return f"the tools of {name} changed meanwhile: look again"
+        self.engine.probe_now(name)
+        return f"approved the {len(approved.approved)} tools {name} lists now"
+
 
 class StaticSource:
     """A fixed fleet: deterministic screens for snapshot tests. Actions change the snapshot locally."""
@@ -143,3 +161,7 @@ class StaticSource:
 
     def reset_breaker(self, name: str) -> None:
         self.actions.append(("reset", name))
+
+    async def approve_tools(self, name: str, fingerprint: str) -> str:
+        self.actions.append(("approve", name))
+        return f"approved the tools {name} lists now"

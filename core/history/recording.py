@@ -4,7 +4,8 @@
 or says once why it cannot (another process records there, the directory is
 read-only...) and returns None: monitoring goes on either way.
 `attach_history` seeds the engine's per-service rings from what was stored
-(so sparklines and percentiles survive a restart) and adds the recorder.
+(so sparklines and percentiles survive a restart), compares MCP tools with the
+pins kept in the same file, and adds the recorder.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ async def attach_history(engine: Engine, history: HistoryStore) -> HistoryRecord
     stored = await asyncio.to_thread(lambda: {name: history.recent_results(name, HISTORY) for name in names})
     for name, results in stored.items():
         engine.seed_history(name, results)
+    if engine.pins is None:
+        from core.pins.store import PinStore
+
+        engine.use_pins(PinStore(history.path))  # pins live in the history: compared by whoever records it
     recorder = HistoryRecorder(history)
     engine.add_recorder(recorder)
     return recorder

@@ -60,6 +60,11 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alert_outbox_by_state ON alert_outbox (state, created);
 CREATE INDEX IF NOT EXISTS alert_outbox_by_time ON alert_outbox (created);
+-- tool pins
+CREATE TABLE IF NOT EXISTS tool_pins (
+    service TEXT PRIMARY KEY, approved_at REAL NOT NULL, approved_fingerprint TEXT NOT NULL,
+    approved_tools TEXT NOT NULL, seen_at REAL NOT NULL, seen_fingerprint TEXT NOT NULL, seen_tools TEXT NOT NULL
+);
 """
 
 

@@ -75,6 +75,11 @@ def report_fields(service: ServiceSnapshot) -> dict[str, Any]:
             "context_tokens": d.context_tokens if d else None,
             "instructions_chars": d.instructions_chars if d else None,
             "cold_start": d.cold_start if d else None,
+            "pin": d.pin if d else None,
+            "tool_changes": [
+                {"tool": c.tool, "change": c.change, "field": c.field or None, "approved": c.approved, "now": c.now}
+                for c in (d.tool_changes if d else ())
+            ],
         },
     }
 
@@ -102,7 +107,10 @@ def detail_sections(service: ServiceSnapshot) -> Sequence[DetailSection]:
     ]
     if d.cold_start:
         facts.append(("cold start", format_ms(d.cold_start)))
+    if d.pin:
+        facts.append(("tools", PIN_STATES.get(d.pin, d.pin)))
     return (
+        *_pin_sections(d),
         DetailSection(
             "MCP server",
             facts=tuple(facts),
@@ -116,6 +124,31 @@ def detail_sections(service: ServiceSnapshot) -> Sequence[DetailSection]:
             ),
         ),
         *auth_sections(service),
+    )
+
+
+PIN_STATES = {
+    "pinned": "pinned as first seen (trust on first use)",
+    "approved": "as approved",
+    "changed": "changed since approved (press A to approve, or `lookout tools approve NAME`)",
+}
+
+
+def _pin_sections(d: McpDetails) -> tuple[DetailSection, ...]:
+    """The tools that differ from the approved ones: added, removed, and each changed field, both values."""
+    if not d.tool_changes:
+        return ()
+    return (
+        DetailSection(
+            "Tools changed since approved",
+            columns=(
+                DetailColumn("tool", key=True),
+                DetailColumn("change"),
+                DetailColumn("approved"),
+                DetailColumn("now"),
+            ),
+            rows=tuple((c.tool, c.field or c.change, c.approved, c.now) for c in d.tool_changes),
+        ),
     )
 
 

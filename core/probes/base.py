@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from core.deadline import Deadline
     from core.events import Event, LogLevel
+    from core.pins.store import PinStore
     from core.results import ProbeOutcome
 
 
@@ -48,6 +49,11 @@ class ProbeContext:
     start_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(default_max_starting()))
     """Fleet-wide: how many server processes may be starting at once (spawned, handshake not done).
     The engine shares one among all probes; a fleet that cold-starts together must not starve itself."""
+    pins: Callable[[], PinStore | None] = field(default=lambda: None)
+    """The tool pins this engine compares MCP inventories with (None: none kept), looked up at each use."""
+    probe_now: Callable[[], None] = field(default=lambda: None)
+    """Ask for a probe of this service at once (a server said its tools changed; an approval arrived).
+    Does nothing when the engine is not running its schedule (a `run_once`)."""
 
 
 class Probe(Protocol):

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx2
 
-from core.details import Details, HttpDetails, McpDetails, ServerInfo, ToolInfo
+from core.details import Details, HttpDetails, McpDetails, ServerInfo, ToolChange, ToolInfo
 from core.history.lock import read_holder
 from core.history.paths import lock_path
 from core.kinds.auth import auth_from_json
@@ -183,6 +183,19 @@ def _mcp_details(given: Any) -> McpDetails | None:
         cold_start=_number(given.get("cold_start")),
         pid=given.get("pid") if isinstance(given.get("pid"), int) else None,
         stderr_lines=given.get("stderr_lines") if isinstance(given.get("stderr_lines"), int) else None,
+        pin=text(given.get("pin")),
+        tools_fingerprint=text(given.get("tools_fingerprint")),
+        tool_changes=tuple(
+            ToolChange(
+                tool=str(change.get("tool", "")),
+                change=str(change.get("change", "")),
+                field=str(change.get("field") or ""),
+                approved=str(change.get("approved") or ""),
+                now=str(change.get("now") or ""),
+            )
+            for change in given.get("tool_changes") or ()
+            if isinstance(change, dict)
+        ),
     )
 
 

@@ -7,6 +7,7 @@ One job per module:
     failures    which reason a failure is (a process's exit, the shared exception table)
     listing     the inventory, page by page; inventory: its records and caps
     changes     what changed since the last probe
+    pinning     the tools against their approved pin (core.pins), and the poll for an approval
     details     the result's findings
     server_text stderr, server logs and unreadable lines, relayed safely
     session     one connection, owned by a task of its own

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.details import ToolInfo
+from core.pins.prints import ToolPrint, ToolSet
 from core.sanitize import clean_line, clean_text
 from core.sizes import format_size
 
@@ -28,7 +29,8 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_PAGES = 500
 """A server still handing out cursors after this many pages is not going to stop (5,000 items at 10 a page)."""
 CHARS_PER_TOKEN = 4
-"""The usual rule of thumb for English text and JSON with current tokenizers."""
+"""The usual rule of thumb for English text and JSON with current tokenizers (see core.details: counted on
+the text as a model sees it, non-ASCII characters as themselves)."""
 
 
 @dataclass(slots=True)
@@ -39,6 +41,11 @@ class Inventory:
     prompts: list[str] = field(default_factory=list)
     limits: list[str] = field(default_factory=list)
     """Why a list was cut short (a cap reached, a pagination that would not end): the probe is degraded."""
+    prints: list[ToolPrint] = field(default_factory=list)
+    """Each tool's fingerprint over the server's raw text, field by field (what pins compare)."""
+
+    def tool_set(self) -> ToolSet:
+        return ToolSet.of(self.prints)
 
     @property
     def context_chars(self) -> int:
@@ -142,14 +149,15 @@ def listed_size(item: Any) -> int:
     return size
 
 
-def tool_info(tool: Any) -> ToolInfo:
+def tool_info(tool: Any, raw_fingerprint: str = "") -> ToolInfo:
     """A listed tool, its name and description made safe to show (no terminal control survives).
 
     Nothing is clipped here: the context-cost figure is computed from this text and must stay what an
     agent pays for the raw tool. The difference is negligible: a client puts the list in context as
     JSON, which already spells a control character as six characters (`\\u001b`), so the visible
     placeholder (`\\x1b`) moves the count by about one character per control character. Fingerprints
-    are taken from the full text too, so a change beyond any display cut is still reported. Results
+    are taken from the server's raw text (`raw_fingerprint`, core.pins.prints), so a change beyond any
+    display cut, or in a field not shown (annotations, the output schema), is still reported. Results
     clip and redact every string of the inventory where they are built (the pipeline).
     """
     schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
@@ -157,4 +165,5 @@ def tool_info(tool: Any) -> ToolInfo:
         name=clean_line(str(tool.name), None),
         description=clean_text(tool.description or "", None),
         input_schema=schema,
+        raw_fingerprint=raw_fingerprint,
     )

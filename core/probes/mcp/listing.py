@@ -14,14 +14,18 @@ from typing import Any
 from mcp import Client
 from mcp_types import PaginatedRequestParams
 
+from core.pins.prints import tool_print
 from core.probes.mcp.inventory import Inventory, ListingBudget, collect_pages, listed_size, tool_info
 from core.probes.mcp.stages import Stages
 
 Fetch = Callable[[PaginatedRequestParams], Awaitable[Any]]
 
 
-async def list_inventory(client: Client, stages: Stages) -> Inventory:
-    """Tools, resources, resource templates and prompts, as far as the caps allow (`Inventory.limits` says)."""
+async def list_inventory(client: Client, stages: Stages, redact: Callable[[str], str] = str) -> Inventory:
+    """Tools, resources, resource templates and prompts, as far as the caps allow (`Inventory.limits` says).
+
+    Each tool is fingerprinted here, from the SDK's record of what the server sent (`redact` masks secrets
+    in the values kept for showing a diff; the hashes are over the raw text)."""
     caps = client.server_capabilities
     raw = client.session
     inventory = Inventory()
@@ -35,7 +39,8 @@ async def list_inventory(client: Client, stages: Stages) -> Inventory:
 
     if caps.tools is not None or not _any_capability(caps):
         tools = await pages("tools/list", "tool", lambda p: raw.list_tools(params=p), "tools")
-        inventory.tools = [tool_info(t) for t in tools]
+        inventory.prints = [tool_print(t, redact) for t in tools]
+        inventory.tools = [tool_info(t, p.fingerprint) for t, p in zip(tools, inventory.prints, strict=True)]
     if caps.resources is not None:
         resources = await pages("resources/list", "resource", lambda p: raw.list_resources(params=p), "resources")
         inventory.resources = [r.name for r in resources]

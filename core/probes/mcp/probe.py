@@ -43,10 +43,16 @@ from core.probes.mcp.details import mcp_details
 from core.probes.mcp.failures import lost_reason, stage_failure
 from core.probes.mcp.inventory import Inventory
 from core.probes.mcp.listing import list_inventory
+from core.probes.mcp.pinning import PinVerdict, ToolPinning
 from core.probes.mcp.server_text import ServerText
 from core.probes.mcp.session import McpSession
 from core.probes.mcp.stages import Stages
 from core.results import Check, ProbeError, ProbeOutcome, Status
+
+LISTEN_CLOSE = 2.0
+"""Seconds a closing `subscriptions/listen` stream may take (the session closes after it, whatever it did)."""
+RELIST_GAP = 1.0
+"""Seconds: at most one immediate re-list per this long on `notifications/tools/list_changed`."""
 
 
 def create_mcp_probe(service: McpService, ctx: ProbeContext) -> McpProbe:
@@ -62,8 +68,11 @@ class McpProbe:
         self._detected: str | None = None
         """The transport that answered an untyped `url` (http or sse), until a probe fails."""
         self._ever_connected = False
-        self._text = ServerText(ctx)
+        self._text = ServerText(ctx, on_tools_changed=self._tools_changed)
         self._watch = InventoryWatch(service.name, ctx)
+        self._pins = ToolPinning(service.name, ctx)
+        self._relisted_at = -RELIST_GAP
+        self._listening: asyncio.Task[None] | None = None
 
     def attempt_budget(self) -> float:
         """The next attempt's deadline: `timeout`, plus `startup_timeout` when it must start a new session."""
@@ -91,10 +100,16 @@ class McpProbe:
             if not started_now:
                 await stages.run("ping" if session.era() == "handshake" else "server/discover", session.ping())
             assert session.client is not None
-            inventory = await list_inventory(session.client, stages)
+            inventory = await list_inventory(session.client, stages, self.ctx.redact)
             self._watch.observe(inventory)
+            pin = None
+            if not inventory.limits:  # a list cut short is not the server's tool list: nothing to compare
+                with deadline.paused():  # reading the pin is Lookout's bookkeeping, not the server's time
+                    pin_started = time.perf_counter()
+                    pin = await self._pins.judge(inventory.tool_set())
+                    started += time.perf_counter() - pin_started  # nor its latency
             call = await self._call(session, stages) if self.service.call else None
-            outcome = self._outcome(session, inventory, stages.timings, call, started, cold_start)
+            outcome = self._outcome(session, inventory, stages.timings, call, started, cold_start, pin)
         except BaseException:
             self._detected = None  # an untyped url's transport is detected anew after a failure
             if self._session is not None:
@@ -115,7 +130,21 @@ class McpProbe:
         await self._drop()
 
     async def aclose(self) -> None:
+        await self._pins.aclose()
         await self._drop()
+
+    def _tools_changed(self) -> None:
+        """The server said its tool list changed: on a persistent session, list again now, not at the next
+        interval. At most one such request per `RELIST_GAP` seconds: a server announcing changes in a loop
+        must not turn the monitor into a load generator."""
+        if self.service.session != "persistent":
+            return  # a fresh session only hears this during its own probe, which is listing anyway
+        now = time.monotonic()
+        if now - self._relisted_at < RELIST_GAP:
+            return
+        self._relisted_at = now
+        self.ctx.log(LogLevel.INFO, "the server's tools changed: listing them again now", "engine")
+        self.ctx.probe_now()
 
     async def _connect(self, deadline: Deadline, stages: Stages) -> McpSession:
         service = self.service
@@ -162,6 +191,8 @@ class McpProbe:
             self._detected = session.transport
         version = client.protocol_version
         self.ctx.log(LogLevel.DEBUG, f"connected: protocol {version} ({session.era()} era)", "engine")
+        if service.session == "persistent" and session.era() == "modern":
+            self._listening = asyncio.create_task(self._listen(session), name=f"mcp-listen:{service.name}")
         return session
 
     def _transports(self) -> tuple[str, ...]:
@@ -175,6 +206,22 @@ class McpProbe:
         if self.service.sse_fallback and session.transport == "sse":
             return "sse (fallback)"
         return session.transport
+
+    async def _listen(self, session: McpSession) -> None:
+        """In the 2026 era a server tells of tool changes only on a `subscriptions/listen` stream: keep one
+        open for a persistent session. A server that offers none (or a stream that drops) is listed at its
+        interval as before; the session's own health is the probe's business, not this task's."""
+        client = session.client
+        if client is None:
+            return
+        try:
+            async with client.listen(tools_list_changed=True) as subscription:
+                async for _event in subscription:
+                    self._tools_changed()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self.ctx.log(LogLevel.DEBUG, f"no tools/list_changed stream: {type(error).__name__}", "engine")
 
     async def _call(self, session: McpSession, stages: Stages) -> Check:
         """The deep check: call the configured tool and judge its answer."""
@@ -195,14 +242,15 @@ class McpProbe:
         call: Check | None,
         started: float,
         cold_start: float | None,
+        pin: PinVerdict | None,
     ) -> ProbeOutcome:
         latency_ms = (time.perf_counter() - started) * 1000
-        checks = self._judge(inventory, call, latency_ms)
+        checks = self._judge(inventory, call, latency_ms, pin)
         checks += token_health.token_checks(
             token_health.bearer_of(session.headers), session.health_headers, self.ctx.now(), self.service.token_warn
         )
         reason = expectations.reason_of(checks)
-        details = mcp_details(session, inventory, cold_start, self.service)
+        details = mcp_details(session, inventory, cold_start, self.service, pin)
         return ProbeOutcome(
             status=Status.DEGRADED if reason else Status.UP,
             reason=reason,
@@ -212,10 +260,12 @@ class McpProbe:
             checks=checks,
         )
 
-    def _judge(self, inventory: Inventory, call: Check | None, latency_ms: float) -> tuple[Check, ...]:
+    def _judge(
+        self, inventory: Inventory, call: Check | None, latency_ms: float, pin: PinVerdict | None
+    ) -> tuple[Check, ...]:
         """Every configured expectation, in the order a reason lists failures."""
         expect = self.service.expect
-        checks: list[Check] = []
+        checks: list[Check] = [pin.check] if pin is not None else []
         if expect.tools:
             checks.append(expectations.tools_present_check(expect.tools, (tool.name for tool in inventory.tools)))
         if expect.min_tools is not None:
@@ -251,6 +301,10 @@ class McpProbe:
         return failure
 
     async def _drop(self, *, graceful: bool = True) -> None:
+        listening, self._listening = self._listening, None
+        if listening is not None and not listening.done():
+            listening.cancel()
+            await asyncio.wait({listening}, timeout=LISTEN_CLOSE)
         session, self._session = self._session, None
         if session is not None:
             if not graceful and session.process is not None:

@@ -11,6 +11,7 @@ since "it printed garbage" is usually why a handshake never finished.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from core.events import LogLevel
@@ -35,8 +36,10 @@ LOG_LEVELS = {
 class ServerText:
     """One service's relay of server text into its log; lives as long as the probe."""
 
-    def __init__(self, ctx: ProbeContext) -> None:
+    def __init__(self, ctx: ProbeContext, on_tools_changed: Callable[[], None] = lambda: None) -> None:
+        """`on_tools_changed` is told of every `notifications/tools/list_changed` (after it is logged)."""
         self._ctx = ctx
+        self._on_tools_changed = on_tools_changed
         self._stderr: LineThrottle[str] = LineThrottle(
             lambda line: ctx.log(LogLevel.INFO, line, "stderr"),
             lambda dropped: ctx.log(LogLevel.WARNING, f"({dropped} more stderr lines not shown)", "stderr"),
@@ -84,8 +87,11 @@ class ServerText:
             return
         method = getattr(getattr(message, "root", message), "method", "")
         if method.endswith("/list_changed"):
-            # The inventory is listed anew on every probe; the notice says when the server itself saw a change.
+            # The inventory is listed anew on every probe; the notice says when the server itself saw a change
+            # (a tools change on a persistent session is listed again at once: the probe asks for it).
             self._ctx.log(LogLevel.INFO, f"server sent {method}", "engine")
+            if method == "notifications/tools/list_changed":
+                self._on_tools_changed()
 
     def unreadable_note(self) -> str:
         """For a timeout's reason: the server wrote lines that were not JSON-RPC ("" if it did not)."""
