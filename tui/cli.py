@@ -127,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["schema"]:
         return _print_schema()
+    if args_list[:1] == ["silence"]:
+        from core.alerts.silence_cli import main as silence_main
+
+        return silence_main(args_list[1:])
     if args_list[:1] == ["history"]:
         from core.history.cli import main as history_main
 
