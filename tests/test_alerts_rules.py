@@ -8,6 +8,7 @@ decisions go, not the thing under test.
 from __future__ import annotations
 
 import asyncio
+import io
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from core.demo.serve import serve_in_thread
 from core.engine import Engine
 from core.history import open_history
 from core.history.store import HistoryStore
+from core.serve.daemon import Daemon, Listen
 
 FAST = {
     "interval": "1s",
@@ -516,3 +518,48 @@ def test_a_rule_name_appears_once() -> None:
     text = text.replace("hok", "hook").replace("apx", "api")
     with pytest.raises(ConfigError, match=r"test.yaml:11: alerts.rules\[1\].name: duplicate rule name 'api-down'"):
         parse_config(text, source="test.yaml", env={})
+
+
+# -- wiring: lookout serve -------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def serving(config: Config, **kwargs: Any) -> AsyncIterator[tuple[Daemon, io.StringIO]]:
+    log = io.StringIO()
+    daemon = Daemon(config, listen=Listen("127.0.0.1", 0), stream=log, watch=False, **kwargs)
+    task = asyncio.create_task(daemon.run())
+    while daemon.port is None and not task.done():
+        await asyncio.sleep(0)
+    try:
+        yield daemon, log
+    finally:
+        daemon.stop()
+        await task
+
+
+@pytest.mark.slow
+async def test_serve_recording_the_history_alerts_into_its_sink(upstream: Upstream, tmp_path: Path) -> None:
+    services = {"api": one(upstream, "serve", interval="100ms")}
+    config = config_for(services, alerts_with({"name": "r", "when": "down", "successes": 2}))
+    history = open_history(tmp_path / "history.db")
+    sink = ListSink()
+    try:
+        upstream.set(503, "serve")
+        async with serving(config, record_into=history, alert_sink=sink):
+            await wait_for(lambda: sink.transitions() == [Transition.FIRING])
+            upstream.set(200, "serve")
+            await wait_for(lambda: len(sink.sent) == 2)
+    finally:
+        history.close()
+    assert sink.transitions() == [Transition.FIRING, Transition.RESOLVED]
+    assert open_incidents(history.path) == []
+
+
+async def test_serve_without_the_history_says_once_why_alerts_are_off(upstream: Upstream) -> None:
+    config = config_for({"api": one(upstream, "serve-off")}, alerts_with({"name": "r", "when": "down"}))
+    sink = ListSink()
+    async with serving(config, alert_sink=sink, alerts_off="--no-history") as (daemon, log):
+        await daemon.engine.run_once()
+    assert daemon.alerts is None and sink.sent == []
+    lines = [line for line in log.getvalue().splitlines() if "alerts are off" in line]
+    assert len(lines) == 1 and "--no-history" in lines[0]

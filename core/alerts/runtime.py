@@ -40,7 +40,7 @@ def alerts_off_line(why: str) -> str:
 async def start_alerts(
     engine: Engine,
     history: HistoryStore | None,
-    sink: NotificationSink,
+    sink: NotificationSink | None,
     *,
     log: Callable[[str], None],
     why_not: str = NOT_RECORDING,
@@ -52,11 +52,13 @@ async def start_alerts(
     history this process records (None, or a read-only store), alerts are off: when the
     config has rules, `log` says so once (with `why_not`) and None is returned. With a
     history and no rules yet, the evaluator still runs, so a reload that adds rules
-    takes effect.
+    takes effect. Without a sink (no outbox to deliver through) nothing is evaluated.
     """
     if history is None or not history.recording:
         if engine.config.alerts is not None and engine.config.alerts.rules:
             log(alerts_off_line(why_not))
+        return None
+    if sink is None:
         return None
     restored = await asyncio.to_thread(load_open, history.path)
     poller = SilencePoller(history.path, interval=poll_interval, warn=log)
