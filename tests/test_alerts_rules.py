@@ -12,85 +12,30 @@ import io
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from fixtures_alerts import FAST, ListSink, Upstream
 
 from core.alerts.evaluator import AlertEvaluator
-from core.alerts.notification import Notification, Transition
+from core.alerts.notification import Transition
 from core.alerts.runtime import AlertRuntime, start_alerts
 from core.alerts.silences import add_silence, expire_silence
 from core.clock import FakeClock
 from core.config import ConfigError, parse_config
 from core.config.loader import Config
-from core.demo.serve import serve_in_thread
 from core.engine import Engine
 from core.history import open_history
 from core.history.store import HistoryStore
 from core.serve.daemon import Daemon, Listen
 
-FAST = {
-    "interval": "1s",
-    "timeout": "2s",
-    "retry": {"attempts": 1, "initial": "50ms", "max": "200ms", "multiplier": 2, "jitter": 0},
-    "breaker": {"fail_max": 1000, "reset_timeout": "30s"},
-}
 THURSDAY = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
-
-
-@dataclass
-class Upstream:
-    """A loopback service whose answer per key the test sets (200 = up, 503 = down) and counts."""
-
-    url: str
-    codes: dict[str, int] = field(default_factory=dict)
-    hits: dict[str, int] = field(default_factory=dict)
-
-    def at(self, key: str) -> str:
-        return f"{self.url}/svc/{key}"
-
-    def set(self, code: int, *keys: str) -> None:
-        for key in keys:
-            self.codes[key] = code
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[Upstream]:
-    state = Upstream("")
-
-    async def answer(request: Request) -> Response:
-        key = request.path_params["key"]
-        state.hits[key] = state.hits.get(key, 0) + 1
-        code = state.codes.get(key, 200)
-        return JSONResponse({"status": "ok" if code < 400 else "failing"}, status_code=code)
-
-    served = serve_in_thread(Starlette(routes=[Route("/svc/{key}", answer)]))
-    state.url = served.url
-    try:
-        yield state
-    finally:
-        served.stop()
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.sent: list[Notification] = []
-
-    def enqueue(self, notification: Notification) -> None:
-        self.sent.append(notification)
-
-    def transitions(self, service: str | None = None) -> list[Transition]:
-        return [n.transition for n in self.sent if service is None or n.service == service]
 
 
 def config_for(services: dict[str, dict[str, Any]], alerts: dict[str, Any]) -> Config:

@@ -113,6 +113,14 @@ ACTIONS: tuple[Action, ...] = (
         palette="Reset selected service's breaker",
     ),
     Action(
+        "silence_selected",
+        "m",
+        "Silence",
+        "silence this service's alerts (asks how long)",
+        palette="Silence selected service's alerts",
+        show=False,
+    ),
+    Action(
         "cycle_sort",
         "s",
         "Sort",

@@ -202,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             watch=not args.no_watch,
             history=history,
             notices=notices,
+            alerts_off="--no-history" if args.no_history else "the history file is not recorded here (see above)",
         )
     finally:
         if history is not None:
@@ -227,7 +228,9 @@ def attached_source(args: argparse.Namespace) -> AttachedSource | None:
             raise ValueError(f"--token-env {args.token_env}: the environment variable is not set or empty")
     from tui.attached import AttachedSource
 
-    return AttachedSource(url, token=token)
+    source = AttachedSource(url, token=token)
+    source.silences_path = Path(args.history) if args.history else default_history_path()
+    return source
 
 
 def open_recording(path: str | None, config: Config, warn: Callable[[str], None] | None = None) -> HistoryStore | None:
