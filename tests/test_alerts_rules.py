@@ -508,3 +508,55 @@ async def test_serve_without_the_history_says_once_why_alerts_are_off(upstream: 
     assert daemon.alerts is None and sink.sent == []
     lines = [line for line in log.getvalue().splitlines() if "alerts are off" in line]
     assert len(lines) == 1 and "--no-history" in lines[0]
+
+
+# -- the other conditions ------------------------------------------------------------------------
+
+
+async def test_rate_limit_below_fires_on_a_low_quota_and_names_the_resource(http_api: Any, unique_key: str) -> None:
+    url = f"{http_api.url}/github/{unique_key}/rate_limit?limit=10&used=7"
+    rule = {"name": "quota", "when": {"rate_limit_below": "50%"}}
+    async with rig(config_for({"gh": {"kind": "http", "url": url}}, alerts_with(rule))) as r:
+        await r.probe()
+    assert r.sink.transitions() == [Transition.FIRING]
+    assert r.sink.sent[0].reason == "rate limit core: 20% left (below 50%)"
+    assert r.sink.sent[0].severity == "warning"
+
+
+async def test_breaker_open_fires_when_the_breaker_opens_and_resolves_when_it_closes(upstream: Upstream) -> None:
+    service = one(upstream, "breaker", breaker={"fail_max": 2, "reset_timeout": "30s"})
+    async with rig(config_for({"api": service}, alerts_with({"name": "cb", "when": "breaker_open"}))) as r:
+        upstream.set(503, "breaker")
+        await r.probe()
+        assert r.sink.sent == [], "one failure: the breaker is still closed"
+        await r.probe()
+        assert r.sink.transitions() == [Transition.FIRING]
+        assert r.sink.sent[0].reason == "circuit breaker open"
+        upstream.set(200, "breaker")
+        await r.advance(31)  # half-open: the next probe is the trial
+        await r.probe()
+    assert r.sink.transitions() == [Transition.FIRING, Transition.RESOLVED]
+
+
+async def test_a_silenced_root_still_keeps_its_dependants_quiet(upstream: Upstream, tmp_path: Path) -> None:
+    history = open_history(tmp_path / "history.db")
+    clock = FakeClock(datetime.now(UTC))
+    services = {"db": one(upstream, "silent-root"), "app": one(upstream, "silent-dep", depends_on=["db"])}
+    try:
+        silence = add_silence(history.path, "db", 3600, "db migration", now=clock.now().timestamp())
+        async with rig(
+            config_for(services, alerts_with({"name": "r", "when": "down"})), clock=clock, history=history
+        ) as r:
+            await wait_for(lambda: r.evaluator._silences() != ())
+            upstream.set(503, "silent-root", "silent-dep")
+            await r.probe()
+            await r.advance(10)
+            assert r.sink.sent == [], "the root is silenced, its dependant inhibited"
+            assert expire_silence(history.path, silence.id, now=clock.now().timestamp())
+            await wait_for(lambda: r.evaluator._silences() == ())
+            await r.advance(1)
+            assert [(n.service, n.transition, n.dependants) for n in r.sink.sent] == [
+                ("db", Transition.FIRING, ("app",))
+            ]
+    finally:
+        history.close()
