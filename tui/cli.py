@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Commands: `lookout demo` runs a local fleet that shows every state; "
         "`lookout schema` prints the JSON Schema of services.yaml; "
         "`lookout serve` monitors unattended (metrics, status API); "
-        "`lookout history [SERVICE]` shows recorded uptime, latency and incidents.",
+        "`lookout history [SERVICE]` shows recorded uptime, latency and incidents; "
+        "`lookout silence SERVICE|tag:NAME 2h` holds back its alert notifications.",
     )
     parser.add_argument(
         "-c",

@@ -129,6 +129,8 @@ class AlertEvaluator(QueuedRecorder):
         self._ticker: asyncio.Task[None] | None = None
         self._tracks: dict[tuple[str, str], Track] = {}
         self._statuses: dict[str, Status] = {}
+        self._dirty: set[str] = set()
+        """Services whose events were handled since the last evaluation."""
         self._result_seq: dict[str, int] = {}
         """The seq of each service's latest result: which results came after an incident opened."""
         self._previous: dict[str, Status] = {}
@@ -177,8 +179,10 @@ class AlertEvaluator(QueuedRecorder):
                 seen = observe(rule, event)
                 if seen is not None:
                     self._observe(rule, service, seen, at, event.seq)
+            self._dirty.add(service)
         if self.backlog <= 1:
-            self.evaluate()
+            touched, self._dirty = self._dirty, set()
+            self.evaluate(touched)
 
     def _status_seen(self, service: str, status: Status) -> None:
         current = self._statuses.get(service)
@@ -295,10 +299,12 @@ class AlertEvaluator(QueuedRecorder):
             reason=f"closed for {format_duration(window)} after {reopenings + 1} reopenings",
         )
 
-    def evaluate(self) -> None:
-        """Timed checks and held-back notifications: run at each tick and when the queue drains."""
+    def evaluate(self, services: set[str] | None = None) -> None:
+        """Timed checks and held-back notifications: for every track at each tick; when the queue drains,
+        only for the services events touched and those related to them by `depends_on` (whose
+        inhibition may have changed), so a large fleet costs per event what one service costs."""
         now = self._engine.clock.now().timestamp()
-        for (name, service), track in list(self._tracks.items()):
+        for (name, service), track in self._tracks_of(services):
             rule = self._rules.get(name)
             if rule is None:
                 continue
@@ -347,6 +353,20 @@ class AlertEvaluator(QueuedRecorder):
                     incident.reminders += 1
                     incident.last_sent = now
                     self._persist(incident)
+
+    def _tracks_of(self, services: set[str] | None) -> list[tuple[tuple[str, str], Track]]:
+        if services is None:
+            return list(self._tracks.items())
+        wanted = set(services)
+        for service in services:
+            wanted |= self._deps.get(service, frozenset()) | self._dependants.get(service, frozenset())
+        found = []
+        for service in sorted(wanted):
+            for rule in self._rules_for.get(service, ()):
+                track = self._tracks.get((rule.name, service))
+                if track is not None:
+                    found.append(((rule.name, service), track))
+        return found
 
     # -- what holds notifications back --------------------------------------------
     def _inhibitor(self, rule: Rule, service: str) -> str | None:
