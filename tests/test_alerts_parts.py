@@ -1,4 +1,5 @@
-"""The small parts of alerting on their own: maintenance windows in their time zones, `lookout silence`."""
+"""The small parts of alerting on their own: maintenance windows in their time zones, `lookout silence`,
+inhibition's walk of the dependency graph."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from core.alerts.config import MaintenanceWindow
+from core.alerts.inhibition import dependants_of, inhibiting_root
 from core.alerts.silence_cli import main as silence_main
 from core.alerts.silences import read_silences
 from core.alerts.windows import in_window
+from core.results import Status
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
 
@@ -90,3 +93,19 @@ def test_silence_refuses_what_it_cannot_mean(
 ) -> None:
     assert silence_main([*argv, "--history", str(tmp_path / "history.db")], now=NOW) == 3
     assert message in capsys.readouterr().err
+
+
+def test_inhibition_walks_a_long_chain_from_its_direct_edges() -> None:
+    count = 20_000
+    needs = {f"s{i}": (f"s{i - 1}",) if i else () for i in range(count)}
+    needed_by = {f"s{i}": (f"s{i + 1}",) if i < count - 1 else () for i in range(count)}
+    statuses = {name: Status.UP for name in needs}
+    assert inhibiting_root(f"s{count - 1}", needs, statuses) is None
+    statuses["s0"] = Status.DOWN
+    assert inhibiting_root(f"s{count - 1}", needs, statuses) == "s0"
+    statuses["s5"] = Status.DOWN
+    assert inhibiting_root("s9", needs, statuses) == "s5", "the nearest down dependency"
+    assert dependants_of("s0", needed_by, statuses) == ("s5",), "only the failing ones are named"
+    statuses.update({f"s{i}": Status.DEGRADED for i in range(1, 4)})
+    assert dependants_of("s0", needed_by, statuses) == ("s1", "s2", "s3", "s5")
+    assert dependants_of("s1", needed_by, statuses) == (), "a root that is not down names nobody"

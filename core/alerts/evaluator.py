@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,7 +52,7 @@ from typing import TYPE_CHECKING
 
 from core.alerts.config import AlertsSettings, Rule
 from core.alerts.incidents import Incident, incident_id
-from core.alerts.inhibition import FAILING, INHIBITED_CONDITIONS, closures, dependants_of, inhibiting_root
+from core.alerts.inhibition import FAILING, INHIBITED_CONDITIONS, dependants_of, edges, inhibiting_root, walk
 from core.alerts.notification import Notification, NotificationSink, Transition
 from core.alerts.rules import Observation, observe
 from core.alerts.silences import Silence
@@ -358,8 +359,8 @@ class AlertEvaluator(QueuedRecorder):
         if services is None:
             return list(self._tracks.items())
         wanted = set(services)
-        for service in services:
-            wanted |= self._deps.get(service, frozenset()) | self._dependants.get(service, frozenset())
+        for service in services:  # direct neighbours; those further along the graph at the next tick
+            wanted.update(self._needs.get(service, ()), self._needed_by.get(service, ()))
         found = []
         for service in sorted(wanted):
             for rule in self._rules_for.get(service, ()):
@@ -372,7 +373,7 @@ class AlertEvaluator(QueuedRecorder):
     def _inhibitor(self, rule: Rule, service: str) -> str | None:
         if rule.condition not in INHIBITED_CONDITIONS:
             return None
-        return inhibiting_root(service, self._deps, self._statuses)
+        return inhibiting_root(service, self._needs, self._statuses)
 
     def _round_pending(self, rule: Rule, service: str, incident: Incident, now: float) -> bool:
         """Wait for the services related by `depends_on` (either way) that look healthy to report after this
@@ -382,7 +383,7 @@ class AlertEvaluator(QueuedRecorder):
         Like Alertmanager's group_wait, this delays a FIRING by at most one interval of a related service."""
         if rule.condition not in INHIBITED_CONDITIONS:
             return False
-        for other in self._deps.get(service, frozenset()) | self._dependants.get(service, frozenset()):
+        for other in itertools.chain(walk(service, self._needs), walk(service, self._needed_by)):
             if self._statuses.get(other) in FAILING or self._result_seq.get(other, 0) > incident.opened_seq:
                 continue
             config = self._services.get(other)
@@ -422,7 +423,7 @@ class AlertEvaluator(QueuedRecorder):
         config = self._services.get(service)
         dependants: tuple[str, ...] = ()
         if rule.condition in INHIBITED_CONDITIONS and transition is not Transition.RESOLVED:
-            dependants = dependants_of(service, self._deps, self._statuses)
+            dependants = dependants_of(service, self._needed_by, self._statuses)
         notification = Notification(
             incident_id=incident,
             transition=transition,
@@ -470,12 +471,7 @@ class AlertEvaluator(QueuedRecorder):
             name: [rule for rule in self._settings.rules if rule.selects(name, service.tags, service.kind)]
             for name, service in config.services.items()
         }
-        self._deps = closures(config.services)
-        dependants: dict[str, set[str]] = {name: set() for name in config.services}
-        for name, needs in self._deps.items():
-            for target in needs:
-                dependants[target].add(name)
-        self._dependants = {name: frozenset(found) for name, found in dependants.items()}
+        self._needs, self._needed_by = edges(config.services)
 
     def _reconfigure(self, config: Config, at: float) -> None:
         """A reloaded config: rules are keyed by name, so open incidents of rules that still exist (and
