@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.history.schema import connect, prepare
+from core.history.schema import DDL, connect, prepare
 
 POLL_INTERVAL = 2.0
 TAG_PREFIX = "tag:"
@@ -47,11 +47,17 @@ class Silence:
 
 @contextlib.contextmanager
 def _writing(path: Path) -> Iterator[sqlite3.Connection]:
-    """A connection for one short write; creates the file (and its tables) if nothing recorded yet."""
+    """A connection for one short write. A new file is prepared as the recorder would (WAL, every table);
+    an existing one only gains the tables it lacks (a file from before silences): no integrity scan of a
+    large history for one row."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
     conn = connect(path)
     try:
-        prepare(conn)
+        if new:
+            prepare(conn)
+        else:
+            conn.executescript(DDL)
         yield conn
     finally:
         conn.close()
