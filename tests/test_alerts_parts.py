@@ -14,6 +14,7 @@ from core.alerts.inhibition import dependants_of, inhibiting_root
 from core.alerts.silence_cli import main as silence_main
 from core.alerts.silences import read_silences
 from core.alerts.windows import in_window
+from core.config import parse_config
 from core.results import Status
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
@@ -109,3 +110,27 @@ def test_inhibition_walks_a_long_chain_from_its_direct_edges() -> None:
     statuses.update({f"s{i}": Status.DEGRADED for i in range(1, 4)})
     assert dependants_of("s0", needed_by, statuses) == ("s1", "s2", "s3", "s5")
     assert dependants_of("s1", needed_by, statuses) == (), "a root that is not down names nobody"
+
+
+def test_channel_credentials_are_masked_wherever_the_config_redacts() -> None:
+    text = """\
+services:
+  api: {kind: http, url: "http://127.0.0.1:9/x"}
+alerts:
+  channels:
+    chat: {type: apprise, urls: ["slack://T0AAAAAAA/B0BBBBBBB/XyzTokenSecret42", "mailto://me:mailpass99@example.org"]}
+    hook:
+      type: webhook
+      url: "http://127.0.0.1:9/hook?key=querysecret7"
+      headers: {Authorization: "Bearer hooktoken123"}
+      hmac_secret: hmackey-literal
+    run: {type: command, command: notify, args: [--token, argtoken555], env: {PAGER: pagerkey888}}
+"""
+    config = parse_config(text, source="services.yaml", env={})
+    leaked = (
+        "T0AAAAAAA B0BBBBBBB XyzTokenSecret42 mailpass99 querysecret7 hooktoken123 hmackey-literal "
+        "argtoken555 pagerkey888"
+    )
+    shown = config.redact(leaked)
+    assert set(shown.split()) == {"***"}, shown
+    assert config.redact("mail to example.org") == "mail to example.org", "host names stay readable"

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator, mo
 
 from core.alerts.channels.settings import ChannelSettings
 from core.config.models import Duration, Fraction, PositiveDuration, Strict
+from core.redact import MIN_FREE_TEXT_LENGTH, arg_secrets, env_secrets, header_secrets, url_secrets
 
 CONDITIONS = ("down", "degraded", "breaker_open")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -140,6 +141,30 @@ class AlertsSettings(Strict):
     rules: list[Rule] = Field(default_factory=list)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list, description="recurring quiet windows")
 
+    def secrets(self) -> list[str]:
+        """The channels' credentials, for the config's redactor: nothing printed, logged or served shows them.
+
+        By position, as for services: credential headers, URL userinfo and query values, the HMAC key,
+        a command's environment values and `--token`-style arguments. An Apprise URL carries its tokens
+        in its host and path (`slack://TokenA/TokenB/TokenC`, `tgram://bottoken/chat`): every segment of
+        those long enough to be one, except host names (with a dot), is a secret too.
+        """
+        found: list[str] = []
+        for channel in self.channels.values():
+            found += header_secrets(getattr(channel, "headers", None) or {})
+            url = getattr(channel, "url", None)
+            if url:
+                found += url_secrets(url)
+            for apprise in getattr(channel, "urls", None) or []:
+                found += url_secrets(apprise)
+                found += _apprise_tokens(apprise)
+            hmac = getattr(channel, "hmac_secret", None)
+            if hmac:
+                found.append(hmac)
+            found += env_secrets(getattr(channel, "env", None) or {})
+            found += arg_secrets(getattr(channel, "args", None) or [])
+        return found
+
     @field_validator("channels")
     @classmethod
     def _channel_names(cls, value: dict[str, object]) -> dict[str, object]:
@@ -147,6 +172,12 @@ class AlertsSettings(Strict):
             if not name.strip() or not name.isprintable():
                 raise ValueError(f"{name!r} is not a channel name: use printable text")
         return value
+
+
+def _apprise_tokens(url: str) -> list[str]:
+    _, _, rest = url.partition("://")
+    rest = rest.split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    return [piece for piece in rest.split("/") if len(piece) >= MIN_FREE_TEXT_LENGTH and "." not in piece]
 
 
 __all__ = ["CONDITIONS", "AlertsSettings", "MaintenanceWindow", "RateLimitBelow", "Rule", "Selector"]

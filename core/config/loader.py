@@ -218,6 +218,8 @@ class _Parser:
         secrets = set(self.secrets)
         for service in services.values():
             secrets.update(_secrets_in_credential_positions(service))
+        if alerts is not None:
+            secrets.update(alerts.secrets())
         return Config(
             services=services,
             defaults=defaults,
