@@ -109,3 +109,27 @@ async def test_without_a_history_the_log_says_why_alerts_are_off(upstream: Upstr
         await source.stop()
     assert len(notes) == 1 and "--no-history" in notes[0].message
     assert source.alert_state("api") == ()
+
+
+async def test_a_firing_service_is_marked_in_the_panels_at_80x24() -> None:
+    import fleet_samples
+
+    from tui.panels import McpTable, RateLimitTable
+    from tui.source import StaticSource
+
+    clock = fleet_samples.clock()
+    opened = clock.now().timestamp() - 60
+    alerts = {
+        "billing-api": (AlertView("api-down", "firing", opened),),
+        "crashy-mcp": (AlertView("mcp-down", "silenced", opened),),
+    }
+    app = LookoutApp(StaticSource(fleet_samples.fleet(), clock=clock, alerts=alerts), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        http = app.query_one(RateLimitTable)
+        mcp = app.query_one(McpTable)
+        names = {str(http.get_cell(key, "service")) for key in http._cells}
+        names |= {str(mcp.get_cell(key, "service")) for key in mcp._cells}
+    assert "billing-api !" in names, names
+    assert "crashy-mcp" in names, "a silenced alert is not marked: the detail screen says why"
+    assert not any(name.endswith("!") for name in names - {"billing-api !"})

@@ -153,8 +153,10 @@ class LookoutApp(SecretSafeApp[int]):
         self._second = second
         snapshot = self.source.snapshot()
         self._snapshot = snapshot
+        marks = alert_marks(self.source, snapshot)
         for table in self.query(FleetTable):
             if table.display:
+                table.marks = marks
                 table.sync(snapshot, now, text=self.filter_text, sort=self.sort_mode)
         self._render_summary(snapshot)
         if isinstance(self.screen, DetailScreen):
@@ -406,6 +408,19 @@ class LookoutApp(SecretSafeApp[int]):
             await self.source.stop()
         finally:
             self.exit(128 + signum)
+
+
+FIRING_MARK = " !"
+"""After a service's name in the panels while one of its alert rules fires (or flaps) unheld."""
+
+
+def alert_marks(source: FleetSource, snapshot: FleetSnapshot) -> dict[str, str]:
+    """Which services' names get the firing marker this frame (the detail screen says which rule, since when)."""
+    return {
+        s.name: FIRING_MARK
+        for s in snapshot.services
+        if any(view.state in ("firing", "flapping") for view in source.alert_state(s.name))
+    }
 
 
 def _reload_notice(outcome: ReloadReport | ConfigError) -> tuple[str, str, SeverityLevel]:
