@@ -560,3 +560,19 @@ async def test_a_silenced_root_still_keeps_its_dependants_quiet(upstream: Upstre
             ]
     finally:
         history.close()
+
+
+async def test_a_reload_removing_a_firing_service_resolves_its_incident(upstream: Upstream) -> None:
+    both = {"api": one(upstream, "kept"), "old": one(upstream, "removed", tags=["legacy"])}
+    rules = alerts_with({"name": "r", "when": "down"})
+    async with rig(config_for(both, rules)) as r:
+        upstream.set(503, "kept", "removed")
+        await r.probe()
+        assert sorted(n.service for n in r.sink.sent) == ["api", "old"]
+        await r.engine.reload(config_for({"api": both["api"]}, rules))
+        await r.evaluator.join()
+    resolved = r.sink.sent[2:]
+    assert [(n.service, n.transition, n.kind, n.tags) for n in resolved] == [
+        ("old", Transition.RESOLVED, "http", ("legacy",))
+    ]
+    assert resolved[0].reason == "no longer watched by this rule"

@@ -63,7 +63,7 @@ from core.recorder import QueuedRecorder
 from core.results import Status
 
 if TYPE_CHECKING:
-    from core.config import Config
+    from core.config import Config, ServiceConfig
     from core.engine import Engine
     from core.history import HistoryStore
 
@@ -130,6 +130,8 @@ class AlertEvaluator(QueuedRecorder):
         self._ticker: asyncio.Task[None] | None = None
         self._tracks: dict[tuple[str, str], Track] = {}
         self._statuses: dict[str, Status] = {}
+        self._retired: dict[str, ServiceConfig] = {}
+        """Services a reload removed: their incidents' RESOLVED still names their kind and tags."""
         self._dirty: set[str] = set()
         """Services whose events were handled since the last evaluation."""
         self._result_seq: dict[str, int] = {}
@@ -420,7 +422,7 @@ class AlertEvaluator(QueuedRecorder):
         reason: str,
         sequence: int = 0,
     ) -> bool:
-        config = self._services.get(service)
+        config = self._services.get(service) or self._retired.get(service)
         dependants: tuple[str, ...] = ()
         if rule.condition in INHIBITED_CONDITIONS and transition is not Transition.RESOLVED:
             dependants = dependants_of(service, self._needed_by, self._statuses)
@@ -476,8 +478,9 @@ class AlertEvaluator(QueuedRecorder):
     def _reconfigure(self, config: Config, at: float) -> None:
         """A reloaded config: rules are keyed by name, so open incidents of rules that still exist (and
         still select their service) go on; those of removed rules or services close (RESOLVED if sent)."""
-        old_rules = self._rules
+        old_rules, old_services = self._rules, self._services
         self._configure(config)
+        self._retired = {name: old_services[name] for name in old_services if name not in self._services}
         for (name, service), track in list(self._tracks.items()):
             rule = self._rules.get(name)
             if rule is not None and rule in self._rules_for.get(service, ()):
