@@ -106,7 +106,7 @@ MALFORMED = [
         "misspelt top level",
         "servics:\n  a: {kind: http, url: 'http://127.0.0.1:9'}\n",
         "services.yaml:1: servics: unknown top-level field (did you mean 'services'?); "
-        "expected one of defaults, services, mcpServers",
+        "expected one of defaults, services, mcpServers, alerts",
     ),
     (
         "fractional attempts",

@@ -197,11 +197,11 @@ CORPUS: list[tuple[str, str | bytes, str | None]] = [
     ("services is a list", "services: [a, b]\n", "{f}:1: services: must be a mapping of service name -> settings"),
     ("services is null", "services:\n", "{f}:1: services: no services defined"),
     ("services is empty", "services: {}\n", "{f}:1: services: no services defined"),
-    ("unknown top-level field", "services: {}\nalerts: {}\n", None),
+    ("unknown top-level field", "services: {}\nalarms: {}\n", None),
     (
         "misspelt services",
         "sevrices: {}\n",
-        "{f}:1: sevrices: unknown top-level field (did you mean 'services'?); expected one of defaults, services, mcpServers",
+        "{f}:1: sevrices: unknown top-level field (did you mean 'services'?); expected one of defaults, services, mcpServers, alerts",
     ),
     ("defaults is a number", "defaults: 5\n" + http()[0:], None),
     # -- service names -------------------------------------------------------------------------

@@ -121,6 +121,14 @@ ACTIONS: tuple[Action, ...] = (
         show=False,
     ),
     Action(
+        "silence_selected",
+        "m",
+        "Silence",
+        "silence this service's alerts (asks how long)",
+        palette="Silence selected service's alerts",
+        show=False,
+    ),
+    Action(
         "cycle_sort",
         "s",
         "Sort",

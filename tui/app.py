@@ -14,8 +14,10 @@ import contextlib
 import errno
 import os
 import signal
+import sqlite3
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
@@ -37,11 +39,12 @@ from tui.attached import AttachedSource
 from tui.format import STATUS_STYLE
 from tui.logpane import LogPane
 from tui.panels import SORTS, BreakerTable, FleetTable, McpTable, RateLimitTable
-from tui.screens import ConfirmScreen, DetailScreen, HelpScreen, fit_footer
+from tui.screens import ConfirmScreen, DetailScreen, HelpScreen, SilenceScreen, fit_footer
 from tui.source import EngineSource, FleetSource
 from tui.textual_compat import SecretSafeApp
 
 if TYPE_CHECKING:
+    from core.alerts.notification import NotificationSink
     from core.history import HistoryStore
     from core.pins.store import PinStore
 
@@ -167,12 +170,15 @@ class LookoutApp(SecretSafeApp[int]):
         self._second = second
         snapshot = self.source.snapshot()
         self._snapshot = snapshot
+        marks = alert_marks(self.source, snapshot)
         for table in self.query(FleetTable):
             if table.display:
+                table.marks = marks
                 table.sync(snapshot, now, text=self.filter_text, sort=self.sort_mode)
         self._render_summary(snapshot)
         if isinstance(self.screen, DetailScreen):
-            self.screen.show(snapshot.get(self.screen.service_name), now)
+            name = self.screen.service_name
+            self.screen.show(snapshot.get(name), now, self.source.alert_state(name))
 
     def _render_summary(self, snapshot: FleetSnapshot) -> None:
         counts = snapshot.counts()
@@ -299,6 +305,35 @@ class LookoutApp(SecretSafeApp[int]):
             confirmed,
         )
 
+    def action_silence_selected(self) -> None:
+        """Asks how long, then writes the silence into the history file (as `lookout silence` does), off
+        the UI thread; the process evaluating the alerts (this one, or the daemon) picks it up within seconds."""
+        name = self.selected_service()
+        if not name:
+            return
+        path = self.source.silences_path
+        if path is None:
+            self.notify("no history file to keep a silence in (--no-history)", severity="warning", markup=False)
+            return
+
+        def chosen(seconds: float | None) -> None:
+            if seconds:
+                self.run_worker(self._silence(path, name, seconds), group="silence")
+
+        self.push_screen(SilenceScreen(name), chosen)
+
+    async def _silence(self, path: Path, name: str, seconds: float) -> None:
+        from core.alerts.silences import add_silence
+        from core.durations import format_duration
+
+        try:
+            silence = await asyncio.to_thread(add_silence, path, name, seconds, "from the monitor")
+        except (OSError, sqlite3.Error) as error:
+            self.notify(f"could not silence {name}: {error}", severity="error", markup=False)
+            return
+        self.notify(f"{name} silenced for {format_duration(seconds)} (silence {silence.id})", timeout=3, markup=False)
+        self.refresh_view(force=True)
+
     def action_cycle_sort(self) -> None:
         """Reorders the rows already on screen; the cells wait for the next snapshot as usual."""
         self.sort_mode = SORTS[(SORTS.index(self.sort_mode) + 1) % len(SORTS)]
@@ -313,7 +348,8 @@ class LookoutApp(SecretSafeApp[int]):
             screen = DetailScreen(name, history=self.source.history)
             self.push_screen(screen)
             if self._snapshot is not None:
-                self.call_after_refresh(screen.show, self._snapshot.get(name), self.source.clock.now())
+                now = self.source.clock.now()
+                self.call_after_refresh(screen.show, self._snapshot.get(name), now, self.source.alert_state(name))
 
     def action_focus_log(self) -> None:
         log = self.query_one(LogPane)
@@ -420,6 +456,19 @@ class LookoutApp(SecretSafeApp[int]):
             self.exit(128 + signum)
 
 
+FIRING_MARK = " !"
+"""After a service's name in the panels while one of its alert rules fires (or flaps) unheld."""
+
+
+def alert_marks(source: FleetSource, snapshot: FleetSnapshot) -> dict[str, str]:
+    """Which services' names get the firing marker this frame (the detail screen says which rule, since when)."""
+    return {
+        s.name: FIRING_MARK
+        for s in snapshot.services
+        if any(view.state in ("firing", "flapping") for view in source.alert_state(s.name))
+    }
+
+
 def _reload_notice(outcome: ReloadReport | ConfigError) -> tuple[str, str, SeverityLevel]:
     """(message, title, severity) of the toast after a reload: counts, or the first problem with its file:line."""
     if isinstance(outcome, ConfigError):
@@ -480,13 +529,20 @@ def run_app(
     source: FleetSource | None = None,
     follow: Callable[[Engine], Follower] | None = None,
     pins: PinStore | None = None,
+    alert_sink: NotificationSink | None = None,
+    alerts_off: str | None = None,
 ) -> int:
     """Open the monitor on `config`, recording into `history` when given; `watch` reloads it when its file
-    changes; `notices` open the log pane (e.g. why history is not recorded). Returns the process exit code."""
+    changes; `notices` open the log pane (e.g. why history is not recorded). Alerts are evaluated into
+    `alert_sink` (the outbox) when this monitor records the history; else the log says why not
+    (`alerts_off`). Returns the process exit code."""
     if ansi is None:
         ansi = os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
     app = LookoutApp(
-        source or EngineSource(config, history=history, notices=notices, pins=pins),
+        source
+        or EngineSource(
+            config, history=history, notices=notices, pins=pins, alert_sink=alert_sink, alerts_off=alerts_off
+        ),
         config_path=config_path,
         ansi=ansi,
         exit_on_signals=True,

@@ -22,6 +22,9 @@ from core.serve.client import ServeClient, ServerEvent, parse_time
 from core.snapshot import FleetSnapshot
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from core.alerts.evaluator import AlertView
     from core.history import HistoryStore
 
 RECONNECT = 2.0
@@ -36,6 +39,8 @@ class AttachedSource:
         self.clock = clock or SystemClock()
         self.history: HistoryStore | None = None
         """None: the daemon owns the history file (its uptime by window is in its status API)."""
+        self.silences_path: Path | None = None
+        """The daemon's history file, when known: a silence written there reaches the daemon's alerts."""
         self._client = ServeClient(url, token)
         self._snapshot = FleetSnapshot(taken_at=self.clock.now(), services=())
         self._log: list[ViewItem] = []
@@ -79,6 +84,10 @@ class AttachedSource:
         services = tuple(replace(s, paused=paused) if s.name == name else s for s in self._snapshot.services)
         self._snapshot = replace(self._snapshot, services=services)
         return paused
+
+    def alert_state(self, name: str) -> tuple[AlertView, ...]:
+        """() : the daemon evaluates the alerts; its status API does not carry their state yet."""
+        return ()
 
     def reset_breaker(self, name: str) -> None:
         self._send(_path(name, "reset"))

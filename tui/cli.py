@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         "`lookout history [SERVICE]` shows recorded uptime, latency and incidents; "
         "`lookout alerts test [CHANNEL]` sends a test notification through an alert channel; "
         "`lookout login SERVICE` signs in to a remote MCP server that uses OAuth; "
-        "`lookout tools diff|approve SERVICE` shows or approves an MCP server's changed tools.",
+        "`lookout tools diff|approve SERVICE` shows or approves an MCP server's changed tools; "
+        "`lookout silence SERVICE|tag:NAME 2h` holds back its alert notifications.",
     )
     parser.add_argument(
         "-c",
@@ -144,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["schema"]:
         return _print_schema()
+    if args_list[:1] == ["silence"]:
+        from core.alerts.silence_cli import main as silence_main
+
+        return silence_main(args_list[1:])
     if args_list[:1] == ["history"]:
         from core.history.cli import main as history_main
 
@@ -246,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             history=history,
             notices=notices,
             follow=follow,
+            alerts_off="--no-history" if args.no_history else "the history file is not recorded here (see above)",
         )
     finally:
         if history is not None:
@@ -271,7 +277,9 @@ def attached_source(args: argparse.Namespace) -> AttachedSource | None:
             raise ValueError(f"--token-env {args.token_env}: the environment variable is not set or empty")
     from tui.attached import AttachedSource
 
-    return AttachedSource(url, token=token)
+    source = AttachedSource(url, token=token)
+    source.silences_path = Path(args.history) if args.history else default_history_path()
+    return source
 
 
 def open_recording(path: str | None, config: Config, warn: Callable[[str], None] | None = None) -> HistoryStore | None:

@@ -4,7 +4,7 @@ a table is never rebuilt on an update, so the cursor, scroll position and CPU al
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -27,6 +27,7 @@ tables drop their least important columns first, rather than cut text at the scr
 CELL_PADDING = 1
 QUOTA_BAR = 5
 """Bar characters in the REMAINING column; the numbers follow it."""
+MARK_STYLE = "bold red"
 SERVICE_WIDTH = (7, 24)
 """The service column fits the longest name, within these bounds."""
 
@@ -91,10 +92,18 @@ class FleetTable(DataTable[Any]):
         self.flex_width = MIN_FLEX
         self._restore: str | None = None
         """The row the cursor was on before the columns were rebuilt."""
+        self.marks: Mapping[str, str] = {}
+        """Service name -> a short marker after the name (" !" while an alert fires), set before `sync`;
+        the service column widens to keep marked names whole."""
 
     def build_rows(self, services: Sequence[ServiceSnapshot], now: datetime) -> list[tuple[str, str, Row]]:
         """[(row key, service name, cells for every column in COLUMNS)] in display order."""
         raise NotImplementedError
+
+    def name_cell(self, name: str) -> str | Text:
+        """The service's name, with its marker when it has one (styled: never read as markup)."""
+        mark = self.marks.get(name)
+        return Text.assemble(name, (mark, MARK_STYLE), end="") if mark else name
 
     # -- columns --------------------------------------------------------------------------------
 
@@ -115,8 +124,9 @@ class FleetTable(DataTable[Any]):
         return tuple((key, fixed.get(key, flex)) for key in shown)
 
     def _ensure_columns(self, snapshot: FleetSnapshot) -> None:
-        longest = max((len(s.name) for s in snapshot.services), default=0)
-        service_width = max(SERVICE_WIDTH[0], min(SERVICE_WIDTH[1], longest))
+        longest = max((len(s.name) + len(self.marks.get(s.name, "")) for s in snapshot.services), default=0)
+        widest = SERVICE_WIDTH[1] + max((len(mark) for mark in self.marks.values()), default=0)
+        service_width = max(SERVICE_WIDTH[0], min(widest, longest))
         plan = self.plan_columns(self.scrollable_content_region.width, service_width)
         if plan == self._plan:
             return
@@ -246,7 +256,7 @@ class McpTable(FleetTable):
                     s.name,
                     (
                         badge(s.status, paused=s.paused),
-                        s.name,
+                        self.name_cell(s.name),
                         _reason(s, self.flex_width),
                         s.transport or "-",
                         (d.protocol_version if d else None) or "-",
@@ -290,7 +300,7 @@ class RateLimitTable(FleetTable):
                         s.name,
                         (
                             badge(s.status, paused=s.paused),
-                            s.name,
+                            self.name_cell(s.name),
                             "-",
                             Text("-"),
                             "-",
@@ -309,7 +319,7 @@ class RateLimitTable(FleetTable):
                         s.name,
                         (
                             badge(s.status, paused=s.paused),
-                            s.name,
+                            self.name_cell(s.name),
                             limit.resource,
                             quota_bar(limit.remaining, limit.limit, width=QUOTA_BAR),
                             until(limit.reset_at, now),
@@ -345,7 +355,7 @@ class BreakerTable(FleetTable):
                     s.name,
                     (
                         breaker_badge(b.state),
-                        s.name,
+                        self.name_cell(s.name),
                         f"{b.failures}/{b.fail_max}",
                         trial,
                         str(s.retries),

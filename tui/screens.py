@@ -1,11 +1,11 @@
-"""Screens over the main view: a service's detail, the help, and the breaker-reset confirmation."""
+"""Screens over the main view: a service's detail, the help, the breaker-reset confirmation, the silence choice."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
@@ -26,6 +26,7 @@ from tui.actions import help_rows
 from tui.format import STATUS_STYLE, ago, badge, breaker_badge, quota_bar, sparkline, until
 
 if TYPE_CHECKING:
+    from core.alerts.evaluator import AlertView
     from core.history import HistoryStore
 
 HISTORY_REFRESH = 30.0
@@ -85,6 +86,44 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+SILENCE_CHOICES = (("15m", 900.0), ("1h", 3600.0), ("4h", 14400.0), ("24h", 86400.0))
+"""How long the silence key offers to silence a service for (label, seconds)."""
+
+
+class SilenceScreen(ModalScreen[float | None]):
+    """Asks how long to silence a service's alerts: returns the seconds, or None (cancelled)."""
+
+    BINDINGS = [
+        *(Binding(str(i + 1), f"choose({i})", label) for i, (label, _) in enumerate(SILENCE_CHOICES)),
+        Binding("n,escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.service_name = name
+
+    def compose(self) -> ComposeResult:
+        with Grid(id="silence"):
+            yield Label(
+                f"Silence the alerts of {self.service_name} for how long? Probes go on; incidents are still recorded.",
+                id="silence-question",
+                markup=False,
+            )
+            for i, (label, _) in enumerate(SILENCE_CHOICES):
+                yield Button(f"{label} ({i + 1})", variant="warning", id=f"silence-{i}")
+            yield Button("Cancel (n)", variant="primary", id="silence-cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        choice = (event.button.id or "").removeprefix("silence-")
+        self.dismiss(SILENCE_CHOICES[int(choice)][1] if choice.isdigit() else None)
+
+    def action_choose(self, index: int) -> None:
+        self.dismiss(SILENCE_CHOICES[index][1])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class DetailScreen(Screen[None]):
     """Everything the engine knows about one service; refreshed with each snapshot."""
 
@@ -94,6 +133,7 @@ class DetailScreen(Screen[None]):
         Binding("space", "app.pause_selected", "Pause/resume"),
         Binding("b", "app.reset_selected", "Reset breaker"),
         Binding("A", "app.approve_tools", "Approve tools", show=False),
+        Binding("m", "app.silence_selected", "Silence", show=False),
     ]
 
     def __init__(self, name: str, *, history: HistoryStore | None = None) -> None:
@@ -133,7 +173,7 @@ class DetailScreen(Screen[None]):
         fit_footer(footer, self.app.size.width)
         yield footer
 
-    def show(self, service: ServiceSnapshot | None, now: datetime) -> None:
+    def show(self, service: ServiceSnapshot | None, now: datetime, alerts: tuple[AlertView, ...] = ()) -> None:
         """Render `service`. A refresh can arrive between the push and the compose of this screen (on a
         loaded machine, easily): until the widgets exist there is nothing to update, and the next refresh
         (or the one the app schedules after the push) shows it."""
@@ -154,8 +194,35 @@ class DetailScreen(Screen[None]):
         if service.reason:
             heading.append(f"\n{service.reason}", style="italic")
         title.update(heading)
-        self.sections = detail_sections(service, now, history=self.history_summary)
+        self.sections = alert_section(alerts, now) + detail_sections(service, now, history=self.history_summary)
         body.update(Group(*self.sections))
+
+
+ALERT_STYLE = {
+    "firing": "bold red",
+    "flapping": "bold red",
+    "pending": "yellow",
+    "silenced": "dim",
+    "maintenance": "dim",
+    "inhibited": "dim",
+}
+
+
+def alert_section(alerts: tuple[AlertView, ...], now: datetime) -> list[Any]:
+    """The "Alerts" section, first on the detail screen, only while a rule has something to say."""
+    if not alerts:
+        return []
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    for view in alerts:
+        since = ago(datetime.fromtimestamp(view.since, UTC), now)
+        state = Text(view.state, style=ALERT_STYLE.get(view.state, ""))
+        if view.detail:
+            state.append(f" ({view.detail})", style="")
+        state.append(f"  opened {since}" if view.state != "pending" else f"  bad since {since}", style="dim")
+        table.add_row(Text(view.rule), state)
+    return [Text(""), Text("Alerts", style="bold underline"), table]
 
 
 def detail_sections(s: ServiceSnapshot, now: datetime, *, history: Mapping[str, Any] | None = None) -> list[Any]:

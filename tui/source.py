@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from core.bus import ViewItem
@@ -24,6 +25,9 @@ from core.sanitize import LOG_LIMIT, clean_line
 from core.snapshot import FleetSnapshot
 
 if TYPE_CHECKING:
+    from core.alerts.evaluator import AlertView
+    from core.alerts.notification import NotificationSink
+    from core.alerts.runtime import AlertRuntime
     from core.history import HistoryRecorder, HistoryStore
     from core.pins.store import PinStore
 
@@ -35,6 +39,8 @@ class FleetSource(Protocol):
     clock: Clock
     history: HistoryStore | None
     """The recorded history the detail screen reads uptime by window from (None: none attached)."""
+    silences_path: Path | None
+    """The history file a silence is written into (None: no file to write one into)."""
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -50,6 +56,10 @@ class FleetSource(Protocol):
         """Approve the tools `name` listed with this fingerprint (what the screen showed); says what happened."""
         ...
 
+    def alert_state(self, name: str) -> tuple[AlertView, ...]:
+        """What the alert rules say about `name` now (firing, silenced, pending...); () when nothing."""
+        ...
+
 
 class EngineSource:
     """The live fleet: an engine running in the app's event loop, read as a view."""
@@ -62,11 +72,19 @@ class EngineSource:
         history: HistoryStore | None = None,
         notices: Iterable[str] = (),
         pins: PinStore | None = None,
+        alert_sink: NotificationSink | None = None,
+        alerts_off: str | None = None,
     ) -> None:
-        """`pins`: the tool pins to compare with when no history brings its own (the demo's)."""
+        """`pins`: the tool pins to compare with when no history brings its own (the demo's).
+        `alert_sink`: where alert notifications go (the outbox); the rules are evaluated only when this
+        monitor records `history`, else the log pane says why not (`alerts_off`)."""
         self.clock = clock or SystemClock()
         self.engine = Engine(config, clock=self.clock, pins=pins)
         self.history = history
+        self.silences_path = history.path if history is not None else None
+        self.alert_sink = alert_sink
+        self._alerts_off = alerts_off
+        self.alerts: AlertRuntime | None = None
         self._recorder: HistoryRecorder | None = None
         self._view = self.engine.subscribe(maxsize=VIEW_QUEUE)
         self._notices: deque[str] = deque(notices)
@@ -80,12 +98,22 @@ class EngineSource:
     async def start(self) -> None:
         if self.history is not None:
             await self._attach_history(self.history)
+        if self.engine.config.alerts is not None or self.alert_sink is not None:
+            from core.alerts.runtime import NOT_RECORDING, start_alerts
+
+            why = self._alerts_off or NOT_RECORDING
+            self.alerts = await start_alerts(self.engine, self.history, self.alert_sink, log=self.notice, why_not=why)
         await self.engine.start()
 
     async def stop(self) -> None:
         await self.engine.stop()
+        if self.alerts is not None:
+            await self.alerts.aclose()  # its last incident writes go in before the recorder's final flush
         if self._recorder is not None:
             await self._recorder.aclose()
+
+    def alert_state(self, name: str) -> tuple[AlertView, ...]:
+        return self.alerts.evaluator.alert_state(name) if self.alerts is not None else ()
 
     async def _attach_history(self, history: HistoryStore) -> None:
         """Sparklines and percentiles start from what was stored; from now on, every event is recorded."""
@@ -126,9 +154,18 @@ class EngineSource:
 class StaticSource:
     """A fixed fleet: deterministic screens for snapshot tests. Actions change the snapshot locally."""
 
-    def __init__(self, snapshot: FleetSnapshot, events: Sequence[Event] = (), *, clock: Clock) -> None:
+    def __init__(
+        self,
+        snapshot: FleetSnapshot,
+        events: Sequence[Event] = (),
+        *,
+        clock: Clock,
+        alerts: Mapping[str, tuple[AlertView, ...]] | None = None,
+    ) -> None:
         self.clock = clock
         self.history: HistoryStore | None = None
+        self.silences_path: Path | None = None
+        self._alerts = dict(alerts or {})
         self._snapshot = snapshot
         self._events: list[ViewItem] = list(events)
         self.actions: list[tuple[str, str | None]] = []
@@ -165,3 +202,6 @@ class StaticSource:
     async def approve_tools(self, name: str, fingerprint: str) -> str:
         self.actions.append(("approve", name))
         return f"approved the tools {name} lists now"
+
+    def alert_state(self, name: str) -> tuple[AlertView, ...]:
+        return self._alerts.get(name, ())

@@ -10,7 +10,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -32,7 +32,10 @@ from core.redact import Redactor, arg_secrets, env_secrets, header_secrets, is_c
 from core.sanitize import clean_line, has_controls
 from core.sizes import format_size
 
-TOP_LEVEL = ("defaults", "services", "mcpServers")
+if TYPE_CHECKING:
+    from core.alerts.config import AlertsSettings
+
+TOP_LEVEL = ("defaults", "services", "mcpServers", "alerts")
 CREDENTIAL_FIELDS = ("headers", "env")
 MAX_CONFIG_BYTES = 5 * 1024 * 1024
 """A services.yaml of 10,000 services is about 1.5 MB; anything much larger is not a config file.
@@ -51,6 +54,8 @@ class Config:
     redactor: Redactor = field(default_factory=Redactor)
     warnings: list[ConfigIssue] = field(default_factory=list)
     """Valid but probably not meant (an interval below 1s); `--check` prints them."""
+    alerts: AlertsSettings | None = None
+    """The `alerts:` block (channels, rules, maintenance windows); None when the file has none."""
 
     @property
     def concurrency(self) -> int:
@@ -213,18 +218,22 @@ class _Parser:
         if not services and not self.issues:
             self.issue(("services",) if "services" in data else (), "no services defined")
         self._check_dependencies(services)
+        alerts = self._alerts(data.get("alerts"), services) if "alerts" in data else None
         if self.issues:
             raise ConfigError(self._masked(self.issues))
         self._warn_about_intervals(data.get("defaults"), defaults, services)
         secrets = set(self.secrets)
         for service in services.values():
             secrets.update(_secrets_in_credential_positions(service))
+        if alerts is not None:
+            secrets.update(alerts.secrets())
         return Config(
             services=services,
             defaults=defaults,
             path=path,
             redactor=Redactor(secrets),
             warnings=sorted(self.warnings, key=lambda issue: (issue.line or 0, issue.path)),
+            alerts=alerts,
         )
 
     def _masked(self, issues: list[ConfigIssue]) -> list[ConfigIssue]:
@@ -372,6 +381,36 @@ class _Parser:
             if frozenset(cycle) not in reported:
                 reported.add(frozenset(cycle))
                 self.issue((*self._where(cycle[0]), "depends_on"), _describe_cycle(cycle))
+
+    def _alerts(self, raw: Any, services: dict[str, ServiceConfig]) -> AlertsSettings | None:
+        """The `alerts:` block, validated, with its references checked against the services and channels."""
+        from core.alerts.config import AlertsSettings  # the alerts models import core.config.models
+
+        if raw is None:
+            return None
+        raw = self._interpolate(raw, ("alerts",))
+        settings = self._validate(AlertsSettings, raw, ("alerts",))
+        if settings is None:
+            return None
+        seen: dict[str, int] = {}
+        for index, rule in enumerate(settings.rules):
+            where = ("alerts", "rules", index)
+            if rule.name in seen:
+                self.issue((*where, "name"), f"duplicate rule name {rule.name!r} (also rules[{seen[rule.name]}])")
+            seen.setdefault(rule.name, index)
+            for position, channel in enumerate(rule.channels):
+                if channel not in settings.channels:
+                    hint = suggest(channel, settings.channels)
+                    self.issue((*where, "channels", position), f"unknown channel {channel!r}{hint}")
+            self._check_selected(where, rule.services, services)
+        for index, window in enumerate(settings.maintenance):
+            self._check_selected(("alerts", "maintenance", index), window.services, services)
+        return settings
+
+    def _check_selected(self, where: tuple[Any, ...], names: list[str], services: dict[str, ServiceConfig]) -> None:
+        for position, target in enumerate(names):
+            if target not in services:
+                self.issue((*where, "services", position), f"unknown service {target!r}{suggest(target, services)}")
 
     def _where(self, name: str) -> tuple[Any, ...]:
         return ("services", name) if ("services", name) in self.lines else ("mcpServers", name)
@@ -535,7 +574,7 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         current = _model_of(info.annotation)
     if current is None or not hasattr(current, "model_fields"):
         return []
-    return [name for name in current.model_fields if name != "name"]
+    return [info.alias or name for name, info in current.model_fields.items() if name != "name"]
 
 
 def _model_of(annotation: Any) -> Any:

@@ -477,6 +477,8 @@ def services_file_model(kinds: tuple[type[ServiceBase], ...]) -> type[BaseModel]
 
     Built per call, not declared once, so a kind registered at run time is in the schema too.
     """
+    from core.alerts.config import AlertsSettings  # imports this module: only once both exist
+
     # A Union of a tuple known only at run time: no static type checker can follow it.
     one_service = Annotated[Union[kinds], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
     return create_model(
@@ -489,4 +491,5 @@ def services_file_model(kinds: tuple[type[ServiceBase], ...]) -> type[BaseModel]
             dict[str, McpClientEntry],
             Field(default_factory=dict, description="an MCP client's server block, pasted as is"),
         ),
+        alerts=(AlertsSettings | None, Field(None, description="notification channels, alert rules, maintenance")),
     )

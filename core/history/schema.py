@@ -65,6 +65,18 @@ CREATE TABLE IF NOT EXISTS tool_pins (
     service TEXT PRIMARY KEY, approved_at REAL NOT NULL, approved_fingerprint TEXT NOT NULL,
     approved_tools TEXT NOT NULL, seen_at REAL NOT NULL, seen_fingerprint TEXT NOT NULL, seen_tools TEXT NOT NULL
 );
+-- alerts: rules and silences
+CREATE TABLE IF NOT EXISTS alert_incidents (
+    id TEXT PRIMARY KEY, rule TEXT NOT NULL, service TEXT NOT NULL, opened REAL NOT NULL, closed REAL,
+    status TEXT NOT NULL, previous_status TEXT NOT NULL, reason TEXT NOT NULL, opening TEXT NOT NULL,
+    sent INTEGER NOT NULL, reminders INTEGER NOT NULL, last_sent REAL, quiet INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_incidents_open ON alert_incidents (closed, rule, service);
+CREATE TABLE IF NOT EXISTS silences (
+    id INTEGER PRIMARY KEY, target TEXT NOT NULL, starts REAL NOT NULL, ends REAL NOT NULL,
+    reason TEXT NOT NULL, created REAL NOT NULL, expired REAL
+);
+CREATE INDEX IF NOT EXISTS silences_by_end ON silences (ends);
 """
 
 

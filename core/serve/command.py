@@ -82,6 +82,7 @@ def main(argv: Sequence[str], load: Callable[[str | None], Config]) -> int:
         log_format=args.log_format,
         record_into=history,
         watch=not args.no_watch,
+        alerts_off="--no-history" if args.no_history else "this daemon does not record the history file (see above)",
     )
     try:
         asyncio.run(daemon.run())

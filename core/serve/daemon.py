@@ -40,6 +40,8 @@ from core.serve.scrape import ScrapeCache
 
 if TYPE_CHECKING:
     from core.alerts.health import NotificationStats
+    from core.alerts.notification import NotificationSink
+    from core.alerts.runtime import AlertRuntime
     from core.history import HistoryRecorder, HistoryStore
 
 GRACE = 3.0
@@ -107,10 +109,14 @@ class Daemon:
         history: HistoryProvider | None = None,
         record_into: HistoryStore | None = None,
         watch: bool = True,
+        alert_sink: NotificationSink | None = None,
+        alerts_off: str | None = None,
     ) -> None:
         """`record_into`: the history file this daemon records into (it holds its lock): the rings start from
         it, every event goes into it, and the status API reads summaries from it unless `history` says
-        otherwise. `watch`: reload when the config file changes (SIGHUP reloads either way)."""
+        otherwise. `watch`: reload when the config file changes (SIGHUP reloads either way).
+        `alert_sink`: where alert notifications go (the outbox); alerts are evaluated only when this daemon
+        records the history, else one log line says why they are off (`alerts_off`)."""
         self.config_path: Path | None = config.path
         self.engine = Engine(config)
         self.counts = MetricsRecorder()
@@ -119,6 +125,9 @@ class Daemon:
         self.history = history if history is not None else record_into
         self.record_into = record_into
         self._recorder: HistoryRecorder | None = None
+        self.alert_sink = alert_sink
+        self._alerts_off = alerts_off
+        self.alerts: AlertRuntime | None = None
         self.log = LogWriter(stream or sys.stdout, log_format)
         self.signals: dict[signal.Signals, Callable[[], None]] = {
             signal.SIGTERM: partial(self.stop, "SIGTERM"),
@@ -196,6 +205,16 @@ class Daemon:
                 self._recorder = await attach_history(self.engine, self.record_into)
                 if self.record_into.lock is not None:  # a monitor opened on this file can find the daemon
                     self.record_into.lock.set_address(self.listen.url(self.port))
+            if self.engine.config.alerts is not None or self.alert_sink is not None:
+                from core.alerts.runtime import NOT_RECORDING, start_alerts
+
+                self.alerts = await start_alerts(
+                    self.engine,
+                    self.record_into,
+                    self.alert_sink,
+                    log=self._note,
+                    why_not=self._alerts_off or NOT_RECORDING,
+                )
             await self.engine.start()
             if self._watcher is not None:
                 self._watcher.start()
@@ -214,6 +233,8 @@ class Daemon:
                 reload.cancel()
             await asyncio.gather(*self._reloads, return_exceptions=True)
             await self.engine.stop()  # ends every event stream too, so open /api/v1/events requests finish
+            if self.alerts is not None:
+                await self.alerts.aclose()  # its last incident writes go in before the recorder's final flush
             if self._recorder is not None:
                 await self._recorder.aclose()  # the last events are written before the file is closed
             await scrapes.aclose()
@@ -225,6 +246,9 @@ class Daemon:
             for signum in self.signals:
                 loop.remove_signal_handler(signum)
             self.log.write(note("stopped"))
+
+    def _note(self, message: str) -> None:
+        self.log.write(note(message))
 
     def _log_config(self) -> None:
         """What is monitored, as the snapshot names it: targets are masked there (no secret reaches a log)."""

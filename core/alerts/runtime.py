@@ -1,0 +1,69 @@
+"""Starting alert evaluation for a running engine: the one call serve and the TUI make.
+
+Alerts are evaluated only by the process that records the history file (it
+holds the file's lock), so two processes watching one fleet never alert twice.
+Any other process logs once why its alerts are off. The sink is the delivery
+side's outbox; this module only decides, it never delivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.alerts.evaluator import AlertEvaluator
+from core.alerts.incidents import load_open
+from core.alerts.notification import NotificationSink
+from core.alerts.silences import POLL_INTERVAL, SilencePoller
+from core.engine import Engine
+from core.history.store import HistoryStore
+
+NOT_RECORDING = "this process does not record the history file"
+
+
+@dataclass
+class AlertRuntime:
+    evaluator: AlertEvaluator
+    silences: SilencePoller
+
+    async def aclose(self) -> None:
+        """After the engine stopped: evaluate what is queued, stop the timer and the silence poller."""
+        await self.evaluator.aclose()
+        await asyncio.to_thread(self.silences.stop)
+
+
+def alerts_off_line(why: str) -> str:
+    return f"alerts are off: {why} (only the process recording the history evaluates alerts)"
+
+
+async def start_alerts(
+    engine: Engine,
+    history: HistoryStore | None,
+    sink: NotificationSink | None,
+    *,
+    log: Callable[[str], None],
+    why_not: str = NOT_RECORDING,
+    poll_interval: float = POLL_INTERVAL,
+) -> AlertRuntime | None:
+    """Evaluate the config's alert rules into `sink`, recording incidents into `history`.
+
+    Call on the running loop, before `engine.start()` so no event is missed. Without a
+    history this process records (None, or a read-only store), alerts are off: when the
+    config has rules, `log` says so once (with `why_not`) and None is returned. With a
+    history and no rules yet, the evaluator still runs, so a reload that adds rules
+    takes effect. Without a sink (no outbox to deliver through) nothing is evaluated.
+    """
+    if history is None or not history.recording:
+        if engine.config.alerts is not None and engine.config.alerts.rules:
+            log(alerts_off_line(why_not))
+        return None
+    if sink is None:
+        return None
+    restored = await asyncio.to_thread(load_open, history.path)
+    poller = SilencePoller(history.path, interval=poll_interval, warn=log)
+    await asyncio.to_thread(poller.start)
+    evaluator = AlertEvaluator(engine, sink, store=history, restored=restored, silences=lambda: poller.current, log=log)
+    engine.add_recorder(evaluator)
+    evaluator.start()
+    return AlertRuntime(evaluator, poller)
