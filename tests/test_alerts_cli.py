@@ -9,8 +9,12 @@ import pytest
 from tests.fixtures_alerts import Receiver
 from tui.cli import main
 
-CONFIG = """\
-services: {{}}
+SERVICE = "services:\n  api:\n    kind: http\n    url: http://127.0.0.1:9/health\n"
+"""A config needs a service; this one is never probed here."""
+
+CONFIG = (
+    SERVICE
+    + """\
 alerts:
   channels:
     hook:
@@ -24,6 +28,7 @@ alerts:
       command: /bin/false
       attempts: 1
 """
+)
 
 
 @pytest.fixture
@@ -74,17 +79,17 @@ def test_an_unknown_channel_is_a_usage_error(config: Path, capsys: pytest.Captur
 
 def test_a_bad_channel_is_reported_with_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "services.yaml"
-    path.write_text("alerts:\n  channels:\n    hook:\n      type: webhook\n      timeout: soon\n")
+    path.write_text(SERVICE + "alerts:\n  channels:\n    hook:\n      type: webhook\n      timeout: soon\n")
     assert main(["alerts", "test", "hook", "-c", str(path)]) == 3
     err = capsys.readouterr().err
-    assert f"{path}:5: alerts.channels.hook.timeout: Value error, 'soon' is not a duration" in err
-    assert f"{path}:3: alerts.channels.hook.url: Field required" in err
+    assert f"{path}:9: alerts.channels.hook.timeout: 'soon' is not a duration" in err
+    assert f"{path}:7: alerts.channels.hook.url: required" in err
 
 
 def test_the_listing_masks_secrets_in_urls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "services.yaml"
     path.write_text(
-        "alerts:\n  channels:\n"
+        SERVICE + "alerts:\n  channels:\n"
         "    hook: {type: webhook, url: 'http://127.0.0.1:9/hook?token=abcdef123456'}\n"
         "    team: {type: apprise, urls: ['slack://T0AAAAAA/B0BBBBBB/cccccccccc']}\n"
     )

@@ -98,11 +98,11 @@ class EngineSource:
     async def start(self) -> None:
         if self.history is not None:
             await self._attach_history(self.history)
-        if self.engine.config.alerts is not None or self.alert_sink is not None:
-            from core.alerts.runtime import NOT_RECORDING, start_alerts
+        # Always (not only when the config has rules): a reload that adds an `alerts:` block takes effect.
+        from core.alerts.runtime import NOT_RECORDING, start_alerts
 
-            why = self._alerts_off or NOT_RECORDING
-            self.alerts = await start_alerts(self.engine, self.history, self.alert_sink, log=self.notice, why_not=why)
+        why = self._alerts_off or NOT_RECORDING
+        self.alerts = await start_alerts(self.engine, self.history, self.alert_sink, log=self.notice, why_not=why)
         await self.engine.start()
 
     async def stop(self) -> None:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.alerts.channels import build_channel
-from core.alerts.channels.loading import load_channels
 from core.alerts.channels.settings import (
     AlertmanagerChannel,
     AnyChannel,
@@ -91,11 +90,15 @@ def main(argv: Sequence[str], candidates: Callable[[], list[Path]]) -> int:
     if path is None:
         print("lookout alerts: no services.yaml found; pass -c FILE", file=sys.stderr)
         return EXIT_CONFIG
+    from core.config import load_config  # here: listing channels should not pay for it at import
+
     try:
-        channels, redact = load_channels(path)
+        config = load_config(path)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
+    channels = dict(config.alerts.channels) if config.alerts is not None else {}
+    redact = config.redactor
     if args.channel is None:
         if not channels:
             print(f"{path}: no channels under alerts.channels", file=sys.stderr)

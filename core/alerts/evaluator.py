@@ -263,7 +263,8 @@ class AlertEvaluator(QueuedRecorder):
             return
         incident.closed = at
         said_firing = incident.sent and not incident.quiet and incident.opening is Transition.FIRING
-        if rule is not None and said_firing and rule.send_resolved:
+        channels = self._resolved_channels(rule)
+        if rule is not None and said_firing and channels:
             status = self._statuses.get(service, Status.UP)
             self._send(
                 rule,
@@ -274,12 +275,27 @@ class AlertEvaluator(QueuedRecorder):
                 status=status.value if status is not Status.UNKNOWN else Status.UP.value,
                 previous=incident.status,
                 reason=reason,
+                channels=channels,
             )
         track.incident = None
         track.good = 0
         track.last_closed = at
         track.last_incident = incident.id
         self._persist(incident)
+
+    def _resolved_channels(self, rule: Rule | None) -> tuple[str, ...]:
+        """Where a RESOLVED goes: the rule's channels with `send_resolved`; without it, still its Alertmanager
+        channels, because Alertmanager is re-sent a firing alert until it hears the end (it would never stop)."""
+        if rule is None:
+            return ()
+        if rule.send_resolved:
+            return tuple(rule.channels)
+        stateful = self._stateful_channels()
+        return tuple(name for name in rule.channels if name in stateful)
+
+    def _stateful_channels(self) -> frozenset[str]:
+        """Channels that keep an alert firing until told it resolved (Alertmanager)."""
+        return frozenset(name for name, channel in self._settings.channels.items() if channel.type == "alertmanager")
 
     def _maybe_stable(self, rule: Rule, service: str, track: Track, now: float) -> None:
         window = rule.flap_window
@@ -421,7 +437,10 @@ class AlertEvaluator(QueuedRecorder):
         previous: str,
         reason: str,
         sequence: int = 0,
+        channels: tuple[str, ...] | None = None,
     ) -> bool:
+        """Queue one notification to the rule's channels (or `channels`, a subset: a RESOLVED without
+        `send_resolved` still goes to Alertmanager)."""
         config = self._services.get(service) or self._retired.get(service)
         dependants: tuple[str, ...] = ()
         if rule.condition in INHIBITED_CONDITIONS and transition is not Transition.RESOLVED:
@@ -438,12 +457,15 @@ class AlertEvaluator(QueuedRecorder):
             reason=reason,
             since=since,
             at=self._engine.clock.now().timestamp(),
-            channels=tuple(rule.channels),
+            channels=tuple(rule.channels) if channels is None else channels,
             transport=getattr(config, "transport", None),
             tags=tuple(config.tags) if config is not None else (),
             dependants=dependants,
             sequence=sequence,
         )
+        return self._enqueue(notification)
+
+    def _enqueue(self, notification: Notification) -> bool:
         try:
             self._sink.enqueue(notification)
         except Exception as error:  # the sink is durable and never raises; if it does, try again at the next tick
@@ -491,14 +513,40 @@ class AlertEvaluator(QueuedRecorder):
     def _restore(self, incident: Incident) -> None:
         rule = self._rules.get(incident.rule)
         if rule is None or rule not in self._rules_for.get(incident.service, ()):
-            # Its rule or service is gone from the config: close it, saying nothing (its channels are unknown).
+            # Its rule or service is gone from the config: close it. Its channels are unknown, so only the
+            # Alertmanager ones hear it (an alert they were re-sent would otherwise be re-sent forever).
             incident.closed = self._engine.clock.now().timestamp()
+            if incident.sent and not incident.quiet and incident.opening is Transition.FIRING:
+                self._resolve_orphan(incident)
             self._persist(incident)
             return
         track = self._tracks.setdefault((incident.rule, incident.service), Track())
         track.incident = incident
         track.last_bad = True
         track.reason = incident.reason
+
+    def _resolve_orphan(self, incident: Incident) -> None:
+        """A RESOLVED for a restored incident whose rule or service left the config, to every Alertmanager
+        channel (a receiver that never had it ignores it: Alertmanager keeps a resolved alert briefly)."""
+        channels = tuple(sorted(self._stateful_channels()))
+        if not channels:
+            return
+        at = self._engine.clock.now().timestamp()
+        notification = Notification(
+            incident_id=incident.id,
+            transition=Transition.RESOLVED,
+            rule=incident.rule,
+            service=incident.service,
+            kind="",
+            severity="",
+            status=Status.UNKNOWN.value,
+            previous_status=incident.status,
+            reason="no longer watched by this rule",
+            since=incident.opened,
+            at=at,
+            channels=channels,
+        )
+        self._enqueue(notification)
 
     # -- for views ----------------------------------------------------------------
     def alert_state(self, service: str) -> tuple[AlertView, ...]:

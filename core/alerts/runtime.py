@@ -12,11 +12,13 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.alerts.dispatcher import Dispatcher
 from core.alerts.evaluator import AlertEvaluator
 from core.alerts.incidents import load_open
 from core.alerts.notification import NotificationSink
 from core.alerts.silences import POLL_INTERVAL, SilencePoller
 from core.engine import Engine
+from core.events import ConfigReloaded, Event
 from core.history.store import HistoryStore
 
 NOT_RECORDING = "this process does not record the history file"
@@ -26,11 +28,30 @@ NOT_RECORDING = "this process does not record the history file"
 class AlertRuntime:
     evaluator: AlertEvaluator
     silences: SilencePoller
+    dispatcher: Dispatcher | None = None
+    """The outbox this runtime delivers through (None when the caller gave its own sink)."""
 
     async def aclose(self) -> None:
-        """After the engine stopped: evaluate what is queued, stop the timer and the silence poller."""
+        """After the engine stopped: evaluate what is queued, stop the timer and the silence poller, then
+        stop delivering (what is still pending stays in the outbox for the next start)."""
         await self.evaluator.aclose()
         await asyncio.to_thread(self.silences.stop)
+        if self.dispatcher is not None:
+            await self.dispatcher.aclose()
+
+
+class _ChannelReloader:
+    """A recorder that hands a reloaded config's channels to the dispatcher as the event is published,
+    before the evaluator (whose worker runs later) can queue a notification for a new channel."""
+
+    def __init__(self, engine: Engine, dispatcher: Dispatcher) -> None:
+        self._engine = engine
+        self._dispatcher = dispatcher
+
+    def record(self, event: Event) -> None:
+        if isinstance(event, ConfigReloaded):
+            alerts = self._engine.config.alerts
+            self._dispatcher.reconfigure(alerts.channels if alerts is not None else {})
 
 
 def alerts_off_line(why: str) -> str:
@@ -58,12 +79,23 @@ async def start_alerts(
         if engine.config.alerts is not None and engine.config.alerts.rules:
             log(alerts_off_line(why_not))
         return None
+    dispatcher: Dispatcher | None = None
     if sink is None:
-        return None
+        alerts = engine.config.alerts
+        dispatcher = Dispatcher(
+            alerts.channels if alerts is not None else {},
+            store=history,
+            redact=engine.config.redact,
+            log=engine.log,
+            clock=engine.clock,
+        )
+        await dispatcher.start()
+        engine.add_recorder(_ChannelReloader(engine, dispatcher))
+        sink = dispatcher
     restored = await asyncio.to_thread(load_open, history.path)
     poller = SilencePoller(history.path, interval=poll_interval, warn=log)
     await asyncio.to_thread(poller.start)
     evaluator = AlertEvaluator(engine, sink, store=history, restored=restored, silences=lambda: poller.current, log=log)
     engine.add_recorder(evaluator)
     evaluator.start()
-    return AlertRuntime(evaluator, poller)
+    return AlertRuntime(evaluator, poller, dispatcher)

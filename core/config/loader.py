@@ -333,7 +333,7 @@ class _Parser:
             return model.model_validate(raw)
         except ValidationError as error:
             for detail in error.errors(include_url=False):
-                loc = tuple(part for part in detail["loc"] if part != "[key]")  # a dict key's own error
+                loc = _without_union_tags(raw, tuple(part for part in detail["loc"] if part != "[key]"))
                 self.issue((*where, *loc), reword(detail, lambda sub: _fields_at(model, sub)))
             return None
 
@@ -593,3 +593,24 @@ def config_json_schema() -> dict[str, Any]:
     schema = services_file_model(models).model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
+
+
+def _without_union_tags(raw: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """pydantic puts a tagged union's tag in the error path (`channels.hook.webhook.timeout`); the file has
+    no such key, so drop it: the path then names the YAML line (`channels.hook.timeout`)."""
+    out: list[Any] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("type") == part:
+            continue
+        out.append(part)
+        node = _child(node, part)
+    return tuple(out)
+
+
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None

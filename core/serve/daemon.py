@@ -205,16 +205,18 @@ class Daemon:
                 self._recorder = await attach_history(self.engine, self.record_into)
                 if self.record_into.lock is not None:  # a monitor opened on this file can find the daemon
                     self.record_into.lock.set_address(self.listen.url(self.port))
-            if self.engine.config.alerts is not None or self.alert_sink is not None:
-                from core.alerts.runtime import NOT_RECORDING, start_alerts
+            # Always (not only when the config has rules): a reload that adds an `alerts:` block takes effect.
+            from core.alerts.runtime import NOT_RECORDING, start_alerts
 
-                self.alerts = await start_alerts(
-                    self.engine,
-                    self.record_into,
-                    self.alert_sink,
-                    log=self._note,
-                    why_not=self._alerts_off or NOT_RECORDING,
-                )
+            self.alerts = await start_alerts(
+                self.engine,
+                self.record_into,
+                self.alert_sink,
+                log=self._note,
+                why_not=self._alerts_off or NOT_RECORDING,
+            )
+            if self.alerts is not None and self.alerts.dispatcher is not None:
+                self.alert_stats = self.alerts.dispatcher.stats
             await self.engine.start()
             if self._watcher is not None:
                 self._watcher.start()
