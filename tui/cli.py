@@ -8,7 +8,6 @@ import Textual at module level: the headless path never loads it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import shutil
@@ -266,6 +265,8 @@ def run_once(
 
     SIGTERM or SIGHUP stop the run, and every server it started, and exit UNKNOWN saying so.
     """
+    import asyncio  # here, not at the top: `lookout history` is over before asyncio would have loaded
+
     from core.report import exit_code, render_json, render_nagios, render_table
 
     try:
@@ -328,6 +329,8 @@ async def _probe_once(
     config: Config, only: Sequence[str] | None, timeout: float, verbose: bool, history: HistoryStore | None = None
 ) -> tuple[FleetSnapshot, signal.Signals | None]:
     """(snapshot, the signal that cut the run short or None). The engine is stopped either way."""
+    import asyncio
+
     from core.engine import Engine
     from core.selection import restrict, with_dependencies
 
