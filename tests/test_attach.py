@@ -9,7 +9,6 @@ and the monitor app with the source the CLI picks, driven by the pilot.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import queue
@@ -18,6 +17,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,17 @@ import httpx2
 import pytest
 import yaml
 from fixtures_mcp import stdio_service, tagged_processes
-from fleet_samples import fleet
+from fleet_samples import NOW, fleet
 from test_serve_prometheus import CONDITION_LIMIT, ROOT, SERVE_OPTIONS, WRAPPER, Serve
 from test_tui import summary, wait_for
 
 from core.details import McpDetails
 from core.events import LogEvent
 from core.history.lock import acquire_lock
-from core.results import Status
-from core.serve.api import status_document
+from core.results import ProbeResult, Status
+from core.serve.api import FLEET_RECENT, fleet_document, status_document
 from core.serve.client import find_serve, parse_fleet
+from core.snapshot import FleetSnapshot, ServiceInfo, ServiceSnapshot
 from tui.app import LookoutApp
 from tui.attached import AttachedSource
 from tui.cli import attached_source, build_parser
@@ -81,12 +82,7 @@ def test_cli_attaches_unless_told_otherwise(tmp_path: Path, monkeypatch: pytest.
 
 def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
     original = fleet()
-    document = status_document(original)
-    for item, service in zip(document["services"], original.services, strict=True):
-        item["paused"] = service.paused
-        if isinstance(service.details, McpDetails):
-            item["mcp_details"] = dataclasses.asdict(service.details)
-    parsed = parse_fleet(json.loads(json.dumps(document)))  # as it crosses the wire
+    parsed = parse_fleet(json.loads(json.dumps(fleet_document(original))))  # as it crosses the wire
     assert [s.name for s in parsed.services] == [s.name for s in original.services]
     for before, after in zip(original.services, parsed.services, strict=True):
         assert (after.status, after.reason, after.kind, after.target) == (
@@ -104,6 +100,48 @@ def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
         ]
         if before.last_result is not None and before.last_result.latency_ms is not None:
             assert after.latency.last_ms == pytest.approx(before.last_result.latency_ms, abs=0.1)
+        # what the detail screen and the sparklines read: the daemon's tallies, percentiles, ring and schedule
+        assert (after.probes, after.retries, after.consecutive_failures) == (
+            before.probes,
+            before.retries,
+            before.consecutive_failures,
+        )
+        assert after.uptime == before.uptime
+        for field in ("p50_ms", "p95_ms", "p99_ms", "last_ms"):
+            expected = getattr(before.latency, field)
+            assert getattr(after.latency, field) == (pytest.approx(expected, abs=0.1) if expected is not None else None)
+        assert after.latency.samples == before.latency.samples
+        assert [(r.started_at, r.status, r.attempts, r.latency_ms) for r in after.history] == [
+            (r.started_at, r.status, r.attempts, round(r.latency_ms, 1) if r.latency_ms is not None else None)
+            for r in before.history
+        ]
+        assert [r.reason for r in after.history] == [r.reason for r in before.history]  # fewer than 10: all kept
+        assert after.breaker_history == before.breaker_history[-5:]
+        assert after.next_probe_at == before.next_probe_at
+        assert (after.breaker.retry_at, after.breaker.opened_at) == (before.breaker.retry_at, before.breaker.opened_at)
+    busy = [s for s in original.services if s.probes]
+    assert busy and all(s.latency.p95_ms is not None for s in busy)  # the sample fleet has figures to carry
+
+
+def test_fleet_document_is_bounded_per_service() -> None:
+    """A full ring (120 results) crosses as the newest 60, reasons on the newest 10 only."""
+    results = tuple(
+        ProbeResult("api", NOW - timedelta(seconds=30 * (120 - i)), Status.DOWN, reason=f"HTTP 503 #{i}", attempts=2)
+        for i in range(120)
+    )
+    api = ServiceSnapshot(
+        info=ServiceInfo("api", "http", "http://127.0.0.1:9/x"), last_result=results[-1], history=results
+    )
+    document = json.loads(json.dumps(fleet_document(FleetSnapshot(taken_at=NOW, services=(api,)))))
+    recent = document["services"][0]["live"]["recent"]
+    assert len(recent) == FLEET_RECENT == 60
+    assert ["reason" in brief for brief in recent] == [False] * 50 + [True] * 10
+    parsed = parse_fleet(document).services[0]
+    assert [r.reason for r in parsed.history[-10:]] == [f"HTTP 503 #{i}" for i in range(110, 120)]
+    assert parsed.history[0].started_at == results[60].started_at
+    assert status_document(FleetSnapshot(taken_at=NOW, services=(api,)))["services"][0].keys() == (
+        document["services"][0].keys() - {"paused", "live"}
+    )  # the status document stays the --once report: the extras are the fleet's only
 
 
 def test_hostile_text_in_a_fleet_document_is_made_safe() -> None:

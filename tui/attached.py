@@ -22,7 +22,7 @@ from core.serve.client import ServeClient, ServerEvent, parse_time
 from core.snapshot import FleetSnapshot
 
 if TYPE_CHECKING:
-    from core.history import HistoryStore
+    from core.serve.api import HistoryProvider
 
 RECONNECT = 2.0
 """Seconds between attempts to reach the daemon again after its stream ended or failed."""
@@ -34,9 +34,9 @@ class AttachedSource:
     def __init__(self, url: str, *, token: str | None = None, clock: Clock | None = None) -> None:
         self.url = url
         self.clock = clock or SystemClock()
-        self.history: HistoryStore | None = None
-        """None: the daemon owns the history file (its uptime by window is in its status API)."""
         self._client = ServeClient(url, token)
+        self.history: HistoryProvider | None = self._client
+        """The daemon owns the history file: the detail screen's uptime by window comes from its status API."""
         self._snapshot = FleetSnapshot(taken_at=self.clock.now(), services=())
         self._log: list[ViewItem] = []
         self._tasks: set[asyncio.Task[None]] = set()

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from core.config import Config
     from core.history import HistoryStore
     from core.snapshot import FleetSnapshot
+    from tui.app import LookoutApp
     from tui.attached import AttachedSource
 
 EXIT_UNKNOWN = 3
@@ -139,6 +140,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve_main(args_list[1:], load=_load)
     args = build_parser().parse_args(args_list)
+    if not (args.once or args.check):
+        # A running serve first: attached, the daemon's config is the one shown, and the local file is not read
+        # (a broken or missing one must not keep anyone from watching the daemon).
+        try:
+            attached = attached_app(args)
+        except ValueError as error:
+            print(f"lookout: {error}", file=sys.stderr)
+            return EXIT_UNKNOWN
+        if attached is not None:
+            return attached.run() or 0
     from core.config import ConfigError  # here, not at the top: `lookout history` never loads the config models
     from core.processes import enable_subreaper
 
@@ -180,13 +191,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 history.close()
     from tui.app import run_app
 
-    try:
-        attached = attached_source(args)
-    except ValueError as error:
-        print(f"lookout: {error}", file=sys.stderr)
-        return EXIT_UNKNOWN
-    if attached is not None:  # the daemon probes and records, from its own config; this process shows and asks
-        return run_app(config, ansi=args.ansi or None, watch=False, source=attached)
     notices: list[str] = []  # said in the log pane: stderr is hidden behind the monitor's screen
     history = None if args.no_history else open_recording(args.history, config, warn=notices.append)
     try:
@@ -201,6 +205,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if history is not None:
             history.close()
+
+
+def attached_app(args: argparse.Namespace) -> LookoutApp | None:
+    """The monitor attached to a running `lookout serve` (see attached_source), or None: no daemon to attach to.
+    The daemon probes and records from its own config; this process shows and asks, and reloads nothing."""
+    source = attached_source(args)
+    if source is None:
+        return None
+    from tui.app import LookoutApp
+
+    ansi = args.ansi or os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
+    return LookoutApp(source, ansi=ansi, exit_on_signals=True, watch_file=False)
 
 
 def attached_source(args: argparse.Namespace) -> AttachedSource | None:

@@ -26,7 +26,7 @@ from tui.actions import help_rows
 from tui.format import STATUS_STYLE, ago, badge, breaker_badge, quota_bar, sparkline, until
 
 if TYPE_CHECKING:
-    from core.history import HistoryStore
+    from core.serve.api import HistoryProvider
 
 HISTORY_REFRESH = 30.0
 """Seconds between two reads of the recorded history for the detail screen: hourly roll-ups change slowly."""
@@ -94,7 +94,7 @@ class DetailScreen(Screen[None]):
         Binding("b", "app.reset_selected", "Reset breaker"),
     ]
 
-    def __init__(self, name: str, *, history: HistoryStore | None = None) -> None:
+    def __init__(self, name: str, *, history: HistoryProvider | None = None) -> None:
         super().__init__()
         self.service_name = name
         self.sections: list[Any] = []

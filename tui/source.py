@@ -23,6 +23,7 @@ from core.snapshot import FleetSnapshot
 
 if TYPE_CHECKING:
     from core.history import HistoryRecorder, HistoryStore
+    from core.serve.api import HistoryProvider
 
 VIEW_QUEUE = 5000
 """Events the app may have unread between two frames before it resyncs from a fresh snapshot."""
@@ -30,8 +31,11 @@ VIEW_QUEUE = 5000
 
 class FleetSource(Protocol):
     clock: Clock
-    history: HistoryStore | None
-    """The recorded history the detail screen reads uptime by window from (None: none attached)."""
+
+    @property
+    def history(self) -> HistoryProvider | None:
+        """The recorded history the detail screen reads uptime by window from (None: none attached): a local
+        store, or an attached daemon's status API."""
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...

@@ -15,17 +15,25 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from core.bus import Resync, ViewItem
+from core.details import McpDetails
 from core.loglines import describe
 from core.report import to_json
 from core.results import ProbeResult
 from core.sanitize import REASON_LIMIT, clean_line, clean_tree
 from core.selection import restrict
-from core.snapshot import FleetSnapshot
+from core.snapshot import FleetSnapshot, ServiceSnapshot
 
 SCHEMA_VERSION = 1
 """Bumped when a field of the API's documents changes meaning or goes away (new fields do not bump it)."""
 RECENT_RESULTS = 50
 """Results listed by /api/v1/services/NAME, newest last (the snapshot keeps a bounded history)."""
+FLEET_RECENT = 60
+"""Results per service in /api/v1/fleet's `live.recent`: as many as the detail screen's sparkline draws.
+Bounded, as the document is re-read by an attached monitor whenever something happened."""
+FLEET_REASONS = 10
+"""Of those, the newest that keep their `reason`: the detail screen lists ten (the rest feed sparklines)."""
+BREAKER_TRANSITIONS = 5
+"""Breaker transitions per service in `live.breaker_history`, newest last: what the detail screen lists."""
 
 
 class HistoryProvider(Protocol):
@@ -58,13 +66,66 @@ def service_document(
     return cleaned
 
 
+def fleet_document(snapshot: FleetSnapshot) -> dict[str, Any]:
+    """/api/v1/fleet: the status document plus what an attached monitor draws besides: per service `paused`,
+    `live` (live_json) and, for MCP servers, `mcp_details` (the MCP panel and detail screen read all of it);
+    and the snapshot's `seq`."""
+    document = status_document(snapshot)
+    for item, service in zip(document["services"], snapshot.services, strict=True):
+        item["paused"] = service.paused
+        item["live"] = live_json(service)
+        if isinstance(service.details, McpDetails):
+            item["mcp_details"] = dataclasses.asdict(service.details)
+    document["seq"] = snapshot.seq
+    cleaned: dict[str, Any] = clean_tree(document)
+    return cleaned
+
+
+def live_json(service: ServiceSnapshot) -> dict[str, Any]:
+    """What a monitor shows of a service beyond the status document: tallies, the daemon's latency
+    percentiles and uptime over its ring, the schedule, the breaker in full, and the newest results (bounded:
+    `FLEET_RECENT`, with reasons on the newest `FLEET_REASONS`). The `live` object of /api/v1/fleet."""
+    latency, breaker = service.latency, service.breaker
+    recent = [result_json(result) for result in service.history[-FLEET_RECENT:]]
+    for brief in recent[:-FLEET_REASONS]:
+        del brief["reason"]
+    return {
+        "probes": service.probes,
+        "retries": service.retries,
+        "consecutive_failures": service.consecutive_failures,
+        "uptime": service.uptime,
+        "latency": {
+            "last_ms": _round(latency.last_ms),
+            "p50_ms": _round(latency.p50_ms),
+            "p95_ms": _round(latency.p95_ms),
+            "p99_ms": _round(latency.p99_ms),
+            "samples": latency.samples,
+        },
+        "interval_s": service.interval,
+        "next_probe_at": _iso(service.next_probe_at),
+        "probing": service.probing,
+        "breaker": {
+            "reset_timeout_s": breaker.reset_timeout,
+            "opened_at": _iso(breaker.opened_at),
+            "retry_at": _iso(breaker.retry_at),
+            "trial_in_flight": breaker.trial_in_flight,
+            "last_error": clean_line(breaker.last_error, REASON_LIMIT),
+        },
+        "breaker_history": [
+            {"at": _iso(when), "old": old, "new": new}
+            for when, old, new in service.breaker_history[-BREAKER_TRANSITIONS:]
+        ],
+        "recent": recent,
+    }
+
+
 def result_json(result: ProbeResult) -> dict[str, Any]:
     """A probe result in brief: what a chart or an incident list needs, not the kind's full findings."""
     return {
         "at": _iso(result.started_at),
         "status": result.status.value,
         "reason": clean_line(result.reason, REASON_LIMIT),
-        "latency_ms": round(result.latency_ms, 1) if result.latency_ms is not None else None,
+        "latency_ms": _round(result.latency_ms),
         "attempts": result.attempts,
         "contacted": result.contacted,
         "http_status": result.http_status,
@@ -108,3 +169,7 @@ def _plain(value: Any) -> Any:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,10 +20,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from core.details import McpDetails
 from core.engine import Engine
-from core.sanitize import NAME_LIMIT, clean_line, clean_tree
-from core.serve.api import HistoryProvider, event_json, service_document, status_document
+from core.sanitize import NAME_LIMIT, clean_line
+from core.serve.api import HistoryProvider, event_json, fleet_document, service_document, status_document
 from core.serve.auth import BearerAuth, LoopbackGuard
 from core.serve.readiness import waiting_for
 from core.serve.scrape import ScrapeCache, accepts_gzip
@@ -67,15 +65,9 @@ def create_app(
         return StreamingResponse(_event_stream(engine), media_type="text/event-stream", headers=_NO_CACHE)
 
     async def fleet(request: Request) -> Response:
-        """The status document plus what an attached monitor needs besides: `paused` per service, and `seq`."""
+        # Off the loop: a large fleet's document (recent results per service) is built from a frozen snapshot.
         snapshot = engine.snapshot()
-        document = status_document(snapshot)
-        for item, service in zip(document["services"], snapshot.services, strict=True):
-            item["paused"] = service.paused
-            if isinstance(service.details, McpDetails):  # the MCP panel and detail screen read all of it
-                item["mcp_details"] = dataclasses.asdict(service.details)
-        document["seq"] = snapshot.seq
-        return _json(clean_tree(document))
+        return await asyncio.to_thread(lambda: _json(fleet_document(snapshot)))
 
     async def probe_all(request: Request) -> Response:
         engine.probe_now(None)
