@@ -26,21 +26,24 @@ import pytest
 import yaml
 from fixtures_mcp import stdio_service, tagged_processes
 from fleet_samples import NOW, fleet
+from test_history_tui import render
 from test_serve_prometheus import CONDITION_LIMIT, ROOT, SERVE_OPTIONS, WRAPPER, Serve
 from test_tui import summary, wait_for
 
 from core.details import McpDetails
 from core.events import LogEvent
 from core.history.lock import acquire_lock
+from core.numbers import format_ms
 from core.results import ProbeResult, Status
 from core.serve.api import FLEET_RECENT, fleet_document, status_document
 from core.serve.client import find_serve, parse_fleet
 from core.snapshot import FleetSnapshot, ServiceInfo, ServiceSnapshot
 from tui.app import LookoutApp
 from tui.attached import AttachedSource
-from tui.cli import attached_source, build_parser
+from tui.cli import attached_source, build_parser, main
 from tui.logpane import LogPane
-from tui.panels import McpTable, RateLimitTable
+from tui.panels import FleetTable, McpTable, RateLimitTable
+from tui.screens import DetailScreen
 
 # -- headless: finding the daemon, reading its documents --------------------------------------------
 
@@ -340,3 +343,71 @@ async def test_attaching_to_a_serve_that_asks_for_a_token(
             await source.stop()
     finally:
         serve.stop()
+
+
+@pytest.mark.slow
+async def test_attached_detail_screen_shows_the_daemons_figures_even_with_a_broken_local_config(
+    tmp_path: Path, http_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lookout` (the real main) in a directory whose services.yaml is broken still attaches; its detail screen
+    shows the daemon's percentiles, probe count, retries and recorded history, not just the last result."""
+    tag = uuid.uuid4().hex
+    db = tmp_path / "history.db"
+    serve = _start_serve(tmp_path, http_api.url, tag, db)
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    (here / "services.yaml").write_text("services: [this is: not: a fleet\n")
+    monkeypatch.chdir(here)
+    monkeypatch.delenv("LOOKOUT_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(here))
+    try:
+        # several results on the daemon, so percentiles and counts mean something
+        for n in range(1, 5):
+            httpx2.post(serve.url + "/api/v1/services/up/probe", trust_env=False, timeout=10)
+            deadline = time.monotonic() + CONDITION_LIMIT
+            while _recent(serve, "up") < n:
+                assert time.monotonic() < deadline, "the daemon never probed"
+                await asyncio.sleep(0.05)
+
+        # standalone reads the local file, and says what is wrong with it
+        assert main(["--history", str(db), "--standalone"]) == 3
+
+        started: list[LookoutApp] = []
+        monkeypatch.setattr(LookoutApp, "run", lambda self, *args, **kwargs: started.append(self) or 0)
+        assert main(["--history", str(db)]) == 0  # no config error: attached without reading it
+        [app] = started
+        source = app.source
+        assert isinstance(source, AttachedSource) and source.url == serve.url
+
+        async with app.run_test(size=(140, 50)) as pilot:
+            await wait_for(lambda: _probes(source, "up") >= 4, pilot, timeout=CONDITION_LIMIT)
+            table = app.query_one("#http", FleetTable)
+            await wait_for(lambda: table.row_count == 1, pilot, timeout=CONDITION_LIMIT)
+            table.focus()
+            await pilot.press("enter")
+            screen = app.screen
+            assert isinstance(screen, DetailScreen) and screen.service_name == "up"
+            await wait_for(lambda: screen.history_summary is not None, pilot, timeout=CONDITION_LIMIT)
+            live = _fleet(serve)["up"]["live"]
+            stats = live["latency"]
+            expected = [
+                f"p50 {format_ms(stats['p50_ms'])}",
+                f"p95 {format_ms(stats['p95_ms'])}",
+                f"({stats['samples']} samples)",
+                f"of {live['probes']} probes",
+                "History (recorded)",
+                "Latency history",
+            ]
+            await wait_for(
+                lambda: all(text in render(screen.sections) for text in expected), pilot, timeout=CONDITION_LIMIT
+            )
+            assert live["probes"] >= 4 and stats["samples"] >= 4
+            recorded = screen.history_summary
+            assert recorded is not None and recorded["windows"]["1h"]["probes"] >= 1  # the daemon's file, via its API
+    finally:
+        serve.stop()
+
+
+def _probes(source: AttachedSource, name: str) -> int:
+    service = source.snapshot().get(name)
+    return service.probes if service is not None else 0
