@@ -9,6 +9,7 @@ and the monitor app with the source the CLI picks, driven by the pilot.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import queue
@@ -84,7 +85,11 @@ def test_cli_attaches_unless_told_otherwise(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
-    original = fleet()
+    sample = fleet()
+    flapping = tuple((NOW - timedelta(minutes=k), "closed" if k % 2 else "open", "open" if k % 2 else "closed")
+                     for k in range(8, 0, -1))  # fmt: skip
+    first = dataclasses.replace(sample.services[0], breaker_history=flapping)  # more than the 5 that cross
+    original = dataclasses.replace(sample, services=(first, *sample.services[1:]))
     parsed = parse_fleet(json.loads(json.dumps(fleet_document(original))))  # as it crosses the wire
     assert [s.name for s in parsed.services] == [s.name for s in original.services]
     for before, after in zip(original.services, parsed.services, strict=True):
@@ -120,6 +125,7 @@ def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
         ]
         assert [r.reason for r in after.history] == [r.reason for r in before.history]  # fewer than 10: all kept
         assert after.breaker_history == before.breaker_history[-5:]
+    assert len(parsed.services[0].breaker_history) == 5
         assert after.next_probe_at == before.next_probe_at
         assert (after.breaker.retry_at, after.breaker.opened_at) == (before.breaker.retry_at, before.breaker.opened_at)
     busy = [s for s in original.services if s.probes]
@@ -411,3 +417,15 @@ async def test_attached_detail_screen_shows_the_daemons_figures_even_with_a_brok
 def _probes(source: AttachedSource, name: str) -> int:
     service = source.snapshot().get(name)
     return service.probes if service is not None else 0
+
+
+def test_every_live_field_is_documented() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("`live`, per service in `/api/v1/fleet`") :]
+    section = section[: section.index("\n\n")]
+    opened = ((NOW, "closed", "open"),)
+    api = dataclasses.replace(next(s for s in fleet().services if s.history), breaker_history=opened)
+    live = fleet_document(FleetSnapshot(taken_at=NOW, services=(api,)))["services"][0]["live"]
+    fields = {*live, *live["latency"], *live["breaker"], *live["breaker_history"][0], *live["recent"][-1]}
+    missing = {name for name in fields if f"`{name}`" not in section}
+    assert not missing, f"served in /api/v1/fleet's live but not in the README: {sorted(missing)}"
