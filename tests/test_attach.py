@@ -125,9 +125,9 @@ def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
         ]
         assert [r.reason for r in after.history] == [r.reason for r in before.history]  # fewer than 10: all kept
         assert after.breaker_history == before.breaker_history[-5:]
-    assert len(parsed.services[0].breaker_history) == 5
         assert after.next_probe_at == before.next_probe_at
         assert (after.breaker.retry_at, after.breaker.opened_at) == (before.breaker.retry_at, before.breaker.opened_at)
+    assert len(parsed.services[0].breaker_history) == 5
     busy = [s for s in original.services if s.probes]
     assert busy and all(s.latency.p95_ms is not None for s in busy)  # the sample fleet has figures to carry
 
