@@ -90,7 +90,7 @@ class _Series:
                 "probes": contacted,
                 "failures": failures,
             }
-            weights = [*self.weights[first:], *(1 for _ in raw_latencies)]
+            weights = [*self.weights[first:], *[1] * len(raw_latencies)]
             for (key, fraction), column in zip(FRACTIONS, self.latency, strict=True):
                 one[key] = _weighted_percentile([*column[first:], *raw_latencies], weights, fraction)
             out[label] = one
