@@ -48,8 +48,7 @@ def main(argv: Sequence[str], *, now: float | None = None) -> int:
             print(f"lookout history: no history for {args.service!r} in {path}", file=sys.stderr)
             return EXIT_ERROR
         at = time.time() if now is None else now
-        # Every service at once reads without a filter: a hundred-name IN list costs more than it saves.
-        summaries = store.summaries([args.service] if args.service else None, now=at)
+        summaries = store.summaries(names, now=at)
         incidents = store.incidents(args.service, since=at - since)
     except HistoryUnavailable as error:
         print(f"lookout history: {error}", file=sys.stderr)
