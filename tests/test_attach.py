@@ -38,7 +38,7 @@ from core.numbers import format_ms
 from core.results import ProbeResult, Status
 from core.serve.api import FLEET_RECENT, fleet_document, status_document
 from core.serve.client import find_serve, parse_fleet
-from core.snapshot import FleetSnapshot, ServiceInfo, ServiceSnapshot
+from core.snapshot import FleetSnapshot, ProbeTally, ServiceInfo, ServiceSnapshot
 from tui.app import LookoutApp
 from tui.attached import AttachedSource
 from tui.cli import attached_source, build_parser, main
@@ -90,7 +90,7 @@ def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
                      for k in range(8, 0, -1))  # fmt: skip
     first = dataclasses.replace(sample.services[0], breaker_history=flapping)  # more than the 5 that cross
     original = dataclasses.replace(sample, services=(first, *sample.services[1:]))
-    parsed = parse_fleet(json.loads(json.dumps(fleet_document(original))))  # as it crosses the wire
+    parsed = parse_fleet(json.loads(json.dumps(fleet_document(original, recent=True))))  # as it crosses the wire
     assert [s.name for s in parsed.services] == [s.name for s in original.services]
     for before, after in zip(original.services, parsed.services, strict=True):
         assert (after.status, after.reason, after.kind, after.target) == (
@@ -119,11 +119,14 @@ def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
             expected = getattr(before.latency, field)
             assert getattr(after.latency, field) == (pytest.approx(expected, abs=0.1) if expected is not None else None)
         assert after.latency.samples == before.latency.samples
-        assert [(r.started_at, r.status, r.attempts, r.latency_ms) for r in after.history] == [
+        # the ring, then the last result in full where the sample's last result is newer than its ring
+        assert [(r.started_at, r.status, r.attempts, r.latency_ms) for r in after.history[: len(before.history)]] == [
             (r.started_at, r.status, r.attempts, round(r.latency_ms, 1) if r.latency_ms is not None else None)
             for r in before.history
         ]
-        assert [r.reason for r in after.history] == [r.reason for r in before.history]  # fewer than 10: all kept
+        assert [r.reason for r in after.history[: len(before.history)]] == [r.reason for r in before.history]
+        if before.last_result is not None:
+            assert after.history[-1] is after.last_result
         assert after.breaker_history == before.breaker_history[-5:]
         assert after.next_probe_at == before.next_probe_at
         assert (after.breaker.retry_at, after.breaker.opened_at) == (before.breaker.retry_at, before.breaker.opened_at)
@@ -133,34 +136,33 @@ def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
 
 
 def test_fleet_document_is_bounded_per_service() -> None:
-    """A full ring (120 results) crosses as the newest 60, reasons on the newest 10 only."""
+    """A full ring (120 results) crosses as the newest 60, and only when asked for: the document a monitor
+    re-reads on every event carries no results but the last."""
     results = tuple(
         ProbeResult("api", NOW - timedelta(seconds=30 * (120 - i)), Status.DOWN, reason=f"HTTP 503 #{i}", attempts=2)
         for i in range(120)
     )
     api = ServiceSnapshot(
-        info=ServiceInfo("api", "http", "http://127.0.0.1:9/x"), last_result=results[-1], history=results
+        info=ServiceInfo("api", "http", "http://127.0.0.1:9/x"),
+        status=Status.DOWN,
+        reason=results[-1].reason,
+        tally=ProbeTally(probes=120, last_checked=results[-1].started_at),
+        last_result=results[-1],
+        history=results,
     )
-    document = json.loads(json.dumps(fleet_document(FleetSnapshot(taken_at=NOW, services=(api,)))))
-    recent = document["services"][0]["live"]["recent"]
+    snapshot = FleetSnapshot(taken_at=NOW, services=(api,))
+    seeded = json.loads(json.dumps(fleet_document(snapshot, recent=True)))
+    recent = seeded["services"][0]["live"]["recent"]
     assert len(recent) == FLEET_RECENT == 60
-    assert ["reason" in brief for brief in recent] == [False] * 50 + [True] * 10
-    parsed = parse_fleet(document).services[0]
-    assert [r.reason for r in parsed.history[-10:]] == [f"HTTP 503 #{i}" for i in range(110, 120)]
-    assert parsed.history[0].started_at == results[60].started_at
-    assert status_document(FleetSnapshot(taken_at=NOW, services=(api,)))["services"][0].keys() == (
-        document["services"][0].keys() - {"paused", "live"}
+    parsed = parse_fleet(seeded).services[0]
+    assert [r.reason for r in parsed.history] == [f"HTTP 503 #{i}" for i in range(60, 120)]
+    plain = json.loads(json.dumps(fleet_document(snapshot)))
+    assert "recent" not in plain["services"][0]["live"]
+    [last] = parse_fleet(plain).services[0].history
+    assert last.reason == "HTTP 503 #119"
+    assert status_document(snapshot)["services"][0].keys() == (
+        plain["services"][0].keys() - {"paused", "live"}
     )  # the status document stays the --once report: the extras are the fleet's only
-
-
-def test_hostile_text_in_a_fleet_document_is_made_safe() -> None:
-    document = {
-        "generated_at": "2026-11-25T03:00:00Z",
-        "services": [{"name": "x", "kind": "http", "target": "t", "status": "down", "reason": "bad\x1b[2Jthing\x9b"}],
-    }
-    service = parse_fleet(document).services[0]
-    assert service.status is Status.DOWN
-    assert "\x1b" not in service.reason and "\x9b" not in service.reason
 
 
 # -- the whole path: a real daemon, the monitor attached to it --------------------------------------
@@ -410,8 +412,23 @@ async def test_attached_detail_screen_shows_the_daemons_figures_even_with_a_brok
             assert live["probes"] >= 4 and stats["samples"] >= 4
             recorded = screen.history_summary
             assert recorded is not None and recorded["windows"]["1h"]["probes"] >= 1  # the daemon's file, via its API
+
+            # later results arrive by the event stream (the fleet re-read carries only the last): two more
+            # probes, two more entries in the ring the sparkline and the recent table read
+            before = len(_ring(source, "up"))
+            for n in range(before + 1, before + 3):
+                httpx2.post(serve.url + "/api/v1/services/up/probe", trust_env=False, timeout=10)
+                await wait_for(lambda n=n: _recent(serve, "up") >= n, pilot, timeout=CONDITION_LIMIT)
+            await wait_for(lambda: len(_ring(source, "up")) == before + 2, pilot, timeout=CONDITION_LIMIT)
+            times = [r.started_at for r in _ring(source, "up")]
+            assert times == sorted(times) and len(set(times)) == len(times)  # in order, none twice
     finally:
         serve.stop()
+
+
+def _ring(source: AttachedSource, name: str) -> tuple[ProbeResult, ...]:
+    service = source.snapshot().get(name)
+    return service.history if service is not None else ()
 
 
 def _probes(source: AttachedSource, name: str) -> int:
@@ -425,7 +442,7 @@ def test_every_live_field_is_documented() -> None:
     section = section[: section.index("\n\n")]
     opened = ((NOW, "closed", "open"),)
     api = dataclasses.replace(next(s for s in fleet().services if s.history), breaker_history=opened)
-    live = fleet_document(FleetSnapshot(taken_at=NOW, services=(api,)))["services"][0]["live"]
+    live = fleet_document(FleetSnapshot(taken_at=NOW, services=(api,)), recent=True)["services"][0]["live"]
     fields = {*live, *live["latency"], *live["breaker"], *live["breaker_history"][0], *live["recent"][-1]}
     missing = {name for name in fields if f"`{name}`" not in section}
     assert not missing, f"served in /api/v1/fleet's live but not in the README: {sorted(missing)}"

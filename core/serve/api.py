@@ -28,10 +28,9 @@ SCHEMA_VERSION = 1
 RECENT_RESULTS = 50
 """Results listed by /api/v1/services/NAME, newest last (the snapshot keeps a bounded history)."""
 FLEET_RECENT = 60
-"""Results per service in /api/v1/fleet's `live.recent`: as many as the detail screen's sparkline draws.
-Bounded, as the document is re-read by an attached monitor whenever something happened."""
-FLEET_REASONS = 10
-"""Of those, the newest that keep their `reason`: the detail screen lists ten (the rest feed sparklines)."""
+"""Results per service in /api/v1/fleet's `live.recent` (asked for with `?recent=1`): as many as the detail
+screen's sparkline draws. An attached monitor asks for them once per connection and keeps them up to date
+from the event stream, so the document it re-reads whenever something happened stays small."""
 BREAKER_TRANSITIONS = 5
 """Breaker transitions per service in `live.breaker_history`, newest last: what the detail screen lists."""
 
@@ -66,14 +65,14 @@ def service_document(
     return cleaned
 
 
-def fleet_document(snapshot: FleetSnapshot) -> dict[str, Any]:
+def fleet_document(snapshot: FleetSnapshot, *, recent: bool = False) -> dict[str, Any]:
     """/api/v1/fleet: the status document plus what an attached monitor draws besides: per service `paused`,
-    `live` (live_json) and, for MCP servers, `mcp_details` (the MCP panel and detail screen read all of it);
-    and the snapshot's `seq`."""
+    `live` (live_json; with `recent`, its newest results too) and, for MCP servers, `mcp_details` (the MCP
+    panel and detail screen read all of it); and the snapshot's `seq`, which the results are as of."""
     document = status_document(snapshot)
     for item, service in zip(document["services"], snapshot.services, strict=True):
         item["paused"] = service.paused
-        item["live"] = live_json(service)
+        item["live"] = live_json(service, recent=recent)
         if isinstance(service.details, McpDetails):
             item["mcp_details"] = dataclasses.asdict(service.details)
     document["seq"] = snapshot.seq
@@ -81,15 +80,12 @@ def fleet_document(snapshot: FleetSnapshot) -> dict[str, Any]:
     return cleaned
 
 
-def live_json(service: ServiceSnapshot) -> dict[str, Any]:
+def live_json(service: ServiceSnapshot, *, recent: bool = False) -> dict[str, Any]:
     """What a monitor shows of a service beyond the status document: tallies, the daemon's latency
-    percentiles and uptime over its ring, the schedule, the breaker in full, and the newest results (bounded:
-    `FLEET_RECENT`, with reasons on the newest `FLEET_REASONS`). The `live` object of /api/v1/fleet."""
+    percentiles and uptime over its ring, the schedule, the breaker in full and, with `recent`, the newest
+    `FLEET_RECENT` results. The `live` object of /api/v1/fleet: bounded, whatever the fleet's age."""
     latency, breaker = service.latency, service.breaker
-    recent = [result_json(result) for result in service.history[-FLEET_RECENT:]]
-    for brief in recent[:-FLEET_REASONS]:
-        del brief["reason"]
-    return {
+    live: dict[str, Any] = {
         "probes": service.probes,
         "retries": service.retries,
         "consecutive_failures": service.consecutive_failures,
@@ -115,8 +111,10 @@ def live_json(service: ServiceSnapshot) -> dict[str, Any]:
             {"at": _iso(when), "old": old, "new": new}
             for when, old, new in service.breaker_history[-BREAKER_TRANSITIONS:]
         ],
-        "recent": recent,
     }
+    if recent:
+        live["recent"] = [result_json(result) for result in service.history[-FLEET_RECENT:]]
+    return live
 
 
 def result_json(result: ProbeResult) -> dict[str, Any]:

@@ -65,9 +65,10 @@ def create_app(
         return StreamingResponse(_event_stream(engine), media_type="text/event-stream", headers=_NO_CACHE)
 
     async def fleet(request: Request) -> Response:
-        # Off the loop: a large fleet's document (recent results per service) is built from a frozen snapshot.
-        snapshot = engine.snapshot()
-        return await asyncio.to_thread(lambda: _json(fleet_document(snapshot)))
+        """`?recent=1` adds each service's newest results. Built off the loop from a frozen snapshot, and
+        compact: a monitor re-reads it whenever something happened, and a large fleet's is large."""
+        snapshot, recent = engine.snapshot(), request.query_params.get("recent") in ("1", "true")
+        return await asyncio.to_thread(lambda: _json(fleet_document(snapshot, recent=recent), compact=True))
 
     async def probe_all(request: Request) -> Response:
         engine.probe_now(None)
@@ -115,8 +116,11 @@ _ACTIONS = {"probe": "probe_now", "pause": "pause", "resume": "resume", "reset":
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _json(document: Any, status_code: int = 200) -> Response:
-    body = json.dumps(document, ensure_ascii=False, indent=2)
+def _json(document: Any, status_code: int = 200, *, compact: bool = False) -> Response:
+    if compact:
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    else:
+        body = json.dumps(document, ensure_ascii=False, indent=2)
     return Response(body + "\n", status_code=status_code, media_type="application/json")
 
 

@@ -117,9 +117,7 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
     live = _dict(item.get("live"))
     more = _dict(live.get("breaker"))
     details = _mcp_details(item.get("mcp_details"))
-    recent = tuple(_result(name, brief) for brief in live.get("recent") or () if isinstance(brief, dict))
-    if result is not None and recent and recent[-1].started_at == result.started_at:
-        recent = (*recent[:-1], result)  # the newest in full: its timings and checks, as the engine keeps it
+    recent = tuple(parse_result(name, brief) for brief in live.get("recent") or () if isinstance(brief, dict))
     return ServiceSnapshot(
         info=replace(info, interval=_number(live.get("interval_s")) or info.interval),
         status=status,
@@ -136,7 +134,7 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
         paused=bool(item.get("paused")),
         probing=bool(live.get("probing")),
         last_result=result,
-        history=recent if live else (result,) if result is not None else (),
+        history=with_newest(recent, result),
         latency=_latency(_dict(live.get("latency")))
         if live
         else LatencyStats(last_ms=latency, samples=int(latency is not None)),
@@ -163,8 +161,10 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
     )
 
 
-def _result(name: str, brief: dict[str, Any]) -> ProbeResult:
-    """One of `live.recent` (core.serve.api.result_json); a time that does not parse reads as the epoch."""
+def parse_result(name: str, brief: Mapping[str, Any]) -> ProbeResult:
+    """A result in brief (core.serve.api.result_json: `live.recent`, a probe_completed event's `result`),
+    made safe again; a time that does not parse reads as the epoch."""
+    brief = clean_tree(dict(brief))
     return ProbeResult(
         service=name,
         started_at=parse_time(brief.get("at")) or _EPOCH,
@@ -175,6 +175,18 @@ def _result(name: str, brief: dict[str, Any]) -> ProbeResult:
         contacted=bool(brief.get("contacted")),
         http_status=brief.get("http_status") if isinstance(brief.get("http_status"), int) else None,
     )
+
+
+def with_newest(history: tuple[ProbeResult, ...], newest: ProbeResult | None) -> tuple[ProbeResult, ...]:
+    """`history` ending with the service's last result in full (its timings and checks, as the engine keeps
+    it): in place of its brief copy, or after it when the brief has not arrived yet."""
+    if newest is None:
+        return history
+    if history and history[-1].started_at == newest.started_at:
+        return (*history[:-1], newest)
+    if history and history[-1].started_at > newest.started_at:
+        return history
+    return (*history, newest)
 
 
 def _latency(given: dict[str, Any]) -> LatencyStats:
@@ -313,8 +325,9 @@ class ServeClient:
         summary = clean_tree(response.json()).get("history")
         return summary if isinstance(summary, dict) else None
 
-    async def fleet(self) -> FleetSnapshot:
-        response = await self._http.get(FLEET_PATH)
+    async def fleet(self, *, recent: bool = False) -> FleetSnapshot:
+        """The fleet document as a snapshot; with `recent`, each service's history is its newest results."""
+        response = await self._http.get(FLEET_PATH, params={"recent": "1"} if recent else None)
         response.raise_for_status()
         return parse_fleet(response.json())
 
