@@ -69,15 +69,14 @@ def fleet_document(snapshot: FleetSnapshot, *, recent: bool = False) -> dict[str
     """/api/v1/fleet: the status document plus what an attached monitor draws besides: per service `paused`,
     `live` (live_json; with `recent`, its newest results too) and, for MCP servers, `mcp_details` (the MCP
     panel and detail screen read all of it); and the snapshot's `seq`, which the results are as of."""
-    document = status_document(snapshot)
+    document = status_document(snapshot)  # made safe by the report already: only what is added here is cleaned
     for item, service in zip(document["services"], snapshot.services, strict=True):
         item["paused"] = service.paused
-        item["live"] = live_json(service, recent=recent)
+        item["live"] = clean_tree(live_json(service, recent=recent))
         if isinstance(service.details, McpDetails):
-            item["mcp_details"] = dataclasses.asdict(service.details)
+            item["mcp_details"] = clean_tree(dataclasses.asdict(service.details))
     document["seq"] = snapshot.seq
-    cleaned: dict[str, Any] = clean_tree(document)
-    return cleaned
+    return document
 
 
 def live_json(service: ServiceSnapshot, *, recent: bool = False) -> dict[str, Any]:

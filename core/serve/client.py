@@ -117,7 +117,7 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
     live = _dict(item.get("live"))
     more = _dict(live.get("breaker"))
     details = _mcp_details(item.get("mcp_details"))
-    recent = tuple(parse_result(name, brief) for brief in live.get("recent") or () if isinstance(brief, dict))
+    recent = tuple(_result(name, brief) for brief in live.get("recent") or () if isinstance(brief, dict))
     return ServiceSnapshot(
         info=replace(info, interval=_number(live.get("interval_s")) or info.interval),
         status=status,
@@ -162,9 +162,13 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
 
 
 def parse_result(name: str, brief: Mapping[str, Any]) -> ProbeResult:
-    """A result in brief (core.serve.api.result_json: `live.recent`, a probe_completed event's `result`),
-    made safe again; a time that does not parse reads as the epoch."""
-    brief = clean_tree(dict(brief))
+    """A result in brief (core.serve.api.result_json), as a probe_completed event carries it: made safe
+    again, like every document read from the daemon."""
+    return _result(name, clean_tree(dict(brief)))
+
+
+def _result(name: str, brief: Mapping[str, Any]) -> ProbeResult:
+    """One of `live.recent`, already made safe with its document; a time that does not parse reads as the epoch."""
     return ProbeResult(
         service=name,
         started_at=parse_time(brief.get("at")) or _EPOCH,
