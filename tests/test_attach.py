@@ -36,8 +36,8 @@ from core.events import LogEvent
 from core.history.lock import acquire_lock
 from core.numbers import format_ms
 from core.results import ProbeResult, Status
-from core.serve.api import FLEET_RECENT, fleet_document, status_document
-from core.serve.client import find_serve, parse_fleet
+from core.serve.api import FLEET_RECENT, fleet_document, result_json, status_document
+from core.serve.client import ServerEvent, find_serve, parse_fleet
 from core.snapshot import FleetSnapshot, ProbeTally, ServiceInfo, ServiceSnapshot
 from tui.app import LookoutApp
 from tui.attached import AttachedSource
@@ -446,3 +446,54 @@ def test_every_live_field_is_documented() -> None:
     fields = {*live, *live["latency"], *live["breaker"], *live["breaker_history"][0], *live["recent"][-1]}
     missing = {name for name in fields if f"`{name}`" not in section}
     assert not missing, f"served in /api/v1/fleet's live but not in the README: {sorted(missing)}"
+
+
+async def test_rings_follow_the_event_stream_by_seq() -> None:
+    """The attached monitor's per-service results: seeded from a document with `recent` (as of its seq), then
+    one per probe_completed event newer than what it holds; a re-seed keeps the events after its seq."""
+    source = AttachedSource("http://127.0.0.1:9")  # never contacted: documents and events are handed in
+
+    def result(k: int) -> ProbeResult:
+        return ProbeResult("api", NOW + timedelta(seconds=30 * k), Status.UP, latency_ms=float(k), attempts=1)
+
+    def document(seq: int, ks: list[int], *, recent: bool) -> FleetSnapshot:
+        last = result(ks[-1])
+        api = ServiceSnapshot(
+            info=ServiceInfo("api", "http", "http://127.0.0.1:9/x"),
+            status=Status.UP,
+            reason="",
+            tally=ProbeTally(probes=len(ks), last_checked=last.started_at),
+            last_result=last,
+            history=tuple(result(k) for k in ks),
+        )
+        wire = json.loads(json.dumps(fleet_document(FleetSnapshot(NOW, (api,), seq=seq), recent=recent)))
+        return parse_fleet(wire)
+
+    def event(seq: int, k: int) -> ServerEvent:
+        return ServerEvent("probe_completed", {"service": "api", "seq": seq, "result": result_json(result(k))})
+
+    def latencies() -> list[float | None]:
+        service = source.snapshot().get("api")
+        return [r.latency_ms for r in service.history] if service else []
+
+    try:
+        source._snapshot = source._adopt(document(10, [1, 2, 3], recent=True), seeded=True)
+        assert latencies() == [1.0, 2.0, 3.0]
+        source._on_event(event(9, 3))  # already in the document: not twice
+        source._on_event(event(11, 4))
+        source._on_event(event(12, 5))
+        source._snapshot = source._adopt(document(12, [1, 2, 3, 4, 5], recent=False), seeded=False)
+        assert latencies() == [1.0, 2.0, 3.0, 4.0, 5.0]
+        source._on_event(event(13, 6))  # the stream ran ahead of the next document: kept through a re-seed
+        source._snapshot = source._adopt(document(12, [2, 3, 4, 5], recent=True), seeded=True)
+        assert latencies() == [2.0, 3.0, 4.0, 5.0, 6.0]
+        source._on_event(ServerEvent("resync", {"dropped": 3}))
+        assert source._seed_wanted  # events were lost: the next read asks for `recent` again
+        for seq in range(14, 14 + FLEET_RECENT):
+            source._on_event(event(seq, seq))
+        source._snapshot = source._adopt(document(14 + FLEET_RECENT, [100], recent=False), seeded=False)
+        assert len(latencies()) == FLEET_RECENT + 1  # the ring's 60, then the document's last result in full
+        source._snapshot = source._adopt(FleetSnapshot(NOW, ()), seeded=False)
+        assert source._rings == {}  # a service gone from the daemon's fleet takes its ring with it
+    finally:
+        await source.stop()
