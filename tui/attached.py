@@ -5,6 +5,10 @@ engine would probe everything twice. So this source follows the daemon's event
 stream, re-reads its fleet document whenever something happened (or the stream
 was resynced or reconnected), and sends the monitor's actions as POSTs. Its
 methods return at once, as the protocol asks: HTTP happens in background tasks.
+The document carries the daemon's tallies, percentiles and uptime; each
+service's newest results (sparklines, the detail screen's table) come with it
+once per connection and then one by one from the stream's probe_completed
+events, so what is re-read on every event stays small.
 """
 
 from __future__ import annotations
