@@ -8,7 +8,8 @@
    batched transactions), wall time.
 3. `lookout history` over `--services` x `--days` of generated data, in the state the recorder
    leaves a file (7 days of raw results, hourly roll-ups before the roll-up boundary), timed
-   in-process (best of 5) and as a subprocess (with interpreter start). Target: < 0.5 s.
+   in-process and as the command a user runs (subprocess wall time, interpreter start included),
+   best of 5 each. Target: < 0.5 s as a command.
 Figures, not assertions: run on a quiet machine and read them.
 """
 
@@ -119,7 +120,9 @@ def generate_month(path: Path, services: int, days: int, interval: float) -> tup
     return int(rows), time.perf_counter() - began
 
 
-def time_history_command(path: Path) -> tuple[float, float]:
+def time_history_command(path: Path) -> tuple[float, float, float]:
+    """(in-process, as a command, a bare interpreter): each the best of five, so a busy moment of the
+    machine does not become the figure. The command is what a user runs, interpreter start included."""
     best = float("inf")
     for _ in range(5):
         began = time.perf_counter()
@@ -127,12 +130,17 @@ def time_history_command(path: Path) -> tuple[float, float]:
             history_main(["--history", str(path)])
         best = min(best, time.perf_counter() - began)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    began = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "tui.cli", "history", "--history", str(path)], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, check=True,
-    )  # fmt: skip
-    return best, time.perf_counter() - began
+    command = [sys.executable, "-m", "tui.cli", "history", "--history", str(path)]
+    return best, _best_wall(command, env), _best_wall([sys.executable, "-c", "pass"], env)
+
+
+def _best_wall(command: list[str], env: dict[str, str], runs: int = 5) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        began = time.perf_counter()
+        subprocess.run(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, check=True)
+        best = min(best, time.perf_counter() - began)
+    return best
 
 
 def main() -> None:
@@ -152,9 +160,10 @@ def main() -> None:
         size = path.stat().st_size / 1024**2
         print(f"generated {args.services} services x {args.days} d ({rows:,} raw results in retention, "
               f"hourly roll-ups before) in {spent:.1f}s: {size:.0f} MiB")  # fmt: skip
-        in_process, command = time_history_command(path)
-        print(f"`lookout history` over it: {in_process * 1000:.0f} ms in-process (best of 5), "
-              f"{command * 1000:.0f} ms as a command (interpreter start included); target < 500 ms")  # fmt: skip
+        in_process, command, bare = time_history_command(path)
+        print(f"`lookout history` over it: {in_process * 1000:.0f} ms in-process, {command * 1000:.0f} ms as a "
+              f"command (wall time of the subprocess, interpreter start included; a bare `python -c pass`: "
+              f"{bare * 1000:.0f} ms), best of 5 each; target < 500 ms")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +26,25 @@ import httpx2
 import pytest
 import yaml
 from fixtures_mcp import stdio_service, tagged_processes
-from fleet_samples import fleet
+from fleet_samples import NOW, fleet
+from test_history_tui import render
 from test_serve_prometheus import CONDITION_LIMIT, ROOT, SERVE_OPTIONS, WRAPPER, Serve
 from test_tui import summary, wait_for
 
 from core.details import McpDetails
 from core.events import LogEvent
 from core.history.lock import acquire_lock
-from core.results import Status
-from core.serve.api import status_document
-from core.serve.client import find_serve, parse_fleet
+from core.numbers import format_ms
+from core.results import ProbeResult, Status
+from core.serve.api import FLEET_RECENT, fleet_document, result_json, status_document
+from core.serve.client import ServerEvent, find_serve, parse_fleet
+from core.snapshot import FleetSnapshot, ProbeTally, ServiceInfo, ServiceSnapshot
 from tui.app import LookoutApp
 from tui.attached import AttachedSource
-from tui.cli import attached_source, build_parser
+from tui.cli import attached_source, build_parser, main
 from tui.logpane import LogPane
-from tui.panels import McpTable, RateLimitTable
+from tui.panels import FleetTable, McpTable, RateLimitTable
+from tui.screens import DetailScreen
 
 # -- headless: finding the daemon, reading its documents --------------------------------------------
 
@@ -80,13 +85,12 @@ def test_cli_attaches_unless_told_otherwise(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
-    original = fleet()
-    document = status_document(original)
-    for item, service in zip(document["services"], original.services, strict=True):
-        item["paused"] = service.paused
-        if isinstance(service.details, McpDetails):
-            item["mcp_details"] = dataclasses.asdict(service.details)
-    parsed = parse_fleet(json.loads(json.dumps(document)))  # as it crosses the wire
+    sample = fleet()
+    flapping = tuple((NOW - timedelta(minutes=k), "closed" if k % 2 else "open", "open" if k % 2 else "closed")
+                     for k in range(8, 0, -1))  # fmt: skip
+    first = dataclasses.replace(sample.services[0], breaker_history=flapping)  # more than the 5 that cross
+    original = dataclasses.replace(sample, services=(first, *sample.services[1:]))
+    parsed = parse_fleet(json.loads(json.dumps(fleet_document(original, recent=True))))  # as it crosses the wire
     assert [s.name for s in parsed.services] == [s.name for s in original.services]
     for before, after in zip(original.services, parsed.services, strict=True):
         assert (after.status, after.reason, after.kind, after.target) == (
@@ -104,16 +108,61 @@ def test_fleet_document_reads_back_into_what_the_panels_show() -> None:
         ]
         if before.last_result is not None and before.last_result.latency_ms is not None:
             assert after.latency.last_ms == pytest.approx(before.last_result.latency_ms, abs=0.1)
+        # what the detail screen and the sparklines read: the daemon's tallies, percentiles, ring and schedule
+        assert (after.probes, after.retries, after.consecutive_failures) == (
+            before.probes,
+            before.retries,
+            before.consecutive_failures,
+        )
+        assert after.uptime == before.uptime
+        for field in ("p50_ms", "p95_ms", "p99_ms", "last_ms"):
+            expected = getattr(before.latency, field)
+            assert getattr(after.latency, field) == (pytest.approx(expected, abs=0.1) if expected is not None else None)
+        assert after.latency.samples == before.latency.samples
+        # the ring, then the last result in full where the sample's last result is newer than its ring
+        assert [(r.started_at, r.status, r.attempts, r.latency_ms) for r in after.history[: len(before.history)]] == [
+            (r.started_at, r.status, r.attempts, round(r.latency_ms, 1) if r.latency_ms is not None else None)
+            for r in before.history
+        ]
+        assert [r.reason for r in after.history[: len(before.history)]] == [r.reason for r in before.history]
+        if before.last_result is not None:
+            assert after.history[-1] is after.last_result
+        assert after.breaker_history == before.breaker_history[-5:]
+        assert after.next_probe_at == before.next_probe_at
+        assert (after.breaker.retry_at, after.breaker.opened_at) == (before.breaker.retry_at, before.breaker.opened_at)
+    assert len(parsed.services[0].breaker_history) == 5
+    busy = [s for s in original.services if s.probes]
+    assert busy and all(s.latency.p95_ms is not None for s in busy)  # the sample fleet has figures to carry
 
 
-def test_hostile_text_in_a_fleet_document_is_made_safe() -> None:
-    document = {
-        "generated_at": "2026-11-25T03:00:00Z",
-        "services": [{"name": "x", "kind": "http", "target": "t", "status": "down", "reason": "bad\x1b[2Jthing\x9b"}],
-    }
-    service = parse_fleet(document).services[0]
-    assert service.status is Status.DOWN
-    assert "\x1b" not in service.reason and "\x9b" not in service.reason
+def test_fleet_document_is_bounded_per_service() -> None:
+    """A full ring (120 results) crosses as the newest 60, and only when asked for: the document a monitor
+    re-reads on every event carries no results but the last."""
+    results = tuple(
+        ProbeResult("api", NOW - timedelta(seconds=30 * (120 - i)), Status.DOWN, reason=f"HTTP 503 #{i}", attempts=2)
+        for i in range(120)
+    )
+    api = ServiceSnapshot(
+        info=ServiceInfo("api", "http", "http://127.0.0.1:9/x"),
+        status=Status.DOWN,
+        reason=results[-1].reason,
+        tally=ProbeTally(probes=120, last_checked=results[-1].started_at),
+        last_result=results[-1],
+        history=results,
+    )
+    snapshot = FleetSnapshot(taken_at=NOW, services=(api,))
+    seeded = json.loads(json.dumps(fleet_document(snapshot, recent=True)))
+    recent = seeded["services"][0]["live"]["recent"]
+    assert len(recent) == FLEET_RECENT == 60
+    parsed = parse_fleet(seeded).services[0]
+    assert [r.reason for r in parsed.history] == [f"HTTP 503 #{i}" for i in range(60, 120)]
+    plain = json.loads(json.dumps(fleet_document(snapshot)))
+    assert "recent" not in plain["services"][0]["live"]
+    [last] = parse_fleet(plain).services[0].history
+    assert last.reason == "HTTP 503 #119"
+    assert status_document(snapshot)["services"][0].keys() == (
+        plain["services"][0].keys() - {"paused", "live"}
+    )  # the status document stays the --once report: the extras are the fleet's only
 
 
 # -- the whole path: a real daemon, the monitor attached to it --------------------------------------
@@ -302,3 +351,149 @@ async def test_attaching_to_a_serve_that_asks_for_a_token(
             await source.stop()
     finally:
         serve.stop()
+
+
+@pytest.mark.slow
+async def test_attached_detail_screen_shows_the_daemons_figures_even_with_a_broken_local_config(
+    tmp_path: Path, http_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lookout` (the real main) in a directory whose services.yaml is broken still attaches; its detail screen
+    shows the daemon's percentiles, probe count, retries and recorded history, not just the last result."""
+    tag = uuid.uuid4().hex
+    db = tmp_path / "history.db"
+    serve = _start_serve(tmp_path, http_api.url, tag, db)
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    (here / "services.yaml").write_text("services: [this is: not: a fleet\n")
+    monkeypatch.chdir(here)
+    monkeypatch.delenv("LOOKOUT_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(here))
+    try:
+        # several results on the daemon, so percentiles and counts mean something
+        for n in range(1, 5):
+            httpx2.post(serve.url + "/api/v1/services/up/probe", trust_env=False, timeout=10)
+            deadline = time.monotonic() + CONDITION_LIMIT
+            while _recent(serve, "up") < n:
+                assert time.monotonic() < deadline, "the daemon never probed"
+                await asyncio.sleep(0.05)
+
+        # standalone reads the local file, and says what is wrong with it
+        assert main(["--history", str(db), "--standalone"]) == 3
+
+        started: list[LookoutApp] = []
+        monkeypatch.setattr(LookoutApp, "run", lambda self, *args, **kwargs: started.append(self) or 0)
+        assert main(["--history", str(db)]) == 0  # no config error: attached without reading it
+        [app] = started
+        source = app.source
+        assert isinstance(source, AttachedSource) and source.url == serve.url
+
+        async with app.run_test(size=(140, 50)) as pilot:
+            await wait_for(lambda: _probes(source, "up") >= 4, pilot, timeout=CONDITION_LIMIT)
+            table = app.query_one("#http", FleetTable)
+            await wait_for(lambda: table.row_count == 1, pilot, timeout=CONDITION_LIMIT)
+            table.focus()
+            await pilot.press("enter")
+            screen = app.screen
+            assert isinstance(screen, DetailScreen) and screen.service_name == "up"
+            await wait_for(lambda: screen.history_summary is not None, pilot, timeout=CONDITION_LIMIT)
+            live = _fleet(serve)["up"]["live"]
+            stats = live["latency"]
+            expected = [
+                f"p50 {format_ms(stats['p50_ms'])}",
+                f"p95 {format_ms(stats['p95_ms'])}",
+                f"({stats['samples']} samples)",
+                f"of {live['probes']} probes",
+                "History (recorded)",
+                "Latency history",
+            ]
+            await wait_for(
+                lambda: all(text in render(screen.sections) for text in expected), pilot, timeout=CONDITION_LIMIT
+            )
+            assert live["probes"] >= 4 and stats["samples"] >= 4
+            recorded = screen.history_summary
+            assert recorded is not None and recorded["windows"]["1h"]["probes"] >= 1  # the daemon's file, via its API
+
+            # later results arrive by the event stream (the fleet re-read carries only the last): two more
+            # probes, two more entries in the ring the sparkline and the recent table read
+            before = len(_ring(source, "up"))
+            for n in range(before + 1, before + 3):
+                httpx2.post(serve.url + "/api/v1/services/up/probe", trust_env=False, timeout=10)
+                await wait_for(lambda n=n: _recent(serve, "up") >= n, pilot, timeout=CONDITION_LIMIT)
+            await wait_for(lambda: len(_ring(source, "up")) == before + 2, pilot, timeout=CONDITION_LIMIT)
+            times = [r.started_at for r in _ring(source, "up")]
+            assert times == sorted(times) and len(set(times)) == len(times)  # in order, none twice
+    finally:
+        serve.stop()
+
+
+def _ring(source: AttachedSource, name: str) -> tuple[ProbeResult, ...]:
+    service = source.snapshot().get(name)
+    return service.history if service is not None else ()
+
+
+def _probes(source: AttachedSource, name: str) -> int:
+    service = source.snapshot().get(name)
+    return service.probes if service is not None else 0
+
+
+def test_every_live_field_is_documented() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("`live`, per service in `/api/v1/fleet`") :]
+    section = section[: section.index("\n\n")]
+    opened = ((NOW, "closed", "open"),)
+    api = dataclasses.replace(next(s for s in fleet().services if s.history), breaker_history=opened)
+    live = fleet_document(FleetSnapshot(taken_at=NOW, services=(api,)), recent=True)["services"][0]["live"]
+    fields = {*live, *live["latency"], *live["breaker"], *live["breaker_history"][0], *live["recent"][-1]}
+    missing = {name for name in fields if f"`{name}`" not in section}
+    assert not missing, f"served in /api/v1/fleet's live but not in the README: {sorted(missing)}"
+
+
+async def test_rings_follow_the_event_stream_by_seq() -> None:
+    """The attached monitor's per-service results: seeded from a document with `recent` (as of its seq), then
+    one per probe_completed event newer than what it holds; a re-seed keeps the events after its seq."""
+    source = AttachedSource("http://127.0.0.1:9")  # never contacted: documents and events are handed in
+
+    def result(k: int) -> ProbeResult:
+        return ProbeResult("api", NOW + timedelta(seconds=30 * k), Status.UP, latency_ms=float(k), attempts=1)
+
+    def document(seq: int, ks: list[int], *, recent: bool) -> FleetSnapshot:
+        last = result(ks[-1])
+        api = ServiceSnapshot(
+            info=ServiceInfo("api", "http", "http://127.0.0.1:9/x"),
+            status=Status.UP,
+            reason="",
+            tally=ProbeTally(probes=len(ks), last_checked=last.started_at),
+            last_result=last,
+            history=tuple(result(k) for k in ks),
+        )
+        wire = json.loads(json.dumps(fleet_document(FleetSnapshot(NOW, (api,), seq=seq), recent=recent)))
+        return parse_fleet(wire)
+
+    def event(seq: int, k: int) -> ServerEvent:
+        return ServerEvent("probe_completed", {"service": "api", "seq": seq, "result": result_json(result(k))})
+
+    def latencies() -> list[float | None]:
+        service = source.snapshot().get("api")
+        return [r.latency_ms for r in service.history] if service else []
+
+    try:
+        source._snapshot = source._adopt(document(10, [1, 2, 3], recent=True), seeded=True)
+        assert latencies() == [1.0, 2.0, 3.0]
+        source._on_event(event(9, 3))  # already in the document: not twice
+        source._on_event(event(11, 4))
+        source._on_event(event(12, 5))
+        source._snapshot = source._adopt(document(12, [1, 2, 3, 4, 5], recent=False), seeded=False)
+        assert latencies() == [1.0, 2.0, 3.0, 4.0, 5.0]
+        source._on_event(event(13, 6))  # the stream ran ahead of the next document: kept through a re-seed
+        source._snapshot = source._adopt(document(12, [2, 3, 4, 5], recent=True), seeded=True)
+        assert latencies() == [2.0, 3.0, 4.0, 5.0, 6.0]
+        source._on_event(ServerEvent("resync", {"dropped": 3}))
+        assert source._seed_wanted  # events were lost: the next read asks for `recent` again
+        for seq in range(14, 14 + FLEET_RECENT):
+            source._on_event(event(seq, seq))
+        source._snapshot = source._adopt(document(14 + FLEET_RECENT, [100], recent=False), seeded=False)
+        assert len(latencies()) == FLEET_RECENT + 1  # the ring's 60, then the document's last result in full
+        source._snapshot = source._adopt(FleetSnapshot(NOW, ()), seeded=False)
+        assert source._rings == {}  # a service gone from the daemon's fleet takes its ring with it
+    finally:
+        await source.stop()

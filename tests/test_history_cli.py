@@ -150,3 +150,30 @@ def test_a_service_seen_only_long_ago_is_listed_without_figures(tmp_path, capsys
     assert old["service"] == "old" and old["windows"]["30d"] == {
         "uptime": None, "probes": 0, "failures": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None,
     }  # fmt: skip
+
+
+def test_history_loads_only_what_it_reads_with(recorded) -> None:
+    """Its start-up is most of its run: the command loads neither the config models, the engine, asyncio
+    nor any UI or HTTP library (the bench's < 0.5 s over a month of a hundred services depends on it)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import sys, io, contextlib\n"
+        "from tui.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['history', '--history', {str(recorded)!r}]) == 0\n"
+        "heavy = ('pydantic', 'yaml', 'rich', 'textual', 'asyncio', 'httpx', 'httpx2', 'starlette', 'mcp')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)) + sorted(\n"
+        "    m for m in sys.modules if m.startswith(('core.engine', 'core.config', 'core.serve', 'core.state'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": ""},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

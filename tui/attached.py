@@ -5,27 +5,34 @@ engine would probe everything twice. So this source follows the daemon's event
 stream, re-reads its fleet document whenever something happened (or the stream
 was resynced or reconnected), and sends the monitor's actions as POSTs. Its
 methods return at once, as the protocol asks: HTTP happens in background tasks.
+The document carries the daemon's tallies, percentiles and uptime; each
+service's newest results (sparklines, the detail screen's table) come with it
+once per connection and then one by one from the stream's probe_completed
+events, so what is re-read on every event stays small.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from core.bus import ViewItem
 from core.clock import Clock, SystemClock
 from core.events import LogEvent, LogLevel
+from core.results import ProbeResult
 from core.sanitize import LOG_LIMIT, NAME_LIMIT, clean_line
-from core.serve.client import ServeClient, ServerEvent, parse_time
+from core.serve.api import FLEET_RECENT
+from core.serve.client import ServeClient, ServerEvent, parse_result, parse_time, with_newest
 from core.snapshot import FleetSnapshot
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from core.alerts.evaluator import AlertView
-    from core.history import HistoryStore
+    from core.serve.api import HistoryProvider
 
 RECONNECT = 2.0
 """Seconds between attempts to reach the daemon again after its stream ended or failed."""
@@ -37,22 +44,28 @@ class AttachedSource:
     def __init__(self, url: str, *, token: str | None = None, clock: Clock | None = None) -> None:
         self.url = url
         self.clock = clock or SystemClock()
-        self.history: HistoryStore | None = None
-        """None: the daemon owns the history file (its uptime by window is in its status API)."""
         self.silences_path: Path | None = None
         """The daemon's history file, when known: a silence written there reaches the daemon's alerts."""
         self._client = ServeClient(url, token)
+        self.history: HistoryProvider | None = self._client
+        """The daemon owns the history file: the detail screen's uptime by window comes from its status API."""
         self._snapshot = FleetSnapshot(taken_at=self.clock.now(), services=())
         self._log: list[ViewItem] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._follow: asyncio.Task[None] | None = None
         self._refresh_wanted = asyncio.Event()
         self._refresher: asyncio.Task[None] | None = None
+        self._rings: dict[str, deque[tuple[int, ProbeResult]]] = {}
+        """Per service, its newest results with the seq they came with: seeded from the fleet document's
+        `recent` once per connection, then one per probe_completed event (the panels' sparklines, the detail
+        screen's table), so the document re-read on every event need not carry them."""
+        self._seed_wanted = True
 
     async def start(self) -> None:
         self._note(LogLevel.INFO, f"attached to serve at {self.url}")
         try:
-            self._snapshot = await self._client.fleet()
+            self._snapshot = self._adopt(await self._client.fleet(recent=True), seeded=True)
+            self._seed_wanted = False
         except Exception as error:  # the stream's follower retries; the log pane says why the fleet is empty
             self._note(LogLevel.WARNING, f"serve at {self.url}: {_brief(error)}")
         self._follow = asyncio.create_task(self._follow_events())
@@ -133,6 +146,10 @@ class AttachedSource:
             await asyncio.sleep(RECONNECT)
 
     def _on_event(self, event: ServerEvent) -> None:
+        if event.name in ("snapshot", "resync"):  # a new connection, or events lost: the rings start again
+            self._seed_wanted = True
+        elif event.name == "probe_completed":
+            self._on_result(event.data)
         level, text = event.data.get("level"), event.data.get("text")
         if isinstance(level, str) and isinstance(text, str):
             service = event.data.get("service")
@@ -152,12 +169,40 @@ class AttachedSource:
         while True:
             await self._refresh_wanted.wait()
             self._refresh_wanted.clear()
+            seed, self._seed_wanted = self._seed_wanted, False
             try:
-                self._snapshot = await self._client.fleet()
+                self._snapshot = self._adopt(await self._client.fleet(recent=seed), seeded=seed)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the stream's follower reports a lost daemon; the last view stays on screen
+                self._seed_wanted = self._seed_wanted or seed
                 continue
+
+    def _on_result(self, data: dict[str, Any]) -> None:
+        service, seq, brief = data.get("service"), data.get("seq"), data.get("result")
+        if not (isinstance(service, str) and isinstance(seq, int) and isinstance(brief, dict)):
+            return
+        ring = self._rings.get(service)
+        if ring is not None and (not ring or ring[-1][0] < seq):  # a new service waits for its first document
+            ring.append((seq, parse_result(service, brief)))
+
+    def _adopt(self, snapshot: FleetSnapshot, *, seeded: bool) -> FleetSnapshot:
+        """The daemon's document with each service's history from its ring. Seeded (the document carries
+        `recent`, as of its seq), a ring restarts from the document plus the events it already holds from
+        after that seq; otherwise the ring stands, and the document's last result (in full) ends it."""
+        services = []
+        for service in snapshot.services:
+            ring = self._rings.get(service.name)
+            if seeded or ring is None:
+                later = [entry for entry in ring or () if entry[0] > snapshot.seq]
+                ring = deque(((snapshot.seq, r) for r in service.history), maxlen=FLEET_RECENT)
+                ring.extend(later)
+                self._rings[service.name] = ring
+            history = with_newest(tuple(result for _, result in ring), service.last_result)
+            services.append(replace(service, history=history))
+        for gone in self._rings.keys() - {service.name for service in snapshot.services}:
+            del self._rings[gone]
+        return replace(snapshot, services=tuple(services))
 
     def _note(self, level: LogLevel, message: str) -> None:
         self._log.append(LogEvent(at=self.clock.now(), level=level, message=clean_line(message, LOG_LIMIT)))

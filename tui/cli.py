@@ -8,7 +8,6 @@ import Textual at module level: the headless path never loads it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import shutil
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from core.history import HistoryStore
     from core.pins.store import PinStore
     from core.snapshot import FleetSnapshot
+    from tui.app import LookoutApp
     from tui.attached import AttachedSource
 
 EXIT_UNKNOWN = 3
@@ -178,6 +178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve_main(args_list[1:], load=_load)
     args = build_parser().parse_args(args_list)
+    if not (args.once or args.check or args.discover):  # --discover: this machine's clients' fleet, not a daemon's
+        # A running serve first: attached, the daemon's config is the one shown, and the local file is not read
+        # (a broken or missing one must not keep anyone from watching the daemon).
+        try:
+            attached = attached_app(args)
+        except ValueError as error:
+            print(f"lookout: {error}", file=sys.stderr)
+            return EXIT_UNKNOWN
+        if attached is not None:
+            return attached.run() or 0
     from core.config import ConfigError  # here, not at the top: `lookout history` never loads the config models
     from core.processes import enable_subreaper
 
@@ -224,13 +234,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pins.close()
     from tui.app import run_app
 
-    try:
-        attached = None if args.discover else attached_source(args)  # --discover: this machine's clients' fleet
-    except ValueError as error:
-        print(f"lookout: {error}", file=sys.stderr)
-        return EXIT_UNKNOWN
-    if attached is not None:  # the daemon probes and records, from its own config; this process shows and asks
-        return run_app(config, ansi=args.ansi or None, watch=False, source=attached)
     notices: list[str] = []  # said in the log pane: stderr is hidden behind the monitor's screen
     history = None if args.no_history else open_recording(args.history, config, warn=notices.append)
     follow = None
@@ -256,6 +259,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if history is not None:
             history.close()
+
+
+def attached_app(args: argparse.Namespace) -> LookoutApp | None:
+    """The monitor attached to a running `lookout serve` (see attached_source), or None: no daemon to attach to.
+    The daemon probes and records from its own config; this process shows and asks, and reloads nothing."""
+    source = attached_source(args)
+    if source is None:
+        return None
+    from tui.app import LookoutApp
+
+    ansi = args.ansi or os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
+    return LookoutApp(source, ansi=ansi, exit_on_signals=True, watch_file=False)
 
 
 def attached_source(args: argparse.Namespace) -> AttachedSource | None:
@@ -340,6 +355,8 @@ def run_once(
 
     SIGTERM or SIGHUP stop the run, and every server it started, and exit UNKNOWN saying so.
     """
+    import asyncio  # here, not at the top: `lookout history` is over before asyncio would have loaded
+
     from core.report import exit_code, render_json, render_nagios, render_table
 
     try:
@@ -407,6 +424,8 @@ async def _probe_once(
     pins: PinStore | None = None,
 ) -> tuple[FleetSnapshot, signal.Signals | None]:
     """(snapshot, the signal that cut the run short or None). The engine is stopped either way."""
+    import asyncio
+
     from core.engine import Engine
     from core.selection import restrict, with_dependencies
 

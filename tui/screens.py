@@ -27,7 +27,7 @@ from tui.format import STATUS_STYLE, ago, badge, breaker_badge, quota_bar, spark
 
 if TYPE_CHECKING:
     from core.alerts.evaluator import AlertView
-    from core.history import HistoryStore
+    from core.serve.api import HistoryProvider
 
 HISTORY_REFRESH = 30.0
 """Seconds between two reads of the recorded history for the detail screen: hourly roll-ups change slowly."""
@@ -136,7 +136,7 @@ class DetailScreen(Screen[None]):
         Binding("m", "app.silence_selected", "Silence", show=False),
     ]
 
-    def __init__(self, name: str, *, history: HistoryStore | None = None) -> None:
+    def __init__(self, name: str, *, history: HistoryProvider | None = None) -> None:
         super().__init__()
         self.service_name = name
         self.sections: list[Any] = []

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from core.alerts.runtime import AlertRuntime
     from core.history import HistoryRecorder, HistoryStore
     from core.pins.store import PinStore
+    from core.serve.api import HistoryProvider
 
 VIEW_QUEUE = 5000
 """Events the app may have unread between two frames before it resyncs from a fresh snapshot."""
@@ -37,10 +38,13 @@ VIEW_QUEUE = 5000
 
 class FleetSource(Protocol):
     clock: Clock
-    history: HistoryStore | None
-    """The recorded history the detail screen reads uptime by window from (None: none attached)."""
     silences_path: Path | None
     """The history file a silence is written into (None: no file to write one into)."""
+
+    @property
+    def history(self) -> HistoryProvider | None:
+        """The recorded history the detail screen reads uptime by window from (None: none attached): a local
+        store, or an attached daemon's status API."""
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...

@@ -42,13 +42,13 @@ def main(argv: Sequence[str], *, now: float | None = None) -> int:
     path = args.history or default_history_path()
     try:
         store = open_history(path, record=False)
-        names = [args.service] if args.service else store.services()
-        if args.service and args.service not in store.services():
+        recorded = store.services()
+        names = [args.service] if args.service else recorded
+        if args.service and args.service not in recorded:
             print(f"lookout history: no history for {args.service!r} in {path}", file=sys.stderr)
             return EXIT_ERROR
         at = time.time() if now is None else now
-        # Every service at once reads without a filter: a hundred-name IN list costs more than it saves.
-        summaries = store.summaries([args.service] if args.service else None, now=at)
+        summaries = store.summaries(names, now=at)
         incidents = store.incidents(args.service, since=at - since)
     except HistoryUnavailable as error:
         print(f"lookout history: {error}", file=sys.stderr)

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import sqlite3
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import groupby
-from operator import itemgetter
+from itertools import accumulate
 from typing import Any
 
-from core.history.ranks import weighted_percentile
 from core.history.rollups import HOUR, rolled_until
 from core.results import ProbeResult, Status
 
@@ -53,90 +50,118 @@ class Incident:
 
 
 class _Series:
-    """One service's rows in time order, as columns: hourly roll-ups below the boundary, raw rows above it."""
+    """One service's rows as columns, oldest first: hourly roll-ups below the boundary, raw rows above it.
 
-    def __init__(self) -> None:
-        self.hours: list[float] = []
-        self.contacted: list[int] = []
-        self.failures: list[int] = []
-        self.latency: tuple[list[tuple[float, int]], ...] = tuple([] for _ in FRACTIONS)
-        """Per fraction, each hour's (percentile, samples); (0.0, 0) for an hour without a latency, which
-        weighs nothing, so the columns stay aligned with `hours` and a window is one slice of each."""
-        self.raw_at: list[float] = []
-        self.raw: list[tuple[int, int, float | None]] = []
+    Columns, not row tuples: a window is a suffix of each, its sums are `sum` over a slice (in C), and
+    its percentiles sort plain floats.
+    """
 
-    def window(self, seconds: float, now: float, boundary: float) -> dict[str, Any]:
-        start = now - seconds
-        contacted = failures = 0
-        latencies: list[list[tuple[float, int]]] = [[] for _ in FRACTIONS]
-        if seconds > HOUR:  # hours that overlap the window, from the roll-ups; the rest from raw rows
-            first = bisect_right(self.hours, start - HOUR)  # the first hour ending after the start
-            contacted, failures = sum(self.contacted[first:]), sum(self.failures[first:])
-            latencies = [column[first:] for column in self.latency]
-            start = max(start, boundary)
-        raw_latencies: list[tuple[float, int]] = []
-        for ok, reached, latency in self.raw[bisect_left(self.raw_at, start) :]:
-            if not reached:
-                continue
-            contacted += 1
-            if not ok:
-                failures += 1
-            elif latency is not None:
-                raw_latencies.append((latency, 1))
-        out: dict[str, Any] = {
-            "uptime": (contacted - failures) / contacted if contacted else None,
-            "probes": contacted,
-            "failures": failures,
-        }
-        for (key, fraction), bucket in zip(FRACTIONS, latencies, strict=True):
-            out[key] = weighted_percentile(bucket + raw_latencies, fraction)
+    __slots__ = ("contacted", "failures", "hours", "latency", "raw", "raw_at", "weights")
+
+    def __init__(self, rollups: Sequence[tuple[Any, ...]] = (), raw: Sequence[tuple[Any, ...]] = ()) -> None:
+        columns = list(zip(*rollups, strict=True)) or [()] * 7
+        self.hours: Sequence[int] = columns[0]
+        self.contacted: Sequence[int] = columns[1]
+        self.failures: Sequence[int] = columns[2]
+        self.weights: Sequence[int] = columns[3]
+        self.latency: tuple[Sequence[float], ...] = tuple(columns[4:])
+        """Per fraction, each hour's percentile (0.0 where the hour had no latency: its weight is 0)."""
+        self.raw_at: list[float] = [row[0] for row in raw]
+        self.raw: Sequence[tuple[Any, ...]] = raw
+        """(at, ok, contacted, latency_ms) per raw result."""
+
+    def windows(self, now: float, boundary: float) -> dict[str, dict[str, Any]]:
+        tallies: dict[int, tuple[int, int, list[float]]] = {}  # the 24h, 7d and 30d windows share raw rows
+        out: dict[str, dict[str, Any]] = {}
+        for label, seconds in WINDOWS:
+            start = now - seconds
+            first = len(self.hours)  # no roll-ups in the 1h window
+            if seconds > HOUR:  # the hours that overlap the window, from the roll-ups; the rest from raw rows
+                first = bisect_right(self.hours, start - HOUR)  # the first hour ending after the start
+                start = max(start, boundary)
+            begin = bisect_left(self.raw_at, start)
+            if begin not in tallies:
+                tallies[begin] = _tally(self.raw[begin:])
+            contacted, failures, raw_latencies = tallies[begin]
+            contacted += sum(self.contacted[first:])
+            failures += sum(self.failures[first:])
+            one: dict[str, Any] = {
+                "uptime": (contacted - failures) / contacted if contacted else None,
+                "probes": contacted,
+                "failures": failures,
+            }
+            weights = [*self.weights[first:], *[1] * len(raw_latencies)]
+            for (key, fraction), column in zip(FRACTIONS, self.latency, strict=True):
+                one[key] = _weighted_percentile([*column[first:], *raw_latencies], weights, fraction)
+            out[label] = one
         return out
 
 
+def _tally(raw: Sequence[tuple[Any, ...]]) -> tuple[int, int, list[float]]:
+    """Raw results as the live state counts them: (contacted, failures among them, successes' latencies)."""
+    contacted = failures = 0
+    latencies: list[float] = []
+    for _, ok, reached, latency in raw:
+        if not reached:
+            continue
+        contacted += 1
+        if not ok:
+            failures += 1
+        elif latency is not None:
+            latencies.append(latency)
+    return contacted, failures, latencies
+
+
 def summaries(conn: sqlite3.Connection, names: Sequence[str] | None, now: float) -> dict[str, dict[str, Any]]:
-    """Per service: {"service", "windows": {"1h"|"24h"|"7d"|"30d": {uptime, probes, failures, p50_ms, ...}}}."""
-    boundary = rolled_until(conn)
-    longest = max(seconds for _, seconds in WINDOWS)
-    where, params = _service_filter(names)
-    series: dict[str, _Series] = defaultdict(_Series)
-    rollup_rows = conn.execute(
-        "SELECT service, hour, contacted, failures, coalesce(p50_ms, 0), coalesce(p95_ms, 0), coalesce(p99_ms, 0), "
-        f"latency_samples FROM rollups WHERE hour >= ? AND hour < ?{where} ORDER BY hour",
-        ((now - longest) // HOUR * HOUR, boundary, *params),
-    ).fetchall()
-    rollup_rows.sort(key=itemgetter(0))  # by service; stable, so each service's hours stay in order
-    for service, group in groupby(rollup_rows, key=itemgetter(0)):
-        # Columns by zip, in C: a month of a hundred services is 72,000 rows. A missing percentile (an hour
-        # without a successful probe) is 0 with weight 0: it counts for nothing.
-        _, hours, contacted, failures, p50, p95, p99, samples = zip(*group, strict=True)
-        one = series[service]
-        one.hours, one.contacted, one.failures = list(hours), list(contacted), list(failures)
-        one.latency = (
-            list(zip(p50, samples, strict=True)),
-            list(zip(p95, samples, strict=True)),
-            list(zip(p99, samples, strict=True)),
-        )
-    raw_rows = conn.execute(
-        f"SELECT service, at, ok, contacted, latency_ms FROM results WHERE at >= ?{where} ORDER BY at",
-        (min(now - HOUR, max(boundary, now - longest)), *params),
-    )
-    for service, at, ok, contacted, latency in raw_rows:
-        one = series[service]
-        one.raw_at.append(at)
-        one.raw.append((ok, contacted, latency))
-    wanted = list(names) if names is not None else sorted(series)
-    return {
-        name: {
-            "service": name,
-            "windows": {label: series[name].window(seconds, now, boundary) for label, seconds in WINDOWS},
-        }
-        for name in wanted
-    }
+    """Per service: {"service", "windows": {"1h"|"24h"|"7d"|"30d": {uptime, probes, failures, p50_ms, ...}}}.
+
+    One read transaction, so the boundary, the roll-ups and the raw rows agree while a recorder writes
+    (an hour rolled up between two reads would count twice or not at all). Each service is two range
+    reads on the primary key and the (service, at) index: the cost follows the window, not the file's
+    400 days, and no row is sorted or looked up twice.
+    """
+    own_transaction = not conn.in_transaction
+    if own_transaction:
+        conn.execute("BEGIN")
+    try:
+        boundary = rolled_until(conn)
+        longest = max(seconds for _, seconds in WINDOWS)
+        hours = ((now - longest) // HOUR * HOUR, boundary)
+        raw_from = min(now - HOUR, max(boundary, now - longest))
+        out = {}
+        for name in services(conn) if names is None else names:
+            rollups = conn.execute(_ROLLUPS, (name, *hours)).fetchall()
+            raw = conn.execute(_RAW, (name, raw_from)).fetchall()
+            if names is None and not rollups and not raw:
+                continue  # recorded, but nothing in any window
+            out[name] = {"service": name, "windows": _Series(rollups, raw).windows(now, boundary)}
+        return out
+    finally:
+        if own_transaction:
+            conn.execute("ROLLBACK")  # a read: nothing to commit
+
+
+_ROLLUPS = (
+    "SELECT hour, contacted, failures, latency_samples, coalesce(p50_ms, 0), coalesce(p95_ms, 0), "
+    "coalesce(p99_ms, 0) FROM rollups WHERE service = ? AND hour >= ? AND hour < ? ORDER BY hour"
+)
+_RAW = "SELECT at, ok, contacted, latency_ms FROM results WHERE service = ? AND at >= ? ORDER BY at"
+
+
+def _weighted_percentile(values: Sequence[float], weights: Sequence[int], fraction: float) -> float | None:
+    """`ranks.weighted_percentile` over two columns: sorts positions by value (float keys, no tuples built);
+    the same nearest rank comes out, as ties in value give the same value in any order."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    cumulative = list(accumulate(map(weights.__getitem__, order)))
+    if not cumulative or cumulative[-1] <= 0:
+        return None
+    rank = max(1.0, fraction * cumulative[-1])
+    return values[order[min(bisect_left(cumulative, rank), len(order) - 1)]]
 
 
 def empty_summary(name: str) -> dict[str, Any]:
     """A service recorded once but with nothing in any window (only roll-ups older than 30 days)."""
-    return {"service": name, "windows": {label: _Series().window(seconds, 0.0, 0.0) for label, seconds in WINDOWS}}
+    return {"service": name, "windows": _Series().windows(0.0, 0.0)}
 
 
 def summary(conn: sqlite3.Connection, name: str, now: float) -> dict[str, Any]:
@@ -180,19 +205,23 @@ def incidents(conn: sqlite3.Connection, name: str | None, since: float | None, l
 
 
 def services(conn: sqlite3.Connection) -> list[str]:
-    """Every service with roll-ups or raw results, sorted. Below the roll-up boundary every raw result has
-    its roll-up, so only raw rows above it are read (the index on time keeps that to the last hour or so)."""
+    """Every service with roll-ups or raw results, sorted. The roll-ups' names come by a skip scan of their
+    primary key (one seek per name, not a read of 400 days of hours); below the roll-up boundary every raw
+    result has its roll-up, so only raw rows above it are read (the index on time keeps that to an hour or so)."""
     rows = conn.execute(
-        "SELECT DISTINCT service FROM rollups UNION SELECT DISTINCT service FROM results WHERE at >= ?",
+        """
+        WITH RECURSIVE named(service) AS (
+            SELECT min(service) FROM rollups
+            UNION ALL
+            SELECT (SELECT min(service) FROM rollups WHERE service > named.service) FROM named
+            WHERE named.service IS NOT NULL
+        )
+        SELECT service FROM named WHERE service IS NOT NULL
+        UNION SELECT DISTINCT service FROM results WHERE at >= ?
+        """,
         (rolled_until(conn),),
     ).fetchall()
     return sorted(row[0] for row in rows)
-
-
-def _service_filter(names: Sequence[str] | None) -> tuple[str, tuple[str, ...]]:
-    if names is None:
-        return "", ()
-    return f" AND service IN ({','.join('?' * len(names))})", tuple(names)
 
 
 def _iso(ts: float) -> str:

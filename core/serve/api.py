@@ -15,17 +15,24 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from core.bus import Resync, ViewItem
+from core.details import McpDetails
 from core.loglines import describe
 from core.report import to_json
 from core.results import ProbeResult
 from core.sanitize import REASON_LIMIT, clean_line, clean_tree
 from core.selection import restrict
-from core.snapshot import FleetSnapshot
+from core.snapshot import FleetSnapshot, ServiceSnapshot
 
 SCHEMA_VERSION = 1
 """Bumped when a field of the API's documents changes meaning or goes away (new fields do not bump it)."""
 RECENT_RESULTS = 50
 """Results listed by /api/v1/services/NAME, newest last (the snapshot keeps a bounded history)."""
+FLEET_RECENT = 60
+"""Results per service in /api/v1/fleet's `live.recent` (asked for with `?recent=1`): as many as the detail
+screen's sparkline draws. An attached monitor asks for them once per connection and keeps them up to date
+from the event stream, so the document it re-reads whenever something happened stays small."""
+BREAKER_TRANSITIONS = 5
+"""Breaker transitions per service in `live.breaker_history`, newest last: what the detail screen lists."""
 
 
 class HistoryProvider(Protocol):
@@ -58,13 +65,64 @@ def service_document(
     return cleaned
 
 
+def fleet_document(snapshot: FleetSnapshot, *, recent: bool = False) -> dict[str, Any]:
+    """/api/v1/fleet: the status document plus what an attached monitor draws besides: per service `paused`,
+    `live` (live_json; with `recent`, its newest results too) and, for MCP servers, `mcp_details` (the MCP
+    panel and detail screen read all of it); and the snapshot's `seq`, which the results are as of."""
+    document = status_document(snapshot)  # made safe by the report already: only what is added here is cleaned
+    for item, service in zip(document["services"], snapshot.services, strict=True):
+        item["paused"] = service.paused
+        item["live"] = clean_tree(live_json(service, recent=recent))
+        if isinstance(service.details, McpDetails):
+            item["mcp_details"] = clean_tree(dataclasses.asdict(service.details))
+    document["seq"] = snapshot.seq
+    return document
+
+
+def live_json(service: ServiceSnapshot, *, recent: bool = False) -> dict[str, Any]:
+    """What a monitor shows of a service beyond the status document: tallies, the daemon's latency
+    percentiles and uptime over its ring, the schedule, the breaker in full and, with `recent`, the newest
+    `FLEET_RECENT` results. The `live` object of /api/v1/fleet: bounded, whatever the fleet's age."""
+    latency, breaker = service.latency, service.breaker
+    live: dict[str, Any] = {
+        "probes": service.probes,
+        "retries": service.retries,
+        "consecutive_failures": service.consecutive_failures,
+        "uptime": service.uptime,
+        "latency": {
+            "last_ms": _round(latency.last_ms),
+            "p50_ms": _round(latency.p50_ms),
+            "p95_ms": _round(latency.p95_ms),
+            "p99_ms": _round(latency.p99_ms),
+            "samples": latency.samples,
+        },
+        "interval_s": service.interval,
+        "next_probe_at": _iso(service.next_probe_at),
+        "probing": service.probing,
+        "breaker": {
+            "reset_timeout_s": breaker.reset_timeout,
+            "opened_at": _iso(breaker.opened_at),
+            "retry_at": _iso(breaker.retry_at),
+            "trial_in_flight": breaker.trial_in_flight,
+            "last_error": clean_line(breaker.last_error, REASON_LIMIT),
+        },
+        "breaker_history": [
+            {"at": _iso(when), "old": old, "new": new}
+            for when, old, new in service.breaker_history[-BREAKER_TRANSITIONS:]
+        ],
+    }
+    if recent:
+        live["recent"] = [result_json(result) for result in service.history[-FLEET_RECENT:]]
+    return live
+
+
 def result_json(result: ProbeResult) -> dict[str, Any]:
     """A probe result in brief: what a chart or an incident list needs, not the kind's full findings."""
     return {
         "at": _iso(result.started_at),
         "status": result.status.value,
         "reason": clean_line(result.reason, REASON_LIMIT),
-        "latency_ms": round(result.latency_ms, 1) if result.latency_ms is not None else None,
+        "latency_ms": _round(result.latency_ms),
         "attempts": result.attempts,
         "contacted": result.contacted,
         "http_status": result.http_status,
@@ -108,3 +166,7 @@ def _plain(value: Any) -> Any:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None

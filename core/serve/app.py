@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,10 +20,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from core.details import McpDetails
 from core.engine import Engine
-from core.sanitize import NAME_LIMIT, clean_line, clean_tree
-from core.serve.api import HistoryProvider, event_json, service_document, status_document
+from core.sanitize import NAME_LIMIT, clean_line
+from core.serve.api import HistoryProvider, event_json, fleet_document, service_document, status_document
 from core.serve.auth import BearerAuth, LoopbackGuard
 from core.serve.readiness import waiting_for
 from core.serve.scrape import ScrapeCache, accepts_gzip
@@ -67,15 +65,10 @@ def create_app(
         return StreamingResponse(_event_stream(engine), media_type="text/event-stream", headers=_NO_CACHE)
 
     async def fleet(request: Request) -> Response:
-        """The status document plus what an attached monitor needs besides: `paused` per service, and `seq`."""
-        snapshot = engine.snapshot()
-        document = status_document(snapshot)
-        for item, service in zip(document["services"], snapshot.services, strict=True):
-            item["paused"] = service.paused
-            if isinstance(service.details, McpDetails):  # the MCP panel and detail screen read all of it
-                item["mcp_details"] = dataclasses.asdict(service.details)
-        document["seq"] = snapshot.seq
-        return _json(clean_tree(document))
+        """`?recent=1` adds each service's newest results. Built off the loop from a frozen snapshot, and
+        compact: a monitor re-reads it whenever something happened, and a large fleet's is large."""
+        snapshot, recent = engine.snapshot(), request.query_params.get("recent") in ("1", "true")
+        return await asyncio.to_thread(lambda: _json(fleet_document(snapshot, recent=recent), compact=True))
 
     async def probe_all(request: Request) -> Response:
         engine.probe_now(None)
@@ -123,8 +116,11 @@ _ACTIONS = {"probe": "probe_now", "pause": "pause", "resume": "resume", "reset":
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _json(document: Any, status_code: int = 200) -> Response:
-    body = json.dumps(document, ensure_ascii=False, indent=2)
+def _json(document: Any, status_code: int = 200, *, compact: bool = False) -> Response:
+    if compact:
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    else:
+        body = json.dumps(document, ensure_ascii=False, indent=2)
     return Response(body + "\n", status_code=status_code, media_type="application/json")
 
 

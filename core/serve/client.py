@@ -15,9 +15,10 @@ import json
 import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 
@@ -31,7 +32,10 @@ from core.sanitize import clean_tree
 from core.snapshot import BreakerSnapshot, FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceSnapshot
 
 FLEET_PATH = "/api/v1/fleet"
+_EPOCH = datetime.fromtimestamp(0, UTC)
+_DEFAULT_BREAKER = BreakerSnapshot()
 EVENTS_PATH = "/api/v1/events"
+SERVICES_PATH = "/api/v1/services"
 
 
 def find_serve(db_path: Path) -> str | None:
@@ -59,9 +63,10 @@ def find_serve(db_path: Path) -> str | None:
 
 
 def parse_fleet(document: Mapping[str, Any]) -> FleetSnapshot:
-    """The daemon's fleet document (the --once JSON report, plus `paused` and `mcp_details` per service) as a
-    snapshot. Not kept: percentiles, uptime and sparkline history (the daemon's /api/v1/services/NAME has
-    them); latency is the last one."""
+    """The daemon's fleet document (the --once JSON report, plus `paused`, `live` and `mcp_details` per
+    service) as a snapshot: the records the panels read, with the daemon's tallies, percentiles, uptime and
+    newest results (core.serve.api.live_json). A document without `live` (an older daemon) gives the last
+    result only."""
     doc: dict[str, Any] = clean_tree(dict(document))
     taken_at = parse_time(doc.get("generated_at")) or datetime.now().astimezone()
     services = tuple(_service(item, taken_at) for item in doc.get("services", ()) if isinstance(item, dict))
@@ -110,23 +115,50 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
     given = item.get("breaker")
     breaker: dict[str, Any] = given if isinstance(given, dict) else {}
     retry_in = _number(breaker.get("retry_in_s"))
+    live = _dict(item.get("live"))
+    more = _dict(live.get("breaker"))
+    details = _details(item)
+    recent = tuple(_result(name, brief) for brief in live.get("recent") or () if isinstance(brief, dict))
     return ServiceSnapshot(
-        info=info,
+        info=replace(info, interval=_number(live.get("interval_s")) or info.interval),
         status=status,
         reason=reason,
-        tally=ProbeTally(last_checked=checked_at, details=_details(item)),
+        tally=ProbeTally(
+            probes=_whole(live.get("probes")),
+            consecutive_failures=_whole(live.get("consecutive_failures")),
+            retries=_whole(live.get("retries")),
+            last_checked=checked_at,
+            details=details,
+        )
+        if live
+        else ProbeTally(last_checked=checked_at, details=details),
         paused=bool(item.get("paused")),
+        probing=bool(live.get("probing")),
         last_result=result,
-        history=(result,) if result is not None else (),
-        latency=LatencyStats(last_ms=latency, samples=1 if latency is not None else 0),
+        history=with_newest(recent, result),
+        latency=_latency(_dict(live.get("latency")))
+        if live
+        else LatencyStats(last_ms=latency, samples=int(latency is not None)),
+        uptime=_number(live.get("uptime")),
         breaker=BreakerSnapshot(
             state=str(breaker.get("state", "closed")),
             failures=int(breaker.get("failures") or 0),
             fail_max=int(breaker.get("fail_max") or 5),
-            retry_at=now + timedelta(seconds=retry_in) if retry_in is not None else None,
+            reset_timeout=_number(more.get("reset_timeout_s")) or _DEFAULT_BREAKER.reset_timeout,
+            opened_at=parse_time(more.get("opened_at")),
+            retry_at=parse_time(more.get("retry_at"))
+            or (now + timedelta(seconds=retry_in) if retry_in is not None else None),
+            trial_in_flight=bool(more.get("trial_in_flight")),
+            last_error=str(more.get("last_error") or ""),
+        ),
+        breaker_history=tuple(
+            (when, str(change.get("old", "")), str(change.get("new", "")))
+            for change in live.get("breaker_history") or ()
+            if isinstance(change, dict) and (when := parse_time(change.get("at"))) is not None
         ),
         rate_limits=tuple(_limit(limit) for limit in item.get("rate_limits") or () if isinstance(limit, dict)),
         gate_until=parse_time(item.get("rate_limited_until")),
+        next_probe_at=parse_time(live.get("next_probe_at")),
     )
 
 
@@ -137,6 +169,56 @@ def _details(item: dict[str, Any]) -> Details | None:
     if mcp is not None:
         return replace(mcp, auth=auth)
     return HttpDetails(auth=auth) if auth is not None else None
+
+
+def parse_result(name: str, brief: Mapping[str, Any]) -> ProbeResult:
+    """A result in brief (core.serve.api.result_json), as a probe_completed event carries it: made safe
+    again, like every document read from the daemon."""
+    return _result(name, clean_tree(dict(brief)))
+
+
+def _result(name: str, brief: Mapping[str, Any]) -> ProbeResult:
+    """One of `live.recent`, already made safe with its document; a time that does not parse reads as the epoch."""
+    return ProbeResult(
+        service=name,
+        started_at=parse_time(brief.get("at")) or _EPOCH,
+        status=_status(brief.get("status")),
+        reason=str(brief.get("reason") or ""),
+        latency_ms=_number(brief.get("latency_ms")),
+        attempts=_whole(brief.get("attempts")),
+        contacted=bool(brief.get("contacted")),
+        http_status=brief.get("http_status") if isinstance(brief.get("http_status"), int) else None,
+    )
+
+
+def with_newest(history: tuple[ProbeResult, ...], newest: ProbeResult | None) -> tuple[ProbeResult, ...]:
+    """`history` ending with the service's last result in full (its timings and checks, as the engine keeps
+    it): in place of its brief copy, or after it when the brief has not arrived yet."""
+    if newest is None:
+        return history
+    if history and history[-1].started_at == newest.started_at:
+        return (*history[:-1], newest)
+    if history and history[-1].started_at > newest.started_at:
+        return history
+    return (*history, newest)
+
+
+def _latency(given: dict[str, Any]) -> LatencyStats:
+    return LatencyStats(
+        last_ms=_number(given.get("last_ms")),
+        p50_ms=_number(given.get("p50_ms")),
+        p95_ms=_number(given.get("p95_ms")),
+        p99_ms=_number(given.get("p99_ms")),
+        samples=_whole(given.get("samples")),
+    )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _whole(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _mcp_details(given: Any) -> McpDetails | None:
@@ -249,15 +331,30 @@ class ServeClient:
 
     def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url.rstrip("/")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         # trust_env=False: a proxy from the environment must not see (or break) traffic to our own daemon.
-        self._http = httpx2.AsyncClient(base_url=self.url, headers=headers, trust_env=False, timeout=10.0)
+        self._http = httpx2.AsyncClient(base_url=self.url, headers=self._headers, trust_env=False, timeout=10.0)
+        self._sync: httpx2.Client | None = None
+        """For `summary`, made on first use (only a monitor's detail screen asks)."""
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._sync is not None:
+            self._sync.close()
 
-    async def fleet(self) -> FleetSnapshot:
-        response = await self._http.get(FLEET_PATH)
+    def summary(self, name: str) -> dict[str, Any] | None:
+        """The daemon's history summary of one service (uptime and percentiles by window), or None when it
+        records none. Blocking: the detail screen calls it from a worker thread, as it calls a local store."""
+        if self._sync is None:
+            self._sync = httpx2.Client(base_url=self.url, headers=self._headers, trust_env=False, timeout=10.0)
+        response = self._sync.get(f"{SERVICES_PATH}/{quote(name, safe='')}")
+        response.raise_for_status()
+        summary = clean_tree(response.json()).get("history")
+        return summary if isinstance(summary, dict) else None
+
+    async def fleet(self, *, recent: bool = False) -> FleetSnapshot:
+        """The fleet document as a snapshot; with `recent`, each service's history is its newest results."""
+        response = await self._http.get(FLEET_PATH, params={"recent": "1"} if recent else None)
         response.raise_for_status()
         return parse_fleet(response.json())
 
