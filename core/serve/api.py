@@ -79,7 +79,7 @@ def alerts_document(overview: AlertsOverview, generated_at: datetime) -> dict[st
                 "name": health.name,
                 "type": health.type,
                 "state": health.state,
-                "last_error": health.last_error,
+                "last_error": clean_line(health.last_error, REASON_LIMIT),
                 "last_success": _iso(_time(health.last_success)),
                 "last_failure": _iso(_time(health.last_failure)),
                 "pending": health.pending,
@@ -104,7 +104,7 @@ def alerts_document(overview: AlertsOverview, generated_at: datetime) -> dict[st
                         "attempts": view.attempts,
                         "delivered_at": _iso(_time(view.delivered_at)),
                         "late": view.late,
-                        "last_error": view.last_error,
+                        "last_error": clean_line(view.last_error, REASON_LIMIT),
                     }
                     for view in record.deliveries
                 ],

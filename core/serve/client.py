@@ -31,7 +31,7 @@ from core.history.paths import lock_path
 from core.kinds.auth import auth_from_json
 from core.ratelimit import RateLimit
 from core.results import Check, ProbeResult, Status
-from core.sanitize import clean_tree
+from core.sanitize import REASON_LIMIT, clean_line, clean_tree
 from core.snapshot import BreakerSnapshot, FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceSnapshot
 
 FLEET_PATH = "/api/v1/fleet"
@@ -279,7 +279,7 @@ def _channel(item: dict[str, Any]) -> ChannelHealth:
         name=str(item.get("name", "")),
         type=str(item.get("type", "")),
         state=str(item.get("state", "")),
-        last_error=str(item.get("last_error") or ""),
+        last_error=clean_line(str(item.get("last_error") or ""), REASON_LIMIT),
         last_success=_unix(item.get("last_success")),
         last_failure=_unix(item.get("last_failure")),
         pending=_whole(item.get("pending")),
@@ -300,7 +300,7 @@ def _delivery(item: dict[str, Any]) -> DeliveryView:
         attempts=_whole(item.get("attempts")),
         delivered_at=_unix(item.get("delivered_at")),
         late=bool(item.get("late")),
-        last_error=str(item.get("last_error") or ""),
+        last_error=clean_line(str(item.get("last_error") or ""), REASON_LIMIT),
     )
 
 
