@@ -67,6 +67,7 @@ def overview_sections(overview: AlertsOverview, now: datetime) -> list[Any]:
     sections: list[Any] = [Text("Channels", style="bold underline")]
     if overview.channels:
         sections.append(channel_table(overview.channels, now))
+        sections += channel_errors(overview.channels)
     else:
         sections.append(Text("no channels configured (alerts.channels in the config)", style="dim"))
     sections += [Text(""), Text("Recent notifications", style="bold underline")]
@@ -78,13 +79,13 @@ def overview_sections(overview: AlertsOverview, now: datetime) -> list[Any]:
 
 
 def channel_table(channels: tuple[ChannelHealth, ...], now: datetime) -> Table:
-    table = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
+    table = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
     table.add_column("channel", no_wrap=True, style="bold")
     table.add_column("type", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("pending", justify="right", no_wrap=True)
     table.add_column("last success", no_wrap=True)
-    table.add_column("last error", ratio=1, no_wrap=True, overflow="ellipsis")
+    table.add_column("last failure", no_wrap=True)
     for channel in channels:
         label, style = CHANNEL_STATE.get(channel.state, (channel.state, ""))
         table.add_row(
@@ -93,9 +94,19 @@ def channel_table(channels: tuple[ChannelHealth, ...], now: datetime) -> Table:
             Text(label, style=style),
             Text(str(channel.pending), style="bold yellow" if channel.pending else "dim"),
             Text(_ago(channel.last_success, now)),
-            Text(channel.last_error or "-", style="red" if channel.last_error else "dim"),
+            Text(_ago(channel.last_failure, now) if channel.last_failure is not None else "-"),
         )
     return table
+
+
+def channel_errors(channels: tuple[ChannelHealth, ...]) -> list[Text]:
+    """Each failing channel's last error on a line of its own: a table column would leave it a few
+    characters at 80 columns, and the error is what a person needs to read."""
+    return [
+        Text.assemble((f" {channel.name}: ", "bold"), (channel.last_error, "red"), no_wrap=True, overflow="ellipsis")
+        for channel in channels
+        if channel.last_error
+    ]
 
 
 def notification_table(records: tuple[NotificationRecord, ...], now: datetime) -> Table:
