@@ -199,6 +199,13 @@ async def test_n_shows_a_delivered_and_a_failing_channel_and_the_summary_names_t
             await wait_for(shown, pilot)
             dead = next(line for line in text_of(app).splitlines() if line.split()[:1] == ["dead"])
             assert "webhook" in dead and "never" in dead, "it never delivered; its error is shown"
+            assert any(line.startswith(" dead: ") for line in text_of(app).splitlines()), "its last error"
+
+            down_receiver.start()  # the channel comes back: its next round delivers, late; the hint goes
+            await wait_for(lambda: "dead late" in text_of(app), pilot)
+            await wait_for(lambda: "failing" not in summary_of(app), pilot)
+            assert [b["transition"] for b in down_receiver.bodies("/hook")] == ["firing"]
+            assert down_receiver.bodies("/hook")[0]["late"] is True
             await pilot.press("escape")
             assert not isinstance(app.screen, NotificationsScreen)
     finally:
