@@ -129,6 +129,14 @@ ACTIONS: tuple[Action, ...] = (
         show=False,
     ),
     Action(
+        "notifications",
+        "N",
+        "Notifications",
+        "alert channels' health and recent notifications",
+        palette="Show alert channels and recent notifications",
+        show=False,
+    ),
+    Action(
         "cycle_sort",
         "s",
         "Sort",

@@ -38,6 +38,7 @@ from tui.actions import bindings, main_view_only, palette_entries
 from tui.attached import AttachedSource
 from tui.format import STATUS_STYLE
 from tui.logpane import LogPane
+from tui.notifications import NotificationsScreen, failing_hint
 from tui.panels import SORTS, BreakerTable, FleetTable, McpTable, RateLimitTable
 from tui.screens import ConfirmScreen, DetailScreen, HelpScreen, SilenceScreen, fit_footer
 from tui.source import EngineSource, FleetSource
@@ -175,17 +176,23 @@ class LookoutApp(SecretSafeApp[int]):
             if table.display:
                 table.marks = marks
                 table.sync(snapshot, now, text=self.filter_text, sort=self.sort_mode)
-        self._render_summary(snapshot)
+        overview = self.source.alerts_overview()
+        self._render_summary(snapshot, failing_hint(overview))
         if isinstance(self.screen, DetailScreen):
             name = self.screen.service_name
             self.screen.show(snapshot.get(name), now, self.source.alert_state(name))
+        elif isinstance(self.screen, NotificationsScreen):
+            self.screen.show(overview, now)
 
-    def _render_summary(self, snapshot: FleetSnapshot) -> None:
+    def _render_summary(self, snapshot: FleetSnapshot, hint: Text | None = None) -> None:
+        """The top line; `hint` (a failing alert channel) goes right after the counts, where 80 columns keep it."""
         counts = snapshot.counts()
         text = Text("Lookout ", style="bold")
         for status in (Status.UP, Status.DEGRADED, Status.DOWN, Status.UNKNOWN):
             if counts[status] or status is not Status.UNKNOWN:
                 text.append(f" {status.symbol} {counts[status]} {status.value} ", style=STATUS_STYLE[status])
+        if hint is not None:
+            text.append_text(hint)
         paused = sum(1 for s in snapshot.services if s.paused)
         if paused:
             text.append(f" ‖ {paused} paused ", style="dim")
@@ -333,6 +340,15 @@ class LookoutApp(SecretSafeApp[int]):
             return
         self.notify(f"{name} silenced for {format_duration(seconds)} (silence {silence.id})", timeout=3, markup=False)
         self.refresh_view(force=True)
+
+    def action_notifications(self) -> None:
+        """Channel health and recent notifications; attached, the daemon's are read afresh at once."""
+        if isinstance(self.screen, NotificationsScreen):
+            return
+        self.source.refresh_alerts()
+        screen = NotificationsScreen()
+        self.push_screen(screen)
+        self.call_after_refresh(screen.show, self.source.alerts_overview(), self.source.clock.now())
 
     def action_cycle_sort(self) -> None:
         """Reorders the rows already on screen; the cells wait for the next snapshot as usual."""

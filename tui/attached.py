@@ -14,11 +14,13 @@ events, so what is re-read on every event stays small.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from core.alerts.overview import AlertsOverview
 from core.bus import ViewItem
 from core.clock import Clock, SystemClock
 from core.events import LogEvent, LogLevel
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 
 RECONNECT = 2.0
 """Seconds between attempts to reach the daemon again after its stream ended or failed."""
+ALERTS_REFRESH = 3.0
+"""Seconds between two reads of the daemon's /api/v1/alerts (alert states, channel health, notifications)."""
 
 
 class AttachedSource:
@@ -60,6 +64,10 @@ class AttachedSource:
         `recent` once per connection, then one per probe_completed event (the panels' sparklines, the detail
         screen's table), so the document re-read on every event need not carry them."""
         self._seed_wanted = True
+        self._alerts: AlertsOverview = AlertsOverview(off=f"not read from serve at {url} yet")
+        self._alerts_read = False
+        self._alerts_wanted = asyncio.Event()
+        self._alerts_reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._note(LogLevel.INFO, f"attached to serve at {self.url}")
@@ -70,10 +78,11 @@ class AttachedSource:
             self._note(LogLevel.WARNING, f"serve at {self.url}: {_brief(error)}")
         self._follow = asyncio.create_task(self._follow_events())
         self._refresher = asyncio.create_task(self._refresh_loop())
+        self._alerts_reader = asyncio.create_task(self._alerts_loop())
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._follow, self._refresher, *self._tasks) if t is not None]
-        self._follow = self._refresher = None
+        tasks = [t for t in (self._follow, self._refresher, self._alerts_reader, *self._tasks) if t is not None]
+        self._follow = self._refresher = self._alerts_reader = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -99,8 +108,14 @@ class AttachedSource:
         return paused
 
     def alert_state(self, name: str) -> tuple[AlertView, ...]:
-        """() : the daemon evaluates the alerts; its status API does not carry their state yet."""
-        return ()
+        """The daemon evaluates the alerts: its last /api/v1/alerts read says (at most ALERTS_REFRESH old)."""
+        return tuple(self._alerts.states.get(name, ()))
+
+    def alerts_overview(self) -> AlertsOverview:
+        return self._alerts
+
+    def refresh_alerts(self) -> None:
+        self._alerts_wanted.set()
 
     def reset_breaker(self, name: str) -> None:
         self._send(_path(name, "reset"))
@@ -203,6 +218,21 @@ class AttachedSource:
         for gone in self._rings.keys() - {service.name for service in snapshot.services}:
             del self._rings[gone]
         return replace(snapshot, services=tuple(services))
+
+    async def _alerts_loop(self) -> None:
+        """Read /api/v1/alerts every ALERTS_REFRESH seconds, or at once when asked (the screen opened)."""
+        while True:
+            try:
+                self._alerts = await self._client.alerts()
+                self._alerts_read = True
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a lost daemon is reported by the stream's follower; say it here too
+                if not self._alerts_read:
+                    self._alerts = replace(self._alerts, off=f"serve at {self.url}: alerts not read ({_brief(error)})")
+            self._alerts_wanted.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._alerts_wanted.wait(), ALERTS_REFRESH)
 
     def _note(self, level: LogLevel, message: str) -> None:
         self._log.append(LogEvent(at=self.clock.now(), level=level, message=clean_line(message, LOG_LIMIT)))

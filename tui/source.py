@@ -27,6 +27,7 @@ from core.snapshot import FleetSnapshot
 if TYPE_CHECKING:
     from core.alerts.evaluator import AlertView
     from core.alerts.notification import NotificationSink
+    from core.alerts.overview import AlertsOverview
     from core.alerts.runtime import AlertRuntime
     from core.history import HistoryRecorder, HistoryStore
     from core.pins.store import PinStore
@@ -62,6 +63,14 @@ class FleetSource(Protocol):
 
     def alert_state(self, name: str) -> tuple[AlertView, ...]:
         """What the alert rules say about `name` now (firing, silenced, pending...); () when nothing."""
+        ...
+
+    def alerts_overview(self) -> AlertsOverview:
+        """Channel health and recent notifications (the notifications screen), or why alerts are off."""
+        ...
+
+    def refresh_alerts(self) -> None:
+        """Read the alerts afresh soon, in the background (the notifications screen opened); returns at once."""
         ...
 
 
@@ -119,6 +128,17 @@ class EngineSource:
     def alert_state(self, name: str) -> tuple[AlertView, ...]:
         return self.alerts.evaluator.alert_state(name) if self.alerts is not None else ()
 
+    def alerts_overview(self) -> AlertsOverview:
+        from core.alerts.overview import build_overview
+        from core.alerts.runtime import NOT_RECORDING, alerts_off_line
+
+        off = alerts_off_line(self._alerts_off or NOT_RECORDING)
+        return build_overview(self.alerts, self.engine.names, off=off)
+
+    def refresh_alerts(self) -> None:
+        """Nothing to fetch: `alerts_overview` reads the running dispatcher itself."""
+        return None
+
     async def _attach_history(self, history: HistoryStore) -> None:
         """Sparklines and percentiles start from what was stored; from now on, every event is recorded."""
         from core.history.recording import attach_history
@@ -165,11 +185,18 @@ class StaticSource:
         *,
         clock: Clock,
         alerts: Mapping[str, tuple[AlertView, ...]] | None = None,
+        overview: AlertsOverview | None = None,
     ) -> None:
+        """`alerts`: each service's alert state; `overview`: what the notifications screen shows (its
+        states default to `alerts`; without one, alerts are off)."""
+        from core.alerts.overview import AlertsOverview
+
         self.clock = clock
         self.history: HistoryStore | None = None
         self.silences_path: Path | None = None
         self._alerts = dict(alerts or {})
+        given = overview or AlertsOverview(off="this view shows a fixed snapshot")
+        self._overview = given if given.states or not self._alerts else replace(given, states=self._alerts)
         self._snapshot = snapshot
         self._events: list[ViewItem] = list(events)
         self.actions: list[tuple[str, str | None]] = []
@@ -209,3 +236,9 @@ class StaticSource:
 
     def alert_state(self, name: str) -> tuple[AlertView, ...]:
         return self._alerts.get(name, ())
+
+    def alerts_overview(self) -> AlertsOverview:
+        return self._overview
+
+    def refresh_alerts(self) -> None:
+        return None

@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.bus import Resync, ViewItem
 from core.details import McpDetails
@@ -22,6 +22,9 @@ from core.results import ProbeResult
 from core.sanitize import REASON_LIMIT, clean_line, clean_tree
 from core.selection import restrict
 from core.snapshot import FleetSnapshot, ServiceSnapshot
+
+if TYPE_CHECKING:
+    from core.alerts.overview import AlertsOverview
 
 SCHEMA_VERSION = 1
 """Bumped when a field of the API's documents changes meaning or goes away (new fields do not bump it)."""
@@ -114,6 +117,72 @@ def live_json(service: ServiceSnapshot, *, recent: bool = False) -> dict[str, An
     if recent:
         live["recent"] = [result_json(result) for result in service.history[-FLEET_RECENT:]]
     return live
+
+
+def alerts_document(overview: AlertsOverview, generated_at: datetime) -> dict[str, Any]:
+    """`/api/v1/alerts`: channel health, recent notifications (newest first) and each service's alert state.
+
+    Times are ISO 8601 like the other documents; each notification's `notification` is the webhook body
+    itself (core.alerts.notification, its own `version`), with one delivery per channel beside it.
+    """
+    from core.alerts.overview import outcome
+
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": _iso(generated_at),
+        "enabled": overview.off is None,
+        "off": overview.off,
+        "channels": [
+            {
+                "name": health.name,
+                "type": health.type,
+                "state": health.state,
+                "last_error": clean_line(health.last_error, REASON_LIMIT),
+                "last_success": _iso(_time(health.last_success)),
+                "last_failure": _iso(_time(health.last_failure)),
+                "pending": health.pending,
+                "firing": health.firing,
+                "breaker": {
+                    "state": health.breaker.state,
+                    "failures": health.breaker.failures,
+                    "fail_max": health.breaker.fail_max,
+                    "retry_at": _iso(health.breaker.retry_at),
+                },
+            }
+            for health in overview.channels
+        ],
+        "notifications": [
+            {
+                "notification": record.notification.to_json(),
+                "deliveries": [
+                    {
+                        "channel": view.channel,
+                        "outcome": outcome(view),
+                        "state": view.state,
+                        "attempts": view.attempts,
+                        "delivered_at": _iso(_time(view.delivered_at)),
+                        "late": view.late,
+                        "last_error": clean_line(view.last_error, REASON_LIMIT),
+                    }
+                    for view in record.deliveries
+                ],
+            }
+            for record in overview.recent
+        ],
+        "services": {
+            name: [
+                {"rule": view.rule, "state": view.state, "since": _iso(_time(view.since)), "detail": view.detail}
+                for view in views
+            ]
+            for name, views in overview.states.items()
+        },
+    }
+    cleaned: dict[str, Any] = clean_tree(document)
+    return cleaned
+
+
+def _time(unix: float | None) -> datetime | None:
+    return datetime.fromtimestamp(unix, UTC) if unix is not None else None
 
 
 def result_json(result: ProbeResult) -> dict[str, Any]:

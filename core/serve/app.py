@@ -20,9 +20,17 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from core.alerts.overview import AlertsOverview
 from core.engine import Engine
 from core.sanitize import NAME_LIMIT, clean_line
-from core.serve.api import HistoryProvider, event_json, fleet_document, service_document, status_document
+from core.serve.api import (
+    HistoryProvider,
+    alerts_document,
+    event_json,
+    fleet_document,
+    service_document,
+    status_document,
+)
 from core.serve.auth import BearerAuth, LoopbackGuard
 from core.serve.readiness import waiting_for
 from core.serve.scrape import ScrapeCache, accepts_gzip
@@ -40,8 +48,10 @@ def create_app(
     running_for: Callable[[], float],
     token: str | None = None,
     history: HistoryProvider | None = None,
+    alerts: Callable[[], AlertsOverview] | None = None,
 ) -> ASGIApp:
-    """The routes over `engine`; `running_for()` is seconds since the daemon started (for /readyz)."""
+    """The routes over `engine`; `running_for()` is seconds since the daemon started (for /readyz);
+    `alerts()` reads the alerting side now (None: this app has none, /api/v1/alerts says alerts are off)."""
 
     async def metrics(request: Request) -> Response:
         rendered = await scrapes.get(request.headers.get("accept", ""))
@@ -60,6 +70,10 @@ def create_app(
         if document is None:
             return _json({"error": f"no service named {clean_line(name, NAME_LIMIT)}"}, 404)
         return _json(document)
+
+    async def alerts_overview(request: Request) -> Response:
+        overview = alerts() if alerts is not None else AlertsOverview(off="this server evaluates no alerts")
+        return _json(alerts_document(overview, engine.clock.now()))
 
     async def events(request: Request) -> Response:
         return StreamingResponse(_event_stream(engine), media_type="text/event-stream", headers=_NO_CACHE)
@@ -103,6 +117,7 @@ def create_app(
             Route("/api/v1/services/{name:path}/{action:str}", act, methods=["POST"]),
             Route("/api/v1/services/{name:path}", service),
             Route("/api/v1/events", events),
+            Route("/api/v1/alerts", alerts_overview),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ]

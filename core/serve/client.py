@@ -22,18 +22,23 @@ from urllib.parse import quote
 
 import httpx2
 
+from core.alerts.evaluator import AlertView
+from core.alerts.health import ChannelHealth, DeliveryView, NotificationRecord
+from core.alerts.notification import Notification
+from core.alerts.overview import AlertsOverview
 from core.details import Details, HttpDetails, McpDetails, ServerInfo, ToolChange, ToolInfo
 from core.history.lock import read_holder
 from core.history.paths import lock_path
 from core.kinds.auth import auth_from_json
 from core.ratelimit import RateLimit
 from core.results import Check, ProbeResult, Status
-from core.sanitize import clean_tree
+from core.sanitize import REASON_LIMIT, clean_line, clean_tree
 from core.snapshot import BreakerSnapshot, FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceSnapshot
 
 FLEET_PATH = "/api/v1/fleet"
 _EPOCH = datetime.fromtimestamp(0, UTC)
 _DEFAULT_BREAKER = BreakerSnapshot()
+ALERTS_PATH = "/api/v1/alerts"
 EVENTS_PATH = "/api/v1/events"
 SERVICES_PATH = "/api/v1/services"
 
@@ -318,6 +323,74 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
+def parse_alerts(document: Mapping[str, Any]) -> AlertsOverview:
+    """The daemon's /api/v1/alerts document as the overview its own monitor would show. An entry that does not
+    parse is left out (a newer daemon's, or a damaged one): the rest still shows."""
+    doc: dict[str, Any] = clean_tree(dict(document))
+    off = doc.get("off")
+    channels = tuple(_channel(item) for item in doc.get("channels") or () if isinstance(item, dict))
+    recent: list[NotificationRecord] = []
+    for item in doc.get("notifications") or ():
+        with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):
+            recent.append(
+                NotificationRecord(
+                    Notification.from_json(item["notification"]),
+                    tuple(_delivery(view) for view in item.get("deliveries") or () if isinstance(view, dict)),
+                )
+            )
+    given = doc.get("services")
+    states: dict[str, tuple[AlertView, ...]] = {}
+    for name, views in (given if isinstance(given, dict) else {}).items():
+        states[str(name)] = tuple(
+            AlertView(
+                rule=str(view.get("rule", "")),
+                state=str(view.get("state", "")),
+                since=_unix(view.get("since")) or 0.0,
+                detail=str(view.get("detail") or ""),
+            )
+            for view in views or ()
+            if isinstance(view, dict)
+        )
+    return AlertsOverview(channels, tuple(recent), states, off if isinstance(off, str) else None)
+
+
+def _channel(item: dict[str, Any]) -> ChannelHealth:
+    given = item.get("breaker")
+    breaker: dict[str, Any] = given if isinstance(given, dict) else {}
+    return ChannelHealth(
+        name=str(item.get("name", "")),
+        type=str(item.get("type", "")),
+        state=str(item.get("state", "")),
+        last_error=clean_line(str(item.get("last_error") or ""), REASON_LIMIT),
+        last_success=_unix(item.get("last_success")),
+        last_failure=_unix(item.get("last_failure")),
+        pending=_whole(item.get("pending")),
+        firing=_whole(item.get("firing")),
+        breaker=BreakerSnapshot(
+            state=str(breaker.get("state", "closed")),
+            failures=_whole(breaker.get("failures")),
+            fail_max=_whole(breaker.get("fail_max")) or 5,
+            retry_at=parse_time(breaker.get("retry_at")),
+        ),
+    )
+
+
+def _delivery(item: dict[str, Any]) -> DeliveryView:
+    return DeliveryView(
+        channel=str(item.get("channel", "")),
+        state=str(item.get("state", "")),
+        attempts=_whole(item.get("attempts")),
+        delivered_at=_unix(item.get("delivered_at")),
+        late=bool(item.get("late")),
+        last_error=clean_line(str(item.get("last_error") or ""), REASON_LIMIT),
+    )
+
+
+def _unix(value: Any) -> float | None:
+    when = parse_time(value)
+    return when.timestamp() if when is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class ServerEvent:
     """One SSE message from /api/v1/events: its name and its JSON data."""
@@ -357,6 +430,11 @@ class ServeClient:
         response = await self._http.get(FLEET_PATH, params={"recent": "1"} if recent else None)
         response.raise_for_status()
         return parse_fleet(response.json())
+
+    async def alerts(self) -> AlertsOverview:
+        response = await self._http.get(ALERTS_PATH)
+        response.raise_for_status()
+        return parse_alerts(response.json())
 
     async def action(self, path: str) -> dict[str, Any]:
         """POST an action (`/api/v1/probe`, `/api/v1/services/NAME/pause`...); the daemon's answer."""

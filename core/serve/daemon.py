@@ -41,6 +41,7 @@ from core.serve.scrape import ScrapeCache
 if TYPE_CHECKING:
     from core.alerts.health import NotificationStats
     from core.alerts.notification import NotificationSink
+    from core.alerts.overview import AlertsOverview
     from core.alerts.runtime import AlertRuntime
     from core.history import HistoryRecorder, HistoryStore
 
@@ -182,6 +183,7 @@ class Daemon:
             running_for=lambda: loop.time() - started,
             token=self._token,
             history=self.history,
+            alerts=self.alerts_overview,
         )
         config = uvicorn.Config(
             app,
@@ -248,6 +250,14 @@ class Daemon:
             for signum in self.signals:
                 loop.remove_signal_handler(signum)
             self.log.write(note("stopped"))
+
+    def alerts_overview(self) -> AlertsOverview:
+        """What /api/v1/alerts shows: this daemon's channels, notifications and alert states, or why it has none."""
+        from core.alerts.overview import build_overview
+        from core.alerts.runtime import NOT_RECORDING, alerts_off_line
+
+        off = alerts_off_line(self._alerts_off or NOT_RECORDING)
+        return build_overview(self.alerts, self.engine.names, off=off)
 
     def _note(self, message: str) -> None:
         self.log.write(note(message))
