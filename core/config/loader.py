@@ -25,7 +25,7 @@ from core.config.models import (
     ServiceConfig,
     services_file_model,
 )
-from core.config.yamlnodes import YamlProblem, load_with_lines
+from core.config.yamlnodes import YamlProblem, load_plain, load_with_lines
 from core.durations import format_duration
 from core.kinds import find_kind, kind_named, kind_names
 from core.redact import Redactor, arg_secrets, env_secrets, header_secrets, is_credential_name, url_secrets
@@ -132,12 +132,16 @@ class _Parser:
         self.source = source
         self.env = env
         self.base_dir = base_dir
-        self.lines: dict[tuple[Any, ...], int] = {}
+        self.text = ""
+        self._lines: dict[tuple[Any, ...], int] | None = None
+        self.service_names: set[Any] = set()
+        """Keys of the `services:` mapping: where a service sits, without computing line numbers."""
         self.issues: list[ConfigIssue] = []
         self.warnings: list[ConfigIssue] = []
         self.raw_services: dict[tuple[Any, ...], dict[Any, Any]] = {}
         """Each service's own settings (before defaults), to tell a set interval from an inherited one."""
         self.secrets: set[str] = set()
+        self._policy_dumps: dict[tuple[int, str], dict[str, Any]] = {}
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -146,6 +150,13 @@ class _Parser:
 
     def warn(self, path: tuple[Any, ...], message: str) -> None:
         self.warnings.append(ConfigIssue(self.source, self.line_of(path), _dotted(path), f"warning: {message}"))
+
+    @property
+    def lines(self) -> dict[tuple[Any, ...], int]:
+        """{path: line}, computed on first use: only a problem or a warning shows a line."""
+        if self._lines is None:
+            _, self._lines, _ = load_with_lines(self.text)
+        return self._lines
 
     def line_of(self, path: tuple[Any, ...]) -> int | None:
         while path:
@@ -157,8 +168,12 @@ class _Parser:
     # -- the pass ----------------------------------------------------------------------------
 
     def parse(self, text: str, path: Path | None) -> Config:
+        self.text = text
+        data = load_plain(text)
+        problems: list[YamlProblem] = []
         try:
-            data, self.lines, problems = load_with_lines(text)
+            if data is None:
+                data, self._lines, problems = load_with_lines(text)
         except YamlProblem as fatal:
             raise ConfigError([ConfigIssue(self.source, fatal.line, _dotted(fatal.path), fatal.message)]) from None
         for problem in problems:
@@ -180,6 +195,8 @@ class _Parser:
         defaults = self._defaults(data.get("defaults"))
         services: dict[str, ServiceConfig] = {}
         raw_services = data.get("services")
+        if isinstance(raw_services, dict):
+            self.service_names = set(raw_services)
         if raw_services is not None and not isinstance(raw_services, dict):
             self.issue(("services",), "must be a mapping of service name -> settings")
             raw_services = {}
@@ -284,12 +301,11 @@ class _Parser:
         if "startup_timeout" in model.model_fields:
             merged.setdefault("startup_timeout", defaults.startup_timeout)
         for policy in ("retry", "breaker"):
-            base = getattr(defaults, policy).model_dump()
             override = raw.get(policy)
             if isinstance(override, dict):
-                merged[policy] = {**base, **override}
+                merged[policy] = {**self._policy_fields(defaults, policy), **override}
             elif override is None:
-                merged[policy] = base
+                merged[policy] = getattr(defaults, policy)  # the validated, frozen model: shared, not re-validated
         merged["name"] = name
         if "cwd" in model.model_fields and isinstance(merged.get("cwd"), str) and merged["cwd"]:
             cwd = Path(merged["cwd"]).expanduser()
@@ -298,6 +314,14 @@ class _Parser:
         if isinstance(service, McpService) and service.transport == "stdio" and service.cwd:
             self._check_cwd(service.cwd, (*where, "cwd"))
         return service
+
+    def _policy_fields(self, defaults: Defaults, policy: str) -> dict[str, Any]:
+        """The defaults' retry or breaker as fields, dumped once per load rather than once per service."""
+        key = (id(defaults), policy)
+        fields = self._policy_dumps.get(key)
+        if fields is None:
+            fields = self._policy_dumps[key] = getattr(defaults, policy).model_dump()
+        return fields
 
     def _check_cwd(self, cwd: str, path: tuple[Any, ...]) -> None:
         """A missing working directory is a config mistake, not "command not found" at run time."""
@@ -343,12 +367,15 @@ class _Parser:
         if isinstance(value, dict):
             out = {}
             for key, item in value.items():
+                if _nothing_to_expand(item):
+                    out[key] = item  # the common case, without a path tuple per value
+                    continue
                 expanded = self._interpolate(item, (*path, key))
                 if expanded is not _DROP:
                     out[key] = expanded
             return out
         if isinstance(value, list):
-            return [self._interpolate(item, (*path, i)) for i, item in enumerate(value)]
+            return [item if _nothing_to_expand(item) else self._interpolate(item, (*path, i)) for i, item in enumerate(value)]
         return value
 
     def _check_dependencies(self, services: dict[str, ServiceConfig]) -> None:
@@ -367,10 +394,18 @@ class _Parser:
                 self.issue((*self._where(cycle[0]), "depends_on"), _describe_cycle(cycle))
 
     def _where(self, name: str) -> tuple[Any, ...]:
-        return ("services", name) if ("services", name) in self.lines else ("mcpServers", name)
+        return ("services", name) if name in self.service_names else ("mcpServers", name)
 
 
 _DROP = object()
+
+
+def _nothing_to_expand(item: Any) -> bool:
+    """A string without `$`, or a scalar: `_interpolate` would return it as it is."""
+    kind = type(item)
+    if kind is str:
+        return "$" not in item
+    return kind is not dict and kind is not list and not isinstance(item, str | dict | list)
 
 
 def _is_credential_path(path: tuple[Any, ...]) -> bool:
