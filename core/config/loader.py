@@ -375,7 +375,10 @@ class _Parser:
                     out[key] = expanded
             return out
         if isinstance(value, list):
-            return [item if _nothing_to_expand(item) else self._interpolate(item, (*path, i)) for i, item in enumerate(value)]
+            return [
+                item if _nothing_to_expand(item) else self._interpolate(item, (*path, i))
+                for i, item in enumerate(value)
+            ]
         return value
 
     def _check_dependencies(self, services: dict[str, ServiceConfig]) -> None:
