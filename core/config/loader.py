@@ -5,9 +5,11 @@ problem reported at once with file, line and field path.
 
 from __future__ import annotations
 
+import gc
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,7 +126,26 @@ def parse_config(
     base_dir: Path | None = None,
     path: Path | None = None,
 ) -> Config:
-    return _Parser(source, os.environ if env is None else env, base_dir).parse(text, path)
+    with _collection_paused():
+        return _Parser(source, os.environ if env is None else env, base_dir).parse(text, path)
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a config is built.
+
+    A load allocates a few objects per YAML value and keeps most of them: for 10,000 services
+    the collector ran hundreds of times over an ever larger heap and found nothing to free,
+    about a fifth of the load. Reference counting still frees what is dropped; whatever cycles
+    the load makes are collected once it is done. The collector is resumed only if it was on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Parser:

@@ -385,24 +385,30 @@ def _plain_events(loader: Any) -> Any:
     constructors = loader.yaml_constructors
     resolve = loader.resolve
     get_event = loader.get_event
+    # Locals, not `yaml.X` lookups: this loop runs once per value of the file.
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+    stream_end, document_start = yaml.StreamEndEvent, yaml.DocumentStartEvent
+    scalar_node, no_key, plain_tags, collection_tags = yaml.ScalarNode, _NO_KEY, _SCALAR_TAGS, _COLLECTION_TAGS
     root: Any = None
     documents = 0
     while True:
         event = get_event()
         kind = type(event)
-        if kind is yaml.ScalarEvent:
+        if kind is scalar_event:
             if event.anchor is not None:
                 raise _Unusual
             value = event.value
             tag = event.tag
             if tag is None and event.implicit[0]:
-                found = cache.get(value, _NO_KEY)
-                if found is _NO_KEY:
-                    resolved = resolve(yaml.ScalarNode, value, (True, False))
+                found = cache.get(value, no_key)
+                if found is no_key:
+                    resolved = resolve(scalar_node, value, (True, False))
                     if resolved == _STR:
                         found = value
-                    elif resolved in _SCALAR_TAGS:
-                        node = yaml.ScalarNode(resolved, value, event.start_mark, event.end_mark, event.style)
+                    elif resolved in plain_tags:
+                        node = scalar_node(resolved, value, event.start_mark, event.end_mark, event.style)
                         found = constructors[resolved](loader, node)
                     else:
                         raise _Unusual  # `<<`, or an implicit oddity
@@ -411,25 +417,25 @@ def _plain_events(loader: Any) -> Any:
                 value = found
             elif tag is not None and tag != "!":
                 raise _Unusual
-        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-            if event.anchor is not None or event.tag not in _COLLECTION_TAGS or len(stack) >= MAX_DEPTH:
+        elif kind is mapping_start or kind is sequence_start:
+            if event.anchor is not None or event.tag not in collection_tags or len(stack) >= MAX_DEPTH:
                 raise _Unusual
-            if stack and keys[-1] is _NO_KEY and type(stack[-1]) is dict:
+            if stack and keys[-1] is no_key and type(stack[-1]) is dict:
                 raise _Unusual  # a collection as a mapping key
-            stack.append({} if kind is yaml.MappingStartEvent else [])
-            keys.append(_NO_KEY)
+            stack.append({} if kind is mapping_start else [])
+            keys.append(no_key)
             continue
-        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+        elif kind is mapping_end or kind is sequence_end:
             value = stack.pop()
             keys.pop()
-        elif kind is yaml.StreamEndEvent:
+        elif kind is stream_end:
             return root
-        elif kind is yaml.DocumentStartEvent:
+        elif kind is document_start:
             documents += 1
             if documents > 1:
                 raise _Unusual
             continue
-        elif kind is yaml.AliasEvent:
+        elif kind is alias_event:
             raise _Unusual
         else:
             continue
@@ -441,10 +447,10 @@ def _plain_events(loader: Any) -> Any:
             top.append(value)
             continue
         key = keys[-1]
-        if key is _NO_KEY:
+        if key is no_key:
             keys[-1] = value
         elif key in top:
             raise _Unusual  # a duplicate key: reported with both lines
         else:
             top[key] = value
-            keys[-1] = _NO_KEY
+            keys[-1] = no_key
