@@ -20,6 +20,8 @@ def parse_duration(value: object, *, maximum: float = MAX_SECONDS) -> float:
 
     Raises ValueError with a message meant for the person who wrote the config.
     """
+    if type(value) is float and 0.0 <= value <= maximum:
+        return value  # already seconds (a default, a parsed value): the common case, without the checks below
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration: {HINT}")
     if isinstance(value, int | float):
@@ -31,13 +33,12 @@ def parse_duration(value: object, *, maximum: float = MAX_SECONDS) -> float:
         seconds = _parse_text(value.strip())
     else:
         raise ValueError(f"{_shown(value)} is not a duration: {HINT}")
-    shown = _shown(value)
     if math.isnan(seconds) or math.isinf(seconds):
-        raise ValueError(f"{shown} is not a duration: {HINT}")
+        raise ValueError(f"{_shown(value)} is not a duration: {HINT}")
     if seconds < 0:
-        raise ValueError(f"{shown} is negative: a duration must be >= 0")
+        raise ValueError(f"{_shown(value)} is negative: a duration must be >= 0")
     if seconds > maximum:
-        raise ValueError(f"must be at most {format_duration(maximum)} (got {shown})")
+        raise ValueError(f"must be at most {format_duration(maximum)} (got {_shown(value)})")
     return seconds
 
 

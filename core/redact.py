@@ -76,6 +76,8 @@ def env_secrets(env: Mapping[str, str]) -> list[str]:
 
 def url_secrets(url: str) -> list[str]:
     """Userinfo and query values of a URL, for masking in free text (see MIN_FREE_TEXT_LENGTH)."""
+    if "@" not in url and "?" not in url:
+        return []  # no userinfo, no query: nothing to split for (10,000 URLs at config load)
     try:
         parts = urlsplit(url)
     except ValueError:

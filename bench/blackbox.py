@@ -1,0 +1,271 @@
+"""CPU per scheduled HTTP probe: Lookout's engine next to Prometheus' blackbox_exporter, same target, same run.
+
+    python bench/blackbox.py [--services 200] [--seconds 10] [--warmup 3]
+
+One loopback HTTP target (a raw asyncio server in its own process, which also counts the
+requests it answers) is probed at N requests per second by each contender in turn:
+
+* Lookout: the engine in its own process, N HTTP services on a 1 s interval, with its default
+  connection reuse, and again with `fresh_connection: true` (a new connection per probe, as
+  blackbox_exporter always does) when this Lookout has that per-service option;
+* blackbox_exporter (`/usr/bin/prometheus-blackbox-exporter`, Debian's package), module
+  `http_2xx`, driven by a separate driver process sending N `/probe?target=...` requests per
+  second over keep-alive connections. The exporter serves that request *and* runs the probe.
+
+Each contender's CPU is read from /proc/<pid>/stat (utime + stime) over the measured window and
+divided by the requests the target answered in that window; the target's and the driver's CPU
+are not counted. Figures, not assertions: run it on a quiet machine. Without the exporter
+installed only Lookout's figures are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+EXPORTER = "/usr/bin/prometheus-blackbox-exporter"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+TARGET_CODE = r"""
+import asyncio, socket, sys
+count = 0
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+async def serve(reader, writer):
+    global count
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if head.startswith(b"GET /count "):
+                body = str(count).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            else:
+                count += 1
+                writer.write(OK)
+            await writer.drain()
+            if b"\r\nconnection: close" in head.lower():
+                break
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+        pass
+    finally:
+        writer.close()
+
+async def main():
+    sock = socket.socket(); sock.bind(("127.0.0.1", 0)); sock.listen(4096)
+    server = await asyncio.start_server(serve, sock=sock, backlog=4096)
+    print(sock.getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+LOOKOUT_CODE = r"""
+import asyncio, sys, yaml
+from core.config import parse_config
+from core.engine import Engine
+url, services, fresh = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "fresh"
+service = {"kind": "http"}
+if fresh:
+    service["fresh_connection"] = True
+fleet = {f"svc-{i}": {**service, "url": f"{url}/ok/svc-{i}"} for i in range(services)}
+text = yaml.safe_dump({"defaults": {"interval": "1s", "timeout": "10s"}, "services": fleet})
+
+async def main():
+    async with Engine(parse_config(text, source="bench.yaml", env={})):
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+DRIVER_CODE = r"""
+import asyncio, sys, time
+exporter, target, services = sys.argv[1], sys.argv[2], int(sys.argv[3])
+host, port = exporter.split(":")
+idle = []
+
+async def probe(index):
+    if idle:
+        reader, writer = idle.pop()
+    else:
+        reader, writer = await asyncio.open_connection(host, int(port))
+    path = f"/probe?module=http_2xx&target={target}/ok/svc-{index}"
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {exporter}\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    idle.append((reader, writer))
+
+async def main():
+    print("ready", flush=True)
+    start, tick, tasks = time.perf_counter(), 0, set()
+    while True:
+        tick += 1
+        await asyncio.sleep(max(0.0, start + tick / services - time.perf_counter()))
+        task = asyncio.create_task(probe(tick % services))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+asyncio.run(main())
+"""
+
+EXPORTER_CONFIG = "modules:\n  http_2xx:\n    prober: http\n    timeout: 10s\n"
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, from /proc (psutil is not a dependency)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def target_count(port: int) -> int:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /count HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+    return int(data.partition(b"\r\n\r\n")[2])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, process: subprocess.Popen[str], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the process listening on {port} exited with code {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port} after {timeout:.0f}s")
+
+
+def measure(pid: int, target_port: int, warmup: float, seconds: float) -> tuple[float, int]:
+    """(CPU seconds of `pid`, requests the target answered) over `seconds`, after `warmup`."""
+    time.sleep(warmup)
+    cpu0, count0 = cpu_seconds(pid), target_count(target_port)
+    time.sleep(seconds)
+    return cpu_seconds(pid) - cpu0, target_count(target_port) - count0
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def run_lookout(url: str, target_port: int, services: int, fresh: bool, options: argparse.Namespace) -> tuple:
+    process = subprocess.Popen(
+        [sys.executable, "-c", LOOKOUT_CODE, url, str(services), "fresh" if fresh else "reuse"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the Lookout engine process did not start")
+        return measure(process.pid, target_port, options.warmup, options.seconds)
+    finally:
+        stop(process)
+
+
+def run_exporter(url: str, target_port: int, services: int, options: argparse.Namespace) -> tuple:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        config = Path(directory) / "blackbox.yml"
+        config.write_text(EXPORTER_CONFIG)
+        exporter = subprocess.Popen(
+            [EXPORTER, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        driver = None
+        try:
+            wait_listening(port, exporter)
+            driver = subprocess.Popen(
+                [sys.executable, "-c", DRIVER_CODE, f"127.0.0.1:{port}", url, str(services)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert driver.stdout is not None
+            driver.stdout.readline()
+            return measure(exporter.pid, target_port, options.warmup, options.seconds)
+        finally:
+            if driver is not None:
+                stop(driver)
+            stop(exporter)
+
+
+def has_fresh_connection_option() -> bool:
+    from core.config.models import HttpService
+
+    return "fresh_connection" in HttpService.model_fields
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=200, help="services (= probes per second), 1 s interval")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured window per contender")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the window opens")
+    options = parser.parse_args()
+    target = subprocess.Popen([sys.executable, "-c", TARGET_CODE], stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout is not None
+        target_port = int(target.stdout.readline())
+        url = f"http://127.0.0.1:{target_port}"
+        print(f"{options.services} services @1s, {options.seconds:g}s window, target {url} (its CPU not counted)")
+        print(f"{'contender':<44} {'probes/s':>9} {'CPU ms/probe':>13}")
+        rows: dict[str, float] = {}
+        contenders: list[tuple[str, bool]] = [("Lookout engine, connection reuse (default)", False)]
+        if has_fresh_connection_option():
+            contenders.append(("Lookout engine, fresh_connection: true", True))
+        for label, fresh in contenders:
+            cpu, probes = run_lookout(url, target_port, options.services, fresh, options)
+            rows[label] = report(label, cpu, probes, options.seconds)
+        if not has_fresh_connection_option():
+            print("  (no fresh_connection option in this Lookout: only the connection-reuse figure)")
+        if shutil.which(EXPORTER) or Path(EXPORTER).exists():
+            cpu, probes = run_exporter(url, target_port, options.services, options)
+            exporter_ms = report("blackbox_exporter http_2xx (+ serving /probe)", cpu, probes, options.seconds)
+            for label, ms in rows.items():
+                if exporter_ms > 0:
+                    print(f"ratio Lookout/blackbox_exporter, {label.partition(', ')[2]}: {ms / exporter_ms:.2f}")
+        else:
+            print(f"{EXPORTER} is not installed: apt-get install prometheus-blackbox-exporter for the comparison")
+    finally:
+        stop(target)
+
+
+def report(label: str, cpu: float, probes: int, seconds: float) -> float:
+    per_probe = cpu / probes * 1000 if probes else float("nan")
+    print(f"{label:<44} {probes / seconds:>9.0f} {per_probe:>13.3f}")
+    return per_probe
+
+
+if __name__ == "__main__":
+    main()
