@@ -215,7 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     enable_subreaper(sole_owner=True)  # orphans of our servers come to us, to be ended, not to PID 1
     if args.once:
         history = open_recording(args.history, config) if args.history and not args.no_history else None
-        pins = None if args.no_history else pin_store(args.history)
+        lists_tools = any(service.kind == "mcp" for service in config.services.values())
+        pins = pin_store(args.history) if lists_tools and not args.no_history else None  # pins are for MCP tools
         try:
             return run_once(
                 config,
