@@ -8,6 +8,8 @@ decisions go, not the thing under test.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -207,6 +209,24 @@ async def test_token_expiring_fires_within_its_horizon_and_resolves_with_a_new_t
         ("week", Transition.RESOLVED),
     ]
     assert TOKEN not in "".join(n.reason for n in r.sink.sent)
+
+
+def jwt(expires: datetime) -> str:
+    def part(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256'})}.{part({'sub': 'lookout', 'exp': int(expires.timestamp())})}.c2lnbmF0dXJl"
+
+
+async def test_token_expiring_reads_a_jwt_s_exp_when_the_api_says_nothing(
+    expiring_api: tuple[ExpiringApi, str],
+) -> None:
+    api, url = expiring_api
+    api.accepted = jwt(THURSDAY + timedelta(days=5, hours=1))
+    service = {"kind": "http", "url": url, "headers": {"Authorization": f"Bearer {api.accepted}"}, "token_warn": "1d"}
+    async with rig(config_for({"jwt": service}, {"name": "week", "when": {"token_expiring": "7d"}})) as r:
+        assert (await r.probe("jwt")).status is Status.UP
+    assert [n.reason for n in r.sink.sent] == ["token expires in 5 days (JWT exp claim)"]
 
 
 async def test_a_refused_token_leaves_token_expiring_to_the_down_rule(expiring_api: tuple[ExpiringApi, str]) -> None:
