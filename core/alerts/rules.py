@@ -5,8 +5,8 @@ read probe results; `breaker_open` reads breaker transitions (and a good probe,
 which means the breaker let one through and it worked); `rate_limit_below`
 reads rate-limit updates; `tools_changed` reads an MCP result's pin verdict;
 `token_expiring` reads the token-expiry check of a result that got an answer.
-Counting bad observations against `failures`, and
-good ones against `successes`, is the evaluator's job.
+Counting bad observations against `failures`, and good ones against
+`successes`, is the evaluator's job.
 """
 
 from __future__ import annotations
