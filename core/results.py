@@ -53,6 +53,18 @@ class Check:
     condition: str
     ok: bool
     message: str
+    expiry: TokenExpiry | None = None
+    """For a token-expiry check: when the token runs out, and who said so (what a `token_expiring` alert
+    rule reads: the message is for people, the date for rules). Never shown or serialized itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenExpiry:
+    """When a service's token stops working, as a token-health check found it."""
+
+    at: datetime
+    source: str
+    """Where the date came from, as a person reads it: "GitHub token expiration header", "JWT exp claim"."""
 
 
 @dataclass(slots=True)

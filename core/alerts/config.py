@@ -12,13 +12,22 @@ from datetime import time as clock_time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.alerts.channels.settings import ChannelSettings
+from core.config.messages import reword, show, suggest
 from core.config.models import Duration, Fraction, PositiveDuration, Strict
 from core.redact import MIN_FREE_TEXT_LENGTH, arg_secrets, env_secrets, header_secrets, url_secrets
 
-CONDITIONS = ("down", "degraded", "breaker_open")
+CONDITIONS = ("down", "degraded", "breaker_open", "tools_changed")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _HHMM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 MAX_WINDOW = 7 * 86400.0
@@ -29,6 +38,43 @@ class RateLimitBelow(Strict):
     """Fires while any rate-limit resource of the service has less than this share left."""
 
     rate_limit_below: Fraction
+
+
+class TokenExpiring(Strict):
+    """Fires while the service's token runs out within this time (GitHub's expiry header, a JWT's `exp`)."""
+
+    token_expiring: PositiveDuration
+
+
+_MEASURED: dict[str, TypeAdapter[float]] = {
+    "rate_limit_below": TypeAdapter(Fraction),
+    "token_expiring": TypeAdapter(PositiveDuration),
+}
+"""The conditions written as a mapping, `{name: value}`, and what their value is."""
+
+
+def _when(value: object) -> object:
+    """One clear error for a mistaken `when`, rather than one per form of the union it failed to match
+    ("must be a mapping", "must be one of ...", "unknown field" for each): the form is told from the value."""
+    forms = ", ".join(CONDITIONS) + ", " + ", ".join(f"{{{name}: ...}}" for name in _MEASURED)
+    if isinstance(value, str):
+        if value not in CONDITIONS:
+            raise ValueError(f"unknown condition {show(value)}{suggest(value, CONDITIONS) or '; use ' + forms}")
+        return value
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ValueError(f"must be one condition: {forms} (got {show(value)})")
+    [(name, measure)] = value.items()
+    if name in CONDITIONS:
+        raise ValueError(f"{name} takes no value: write `when: {name}`")
+    adapter = _MEASURED.get(str(name))
+    if adapter is None:
+        hint = suggest(str(name), [*_MEASURED, *CONDITIONS])
+        raise ValueError(f"unknown condition {show(name)}{hint or '; use ' + forms}")
+    try:
+        adapter.validate_python(measure)
+    except ValidationError as error:
+        raise ValueError(f"{name}: {reword(error.errors(include_url=False)[0], lambda loc: [])}") from None
+    return value
 
 
 def _start(value: object) -> str:
@@ -80,8 +126,12 @@ class Rule(Selector):
     """One alert rule: what is wrong, for whom, how long first, how it resolves, who is told."""
 
     name: str = Field(min_length=1, description="names the rule in notifications; unique")
-    when: Literal["down", "degraded", "breaker_open"] | RateLimitBelow = Field(
-        description="down; degraded (degraded or down); breaker_open; or {rate_limit_below: 10%}"
+    when: Annotated[
+        Literal["down", "degraded", "breaker_open", "tools_changed"] | RateLimitBelow | TokenExpiring,
+        BeforeValidator(_when),
+    ] = Field(
+        description="down; degraded (degraded or down); breaker_open; tools_changed (an MCP server's tools differ "
+        "from the approved ones); {rate_limit_below: 10%}; or {token_expiring: 7d}"
     )
     for_: PositiveDuration | None = Field(
         None, alias="for", description="fire once the condition has held this long (not with `failures`)"
@@ -106,8 +156,10 @@ class Rule(Selector):
 
     @property
     def condition(self) -> str:
-        """ "down", "degraded", "breaker_open" or "rate_limit_below"."""
-        return self.when if isinstance(self.when, str) else "rate_limit_below"
+        """ "down", "degraded", "breaker_open", "tools_changed", "rate_limit_below" or "token_expiring"."""
+        if isinstance(self.when, str):
+            return self.when
+        return "rate_limit_below" if isinstance(self.when, RateLimitBelow) else "token_expiring"
 
     @property
     def threshold_failures(self) -> int:
@@ -180,4 +232,4 @@ def _apprise_tokens(url: str) -> list[str]:
     return [piece for piece in rest.split("/") if len(piece) >= MIN_FREE_TEXT_LENGTH and "." not in piece]
 
 
-__all__ = ["CONDITIONS", "AlertsSettings", "MaintenanceWindow", "RateLimitBelow", "Rule", "Selector"]
+__all__ = ["CONDITIONS", "AlertsSettings", "MaintenanceWindow", "RateLimitBelow", "Rule", "Selector", "TokenExpiring"]

@@ -20,7 +20,8 @@ from core.config.models import ServiceConfig
 from core.results import Status
 
 INHIBITED_CONDITIONS = ("down", "degraded", "breaker_open")
-"""Rules about a service's health; a rate-limit rule is about the service's own quota and is never inhibited."""
+"""Rules about a service's health. A rate-limit, tools-changed or token-expiring rule is about the service's own
+quota, tools or credentials, which a dependency's outage does not explain: those are never inhibited."""
 FAILING = (Status.DOWN, Status.DEGRADED)
 
 Edges = Mapping[str, tuple[str, ...]]

@@ -35,6 +35,7 @@ def safe_checks(checks: Iterable[Check], redact: Callable[[str], str]) -> tuple[
             condition=clean_line(redact(check.condition), REASON_LIMIT),
             ok=check.ok,
             message=clean_line(redact(check.message), REASON_LIMIT),
+            expiry=check.expiry,
         )
         for check in checks
     )

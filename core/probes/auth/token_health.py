@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.durations import format_duration
 from core.probes.errors import UNAUTHORIZED_PREFIX
-from core.results import Check, ProbeError
+from core.results import Check, ProbeError, TokenExpiry
 
 EXPIRY_HEADER = "github-authentication-token-expiration"
 GRANTED_HEADER = "x-oauth-scopes"
@@ -31,6 +31,8 @@ HEALTH_HEADERS = (EXPIRY_HEADER, GRANTED_HEADER, ACCEPTED_HEADER)
 JWT_LIMIT = 16 * 1024
 """A bearer longer than this is not decoded as a JWT."""
 _GITHUB_FORMATS = ("%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S")
+GITHUB_SOURCE = "GitHub token expiration header"
+JWT_SOURCE = "JWT exp claim"
 _PARENT_SCOPES = {"repo": ("repo:", "public_repo"), "user": ("read:user", "user:"), "project": ("read:project",)}
 
 
@@ -65,14 +67,15 @@ def jwt_expiry(token: str) -> datetime | None:
         return None
 
 
-def expiry_check(expires_at: datetime, now: datetime, warn: float, what: str = "token") -> Check:
-    """Degraded when `expires_at` is within `warn` seconds of `now`."""
+def expiry_check(expires_at: datetime, now: datetime, warn: float, source: str, what: str = "token") -> Check:
+    """Degraded when `expires_at` is within `warn` seconds of `now`. The date rides along on the check
+    (`expiry`), so an alert rule with its own horizon (`token_expiring: 14d`) judges it without a parse."""
     left = (expires_at - now).total_seconds()
     condition = f"{what} valid for more than {format_duration(warn)}"
+    expiry = TokenExpiry(expires_at, source)
     if left <= 0:
-        return Check(condition, False, f"{what} expired {format_duration(-left)} ago")
-    message = f"{what} expires in {_coarse(left)}"
-    return Check(condition, left > warn, message)
+        return Check(condition, False, f"{what} expired {format_duration(-left)} ago", expiry)
+    return Check(condition, left > warn, f"{what} expires in {coarse(left)}", expiry)
 
 
 def scopes_check(headers: Mapping[str, str]) -> Check | None:
@@ -97,12 +100,12 @@ def token_checks(
     github = response_headers.get(EXPIRY_HEADER)
     expires = github_expiry(github) if github else None
     if expires is not None:
-        checks.append(expiry_check(expires, now, warn))
+        checks.append(expiry_check(expires, now, warn, GITHUB_SOURCE))
     if (scopes := scopes_check(response_headers)) is not None:
         checks.append(scopes)
     jwt = jwt_expiry(bearer) if bearer else None
     if jwt is not None and expires is None:
-        checks.append(expiry_check(jwt, now, warn, "JWT"))
+        checks.append(expiry_check(jwt, now, warn, JWT_SOURCE, "JWT"))
     return tuple(checks)
 
 
@@ -135,7 +138,7 @@ def _covers(have: str, want: str) -> bool:
     return bool(rest and have in (f"admin:{rest}", f"write:{rest}") and kind in ("read", "write"))
 
 
-def _coarse(seconds: float) -> str:
+def coarse(seconds: float) -> str:
     """ "5 days", "3 hours", "12 minutes": how a person says when a token runs out."""
     left = timedelta(seconds=seconds)
     if left >= timedelta(days=2):
