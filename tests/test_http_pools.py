@@ -1,0 +1,109 @@
+"""Connection pools per origin, and `fresh_connection`: proven by the client ports a real server saw."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx2
+import pytest
+from helpers import idle_engine, make_config
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.demo.serve import ServedApp, serve_in_thread
+from core.probes.http_pools import FRESH, SWEEP_EVERY, OriginPools
+from core.results import Status
+
+
+class PortLog:
+    """A loopback server that remembers the client port of every request, by path."""
+
+    def __init__(self, served: ServedApp, ports: dict[str, list[int]]) -> None:
+        self.url = served.url
+        self.ports = ports
+
+
+@pytest.fixture(scope="module")
+def port_log() -> Iterator[PortLog]:
+    ports: dict[str, list[int]] = {}
+
+    async def seen(request: Request) -> JSONResponse:
+        assert request.client is not None
+        ports.setdefault(request.url.path, []).append(request.client.port)
+        return JSONResponse({"status": "ok"})
+
+    served = serve_in_thread(Starlette(routes=[Route("/{key}", seen)]))
+    try:
+        yield PortLog(served, ports)
+    finally:
+        served.stop()
+
+
+async def probe_times(port_log: PortLog, services: dict[str, dict], rounds: int) -> None:
+    async with idle_engine(make_config(services)) as engine:
+        for _ in range(rounds):
+            snapshot = await engine.run_once()
+            assert all(s.status is Status.UP for s in snapshot.services)
+
+
+async def test_a_service_reuses_its_kept_alive_connection(port_log: PortLog) -> None:
+    await probe_times(port_log, {"kept": {"kind": "http", "url": f"{port_log.url}/kept"}}, rounds=4)
+    assert len(port_log.ports["/kept"]) == 4
+    assert len(set(port_log.ports["/kept"])) == 1, "four probes in a row went over one kept-alive connection"
+
+
+async def test_fresh_connection_opens_a_new_connection_for_every_probe(port_log: PortLog) -> None:
+    service = {"kind": "http", "url": f"{port_log.url}/fresh", "fresh_connection": True}
+    await probe_times(port_log, {"fresh": service}, rounds=4)
+    assert len(set(port_log.ports["/fresh"])) == 4
+
+
+async def test_services_of_one_origin_share_its_pool(port_log: PortLog) -> None:
+    """As with one pool for the fleet: a connection kept alive by one service serves the next one."""
+    services = {name: {"kind": "http", "url": f"{port_log.url}/{name}"} for name in ("one", "two")}
+    async with idle_engine(make_config(services)) as engine:
+        for name in ("one", "two", "one", "two"):
+            await engine.run_once([name])
+    assert len({*port_log.ports["/one"], *port_log.ports["/two"]}) == 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_pools_unused_past_the_keepalive_expiry_are_closed(port_log: PortLog) -> None:
+    """Many origins on long intervals must not hold a socket each: an unused pool goes with its connections."""
+    clock = Clock()
+    pools = OriginPools(max_connections=10, clock=clock)
+    async with httpx2.AsyncClient(transport=pools) as client:
+        assert (await client.get(f"{port_log.url}/sweep")).status_code == 200
+        other = port_log.url.replace("127.0.0.1", "localhost")
+        assert (await client.get(f"{other}/sweep", extensions={FRESH: True})).status_code == 200
+        assert pools.pools == 2
+        clock.now += SWEEP_EVERY + 1
+        assert (await client.get(f"{port_log.url}/sweep")).status_code == 200
+        assert pools.pools == 1, "the fresh pool of the origin nobody asked for 6 s is gone, the one in use stays"
+        clock.now += SWEEP_EVERY + 1
+        assert (await client.get(f"{other}/sweep")).status_code == 200
+        assert pools.pools == 1
+    ports = port_log.ports["/sweep"]
+    assert ports[0] != ports[2], "the first origin's pool was closed: its next request had a new connection"
+
+
+async def test_a_pool_in_use_is_never_swept(port_log: PortLog) -> None:
+    clock = Clock()
+    pools = OriginPools(max_connections=10, clock=clock)
+    client = httpx2.AsyncClient(transport=pools)
+    async with client, client.stream("GET", f"{port_log.url}/held") as held:  # its connection stays busy
+        clock.now += SWEEP_EVERY + 1
+        other = port_log.url.replace("127.0.0.1", "localhost")
+        assert (await client.get(f"{other}/held")).status_code == 200
+        assert pools.pools == 2
+        await held.aread()
+        assert held.status_code == 200
