@@ -27,7 +27,15 @@ from core.history.paths import lock_path
 from core.ratelimit import RateLimit
 from core.results import Check, ProbeResult, Status
 from core.sanitize import clean_tree
-from core.snapshot import BreakerSnapshot, FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceSnapshot
+from core.snapshot import (
+    BreakerSnapshot,
+    FleetSnapshot,
+    LatencyStats,
+    ProbeTally,
+    ServiceInfo,
+    ServiceLive,
+    ServiceSnapshot,
+)
 
 FLEET_PATH = "/api/v1/fleet"
 EVENTS_PATH = "/api/v1/events"
@@ -114,7 +122,6 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
         status=status,
         reason=reason,
         tally=ProbeTally(last_checked=checked_at, details=_mcp_details(item.get("mcp_details"))),
-        paused=bool(item.get("paused")),
         last_result=result,
         history=(result,) if result is not None else (),
         latency=LatencyStats(last_ms=latency, samples=1 if latency is not None else 0),
@@ -124,8 +131,11 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
             fail_max=int(breaker.get("fail_max") or 5),
             retry_at=now + timedelta(seconds=retry_in) if retry_in is not None else None,
         ),
-        rate_limits=tuple(_limit(limit) for limit in item.get("rate_limits") or () if isinstance(limit, dict)),
-        gate_until=parse_time(item.get("rate_limited_until")),
+        live=ServiceLive(
+            paused=bool(item.get("paused")),
+            rate_limits=tuple(_limit(limit) for limit in item.get("rate_limits") or () if isinstance(limit, dict)),
+            gate_until=parse_time(item.get("rate_limited_until")),
+        ),
     )
 
 
