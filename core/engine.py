@@ -56,7 +56,7 @@ from core.kinds import kind_named
 from core.limits import ResizableSemaphore
 from core.pipeline import PipelineHooks, ServicePipeline
 from core.probes.base import Probe, ProbeContext, default_max_starting
-from core.probes.http_pools import OriginPools
+from core.probes.http_pools import ServicePools
 from core.processes import reap_orphans_async
 from core.ratelimit import RateLimit
 from core.recorder import Recorder
@@ -433,9 +433,9 @@ class Engine:
     def _ensure_http(self) -> httpx2.AsyncClient:
         """The one client every HTTP probe shares, made on first use (and again after `stop`)."""
         if self._http is None:
-            # Each origin gets a pool of its own (core.probes.http_pools): a request never scans the fleet's
+            # Each service gets a pool of its own (core.probes.http_pools): a request never scans the fleet's
             # connections. Proxies from the environment still apply (the client mounts their transports).
-            transport = self._http_transport or OriginPools(max_connections=max(10, self._config.concurrency * 2))
+            transport = self._http_transport or ServicePools(max_connections=max(10, self._config.concurrency * 2))
             self._http = httpx2.AsyncClient(
                 transport=transport,
                 verify=True,

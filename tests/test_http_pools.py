@@ -1,4 +1,4 @@
-"""Connection pools per origin, and `fresh_connection`: proven by the client ports a real server saw."""
+"""Connection pools per service, and `fresh_connection`: proven by the client ports a real server saw."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from core.demo.serve import ServedApp, serve_in_thread
-from core.probes.http_pools import FRESH, SWEEP_EVERY, OriginPools
+from core.probes.http_pools import FRESH, POOL, SWEEP_EVERY, ServicePools
 from core.results import Status
 
 
@@ -60,13 +60,16 @@ async def test_fresh_connection_opens_a_new_connection_for_every_probe(port_log:
     assert len(set(port_log.ports["/fresh"])) == 4
 
 
-async def test_services_of_one_origin_share_its_pool(port_log: PortLog) -> None:
-    """As with one pool for the fleet: a connection kept alive by one service serves the next one."""
+async def test_each_service_has_a_connection_of_its_own(port_log: PortLog) -> None:
+    """Services sharing an origin do not share connections: a probe's latency does not depend on whether
+    another service happened to leave a warm connection behind."""
     services = {name: {"kind": "http", "url": f"{port_log.url}/{name}"} for name in ("one", "two")}
     async with idle_engine(make_config(services)) as engine:
         for name in ("one", "two", "one", "two"):
             await engine.run_once([name])
-    assert len({*port_log.ports["/one"], *port_log.ports["/two"]}) == 1
+    one, two = port_log.ports["/one"], port_log.ports["/two"]
+    assert len(set(one)) == 1 and len(set(two)) == 1, "each kept its own connection alive"
+    assert set(one) != set(two)
 
 
 class Clock:
@@ -78,32 +81,39 @@ class Clock:
 
 
 async def test_pools_unused_past_the_keepalive_expiry_are_closed(port_log: PortLog) -> None:
-    """Many origins on long intervals must not hold a socket each: an unused pool goes with its connections."""
+    """Many services on long intervals must not hold a socket each: an unused pool goes with its connections."""
     clock = Clock()
-    pools = OriginPools(max_connections=10, clock=clock)
+    pools = ServicePools(max_connections=10, clock=clock)
     async with httpx2.AsyncClient(transport=pools) as client:
-        assert (await client.get(f"{port_log.url}/sweep")).status_code == 200
-        other = port_log.url.replace("127.0.0.1", "localhost")
-        assert (await client.get(f"{other}/sweep", extensions={FRESH: True})).status_code == 200
+        assert (await client.get(f"{port_log.url}/sweep", extensions={POOL: "a"})).status_code == 200
+        assert (await client.get(f"{port_log.url}/sweep", extensions={POOL: "b", FRESH: True})).status_code == 200
         assert pools.pools == 2
         clock.now += SWEEP_EVERY + 1
-        assert (await client.get(f"{port_log.url}/sweep")).status_code == 200
-        assert pools.pools == 1, "the fresh pool of the origin nobody asked for 6 s is gone, the one in use stays"
+        assert (await client.get(f"{port_log.url}/sweep", extensions={POOL: "a"})).status_code == 200
+        assert pools.pools == 1, "both pools, unused for 6 s, were closed; a's is a new one"
         clock.now += SWEEP_EVERY + 1
-        assert (await client.get(f"{other}/sweep")).status_code == 200
+        assert (await client.get(f"{port_log.url}/sweep", extensions={POOL: "b"})).status_code == 200
         assert pools.pools == 1
     ports = port_log.ports["/sweep"]
-    assert ports[0] != ports[2], "the first origin's pool was closed: its next request had a new connection"
+    assert ports[0] != ports[2], "a's pool was closed with its connection: its next request had a new one"
 
 
 async def test_a_pool_in_use_is_never_swept(port_log: PortLog) -> None:
     clock = Clock()
-    pools = OriginPools(max_connections=10, clock=clock)
+    pools = ServicePools(max_connections=10, clock=clock)
     client = httpx2.AsyncClient(transport=pools)
-    async with client, client.stream("GET", f"{port_log.url}/held") as held:  # its connection stays busy
+    held_stream = client.stream("GET", f"{port_log.url}/held", extensions={POOL: "a"})
+    async with client, held_stream as held:  # its connection stays busy
         clock.now += SWEEP_EVERY + 1
-        other = port_log.url.replace("127.0.0.1", "localhost")
-        assert (await client.get(f"{other}/held")).status_code == 200
+        assert (await client.get(f"{port_log.url}/held", extensions={POOL: "b"})).status_code == 200
         assert pools.pools == 2
         await held.aread()
         assert held.status_code == 200
+
+
+async def test_a_request_naming_no_service_goes_to_its_origins_pool(port_log: PortLog) -> None:
+    client = httpx2.AsyncClient(transport=ServicePools(max_connections=10))
+    async with client:
+        for _ in range(2):
+            assert (await client.get(f"{port_log.url}/anonymous")).status_code == 200
+    assert len(set(port_log.ports["/anonymous"])) == 1

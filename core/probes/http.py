@@ -1,4 +1,4 @@
-"""HTTP API probes: one request through the engine's shared client (a connection pool per origin).
+"""HTTP API probes: one request through the engine's shared client (a connection pool per service).
 
 The probe fetches; the service's expectations (status, an optional JSON body
 subset, latency) are judged by `core.probes.expectations`, and with the
@@ -28,7 +28,7 @@ from core.probes.base import ProbeContext
 from core.probes.errors import TRANSPORT_RULES, Stage, describe, translate
 from core.probes.expectations import NOT_JSON, body_check, latency_check, reason_of, status_check
 from core.probes.http_body import ACCEPT_ENCODING, CappedBody, read_capped
-from core.probes.http_pools import FRESH
+from core.probes.http_pools import FRESH, POOL
 from core.ratelimit import RateLimitReading, parse_rate_limits
 from core.results import Check, ProbeError, ProbeOutcome, RateLimited, Status
 
@@ -40,7 +40,7 @@ class HttpProbe:
         self.service = service
         self.ctx = ctx
         self._wants_json = bool(service.expect.body) or service.rate_limit.scheme in ("auto", "github")
-        self._extensions = {FRESH: True} if service.fresh_connection else {}
+        self._extensions = {POOL: service.name, FRESH: service.fresh_connection}
 
     async def attempt(self, deadline: Deadline) -> ProbeOutcome:
         request_timeout = deadline.budget  # one request is the whole attempt: the configured limit, as reasons cite it
