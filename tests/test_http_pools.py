@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx2
@@ -117,3 +118,18 @@ async def test_a_request_naming_no_service_goes_to_its_origins_pool(port_log: Po
         for _ in range(2):
             assert (await client.get(f"{port_log.url}/anonymous")).status_code == 200
     assert len(set(port_log.ports["/anonymous"])) == 1
+
+
+async def test_requests_arriving_while_a_sweep_closes_pools_get_pools_that_stay_open(port_log: PortLog) -> None:
+    clock = Clock()
+    pools = ServicePools(max_connections=10, clock=clock)
+    async with httpx2.AsyncClient(transport=pools) as client:
+        names = [f"s{n}" for n in range(20)]
+        for name in names:
+            assert (await client.get(f"{port_log.url}/overlap", extensions={POOL: name})).status_code == 200
+        clock.now += SWEEP_EVERY + 1
+        answers = await asyncio.gather(
+            *(client.get(f"{port_log.url}/overlap", extensions={POOL: name}) for name in names * 2)
+        )
+        assert [answer.status_code for answer in answers] == [200] * 40
+        assert pools.pools == 20

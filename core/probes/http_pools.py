@@ -28,11 +28,14 @@ fleet on long intervals keeps no socket open between probes.
 
 from __future__ import annotations
 
+import logging
 import ssl
 import time
 from collections.abc import Callable, Hashable
 
 import httpx2
+
+logger = logging.getLogger(__name__)
 
 POOL = "lookout.pool"
 """Request extension: the name of the service the request is for (its pool)."""
@@ -89,8 +92,14 @@ class ServicePools(httpx2.AsyncBaseTransport):
         self._next_sweep = now + SWEEP_EVERY
         expiry = SERVICE_LIMITS.keepalive_expiry or 0.0
         stale = [key for key, pool in self._pools.items() if now - pool.last_used > expiry and pool.unused()]
-        for key in stale:
-            await self._pools.pop(key).aclose()
+        # Out of the table before the first await: a request arriving while they close gets a new pool,
+        # never one being closed, and a second sweep cannot pick them again.
+        closing = [self._pools.pop(key) for key in stale]
+        for pool in closing:
+            try:
+                await pool.aclose()
+            except Exception:  # closing a socket nobody uses failed: not the failure of the probe sweeping
+                logger.debug("closing an unused connection pool failed", exc_info=True)
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
