@@ -11,8 +11,10 @@ one with /metrics scraped every --scrape-every seconds, gzipped as Prometheus as
 (answered from the cache that a worker thread refreshes; the first scrape, with nothing
 cached, shows what one rendering takes). The
 schedule's lag (ProbeStarted.schedule_lag) is read from the daemon's own /api/v1/events
-stream; CPU from /proc/PID/stat; probes from lookout_probes_total. Figures, not assertions:
-run it on a quiet machine and read the table.
+stream; CPU from /proc/PID/stat (it includes serving that stream: every event, as JSON); probes from
+the stream's probe starts (quiet phase) and lookout_probes_total (scraping phase). The quiet
+phase comes before any scrape: once scraped, the cache renders every few seconds. Figures, not
+assertions: run it on a quiet machine and read the table.
 """
 
 from __future__ import annotations
@@ -173,12 +175,15 @@ def main() -> None:
                 time.sleep(0.5)
             time.sleep(args.interval)  # one full round after the first, so the schedule is in its steady state
 
+            # Quiet: nothing scraped yet, so no rendering runs (the first scrape starts the cache's refresher,
+            # which renders every few seconds from then on). Probes are counted by their starts in the stream.
+            quiet_start, cpu0 = time.monotonic(), cpu_seconds(serve.pid)
+            time.sleep(args.seconds)
+            quiet_end, cpu1 = time.monotonic(), cpu_seconds(serve.pid)
             began = time.perf_counter()
             first = client.get("/metrics")  # nothing cached yet: this scrape waits for a rendering
             cold = time.perf_counter() - began
-            quiet_start, cpu0, probes0 = time.monotonic(), cpu_seconds(serve.pid), probes(first.text)
-            time.sleep(args.seconds)
-            quiet_end, cpu1, probes1 = time.monotonic(), cpu_seconds(serve.pid), probes(client.get("/metrics").text)
+            busy_start, cpu_scraping, probes1 = time.monotonic(), cpu_seconds(serve.pid), probes(first.text)
 
             # The scraper is a process of its own, so its work does not slow this one's reading of the events.
             scraper = subprocess.run(
@@ -198,7 +203,7 @@ def main() -> None:
             serve.wait(30)
             api.terminate()
             api.wait(30)
-    quiet, busy = lags.between(quiet_start, quiet_end), lags.between(quiet_end, busy_end)
+    quiet, busy = lags.between(quiet_start, quiet_end), lags.between(busy_start, busy_end)
     scrapes = sorted(scrape_times)
     series = sum(1 for line in first.text.splitlines() if line and not line.startswith("#"))
     connections = "a fresh connection per probe" if args.fresh else "kept-alive connections"
@@ -208,12 +213,12 @@ def main() -> None:
     )
     print(f"  RSS                          {rss:8.1f} MiB (peak {peak:.1f} MiB)")
     print(
-        f"  CPU per probe (quiet)        {1000 * (cpu1 - cpu0) / max(1, probes1 - probes0):8.3f} ms"
-        f"   ({probes1 - probes0:.0f} probes)"
+        f"  CPU per probe (quiet)        {1000 * (cpu1 - cpu0) / max(1, len(quiet)):8.3f} ms"
+        f"   ({len(quiet)} probe starts)"
     )
     print(
-        f"  CPU per probe (scraping)     {1000 * (cpu2 - cpu1) / max(1, probes2 - probes1):8.3f} ms"
-        f"   (incl. {len(scrapes)} scrapes)"
+        f"  CPU per probe (scraping)     {1000 * (cpu2 - cpu_scraping) / max(1, probes2 - probes1):8.3f} ms"
+        f"   ({probes2 - probes1:.0f} probes, incl. {len(scrapes)} scrapes)"
     )
     print(
         f"  /metrics scrape              p50 {1000 * percentile(scrapes, 0.5):7.1f} ms"
