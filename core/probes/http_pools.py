@@ -28,6 +28,7 @@ fleet on long intervals keeps no socket open between probes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
@@ -64,6 +65,7 @@ class ServicePools(httpx2.AsyncBaseTransport):
         self._clock = clock
         self._pools: dict[tuple[Hashable, bool], _Pool] = {}
         self._next_sweep = clock() + SWEEP_EVERY
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def pools(self) -> int:
@@ -73,7 +75,7 @@ class ServicePools(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         now = self._clock()
         if now >= self._next_sweep:
-            await self._sweep(now)
+            self._sweep(now)
         extensions = request.extensions
         fresh = bool(extensions.get(FRESH))
         service = extensions.get(POOL)
@@ -87,24 +89,35 @@ class ServicePools(httpx2.AsyncBaseTransport):
         pool.last_used = now
         return await pool.handle_async_request(request)
 
-    async def _sweep(self, now: float) -> None:
-        """Close the pools nobody asked anything for longer than the keep-alive expiry, and in use by nobody."""
+    def _sweep(self, now: float) -> None:
+        """Close the pools nobody asked anything for longer than the keep-alive expiry, and in use by nobody.
+
+        They leave the table at once (a request arriving meanwhile gets a new pool, never one being closed)
+        and are closed in a task of their own: the probe whose request came by does not wait for it, so
+        its latency does not include closing other services' sockets.
+        """
         self._next_sweep = now + SWEEP_EVERY
         expiry = SERVICE_LIMITS.keepalive_expiry or 0.0
         stale = [key for key, pool in self._pools.items() if now - pool.last_used > expiry and pool.unused()]
-        # Out of the table before the first await: a request arriving while they close gets a new pool,
-        # never one being closed, and a second sweep cannot pick them again.
+        if not stale:
+            return
         closing = [self._pools.pop(key) for key in stale]
-        for pool in closing:
-            try:
-                await pool.aclose()
-            except Exception:  # closing a socket nobody uses failed: not the failure of the probe sweeping
-                logger.debug("closing an unused connection pool failed", exc_info=True)
+        task = asyncio.get_running_loop().create_task(_close_all(closing), name="lookout:close-http-pools")
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
+        await asyncio.gather(*self._closing, return_exceptions=True)
+        await _close_all(pools)
+
+
+async def _close_all(pools: list[_Pool]) -> None:
+    for pool in pools:
+        try:
             await pool.aclose()
+        except Exception:  # closing a socket nobody uses failed: nothing to tell anyone
+            logger.debug("closing an unused connection pool failed", exc_info=True)
 
 
 class _Pool(httpx2.AsyncHTTPTransport):
