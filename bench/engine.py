@@ -1,6 +1,6 @@
 """Engine benchmark: probes/s, CPU per 1000 probes and peak RSS, Lookout vs bare HTTP loops.
 
-    python bench/engine.py [--seconds 8] [--sizes 10,100,1000] [--concurrency 50]
+    python bench/engine.py [--seconds 8] [--sizes 10,100,1000] [--concurrency 50] [--only lookout,lookout-fresh]
 
 The local server runs in its own process (uvicorn, the demo HTTP API's /ok route), so
 its CPU is not counted. Each scenario runs in a fresh subprocess so CPU time and
@@ -47,14 +47,15 @@ def peak_rss_mb() -> float:
 # -- scenarios (each runs in its own process) ----------------------------------
 
 
-async def lookout_scheduled(url: str, services: int, seconds: float, concurrency: int) -> dict:
-    """The real engine, scheduling N services on a 1s interval for `seconds`."""
+async def lookout_scheduled(url: str, services: int, seconds: float, concurrency: int, fresh: bool = False) -> dict:
+    """The real engine, scheduling N services on a 1s interval for `seconds` (`fresh`: fresh_connection)."""
     import yaml
 
     from core.config import parse_config
     from core.engine import Engine
 
-    fleet = {f"svc-{i}": {"kind": "http", "url": f"{url}/ok/svc-{i}"} for i in range(services)}
+    extra = {"fresh_connection": True} if fresh else {}
+    fleet = {f"svc-{i}": {"kind": "http", "url": f"{url}/ok/svc-{i}", **extra} for i in range(services)}
     text = yaml.safe_dump(
         {"defaults": {"interval": "1s", "timeout": "10s", "concurrency": concurrency}, "services": fleet}
     )
@@ -135,8 +136,8 @@ async def _drive(fetch, urls, counter, deadline, concurrency) -> dict:  # type: 
 
 def run_scenario(argv: list[str]) -> None:
     name, url, services, seconds, concurrency = argv[0], argv[1], int(argv[2]), float(argv[3]), int(argv[4])
-    if name == "lookout":
-        result = asyncio.run(lookout_scheduled(url, services, seconds, concurrency))
+    if name in ("lookout", "lookout-fresh"):
+        result = asyncio.run(lookout_scheduled(url, services, seconds, concurrency, fresh=name == "lookout-fresh"))
     elif name == "lookout-saturated":
         result = asyncio.run(lookout_saturated(url, services, seconds, concurrency))
     else:
@@ -145,11 +146,17 @@ def run_scenario(argv: list[str]) -> None:
     print(json.dumps(result))
 
 
+SCENARIOS = ("httpx2", "httpx", "aiohttp", "lookout-saturated", "lookout", "lookout-fresh")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--only", default=",".join(SCENARIOS), help=f"comma-separated scenarios (default: {','.join(SCENARIOS)})"
+    )
     parser.add_argument("--scenario", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scenario:
@@ -161,7 +168,7 @@ def main() -> None:
         print(f"{'scenario':<20}{'N':>6}{'probes/s':>11}{'CPU s/1000':>12}{'vs httpx2':>11}{'peak RSS MB':>13}")
         for size in [int(s) for s in args.sizes.split(",")]:
             rows = {}
-            for name in ("httpx2", "httpx", "aiohttp", "lookout-saturated", "lookout"):
+            for name in args.only.split(","):
                 out = subprocess.run(
                     [
                         sys.executable,
@@ -189,7 +196,8 @@ def main() -> None:
                     ratio = f"{per_k / (base['cpu'] / max(base['probes'], 1) * 1000):.2f}x"
                 rate = row["probes"] / row["wall"]
                 print(f"{name:<20}{size:>6}{rate:>11.0f}{per_k:>12.3f}{ratio:>11}{row['peak_rss_mb']:>13.1f}")
-        print("lookout = scheduled engine (1s interval, all N services);")
+        print("lookout = scheduled engine (1s interval, all N services), lookout-fresh = the same with")
+        print("fresh_connection: true (a new connection per probe, as blackbox_exporter makes);")
         print("lookout-saturated = run_once over all N back to back;")
         print("bare loops = the same GETs with no engine. CPU is the client process only.")
     finally:

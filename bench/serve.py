@@ -1,16 +1,20 @@
 """`lookout serve` benchmark: RSS, CPU per probe, /metrics scrape time, schedule lag during scrapes.
 
-    python bench/serve.py [--services 1000] [--interval 10] [--seconds 20] [--scrape-every 1]
+    python bench/serve.py [--services 1000] [--interval 10] [--seconds 20] [--scrape-every 1] [--fresh]
 
 A fleet of N HTTP services (the demo HTTP API's /ok route, served by uvicorn in its own
-process, so its CPU is not counted) is monitored by a real `lookout serve` subprocess.
+process, so its CPU is not counted) is monitored by a real `lookout serve` subprocess, recording
+into a history file of its own (a temporary one: never the user's). With --fresh, every service
+has `fresh_connection: true` (a new connection per probe, as blackbox_exporter makes).
 After a warm-up (every service probed), two phases of `--seconds` each: a quiet one, then
 one with /metrics scraped every --scrape-every seconds, gzipped as Prometheus asks
 (answered from the cache that a worker thread refreshes; the first scrape, with nothing
 cached, shows what one rendering takes). The
 schedule's lag (ProbeStarted.schedule_lag) is read from the daemon's own /api/v1/events
-stream; CPU from /proc/PID/stat; probes from lookout_probes_total. Figures, not assertions:
-run it on a quiet machine and read the table.
+stream; CPU from /proc/PID/stat (it includes serving that stream: every event, as JSON); probes from
+the stream's probe starts (quiet phase) and lookout_probes_total (scraping phase). The quiet
+phase comes before any scrape: once scraped, the cache renders every few seconds. Figures, not
+assertions: run it on a quiet machine and read the table.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ def start_api() -> tuple[subprocess.Popen[str], str]:
     return process, f"http://127.0.0.1:{int(process.stdout.readline())}"
 
 
-def start_serve(config: Path) -> tuple[subprocess.Popen[str], str]:
+def start_serve(config: Path, history: Path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -74,6 +78,8 @@ def start_serve(config: Path) -> tuple[subprocess.Popen[str], str]:
             "127.0.0.1:0",
             "--log-format",
             "json",
+            "--history",
+            str(history),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -152,13 +158,15 @@ def main() -> None:
     parser.add_argument(
         "--scrape-every", type=float, default=1.0, help="seconds between scrape starts (0: back to back)"
     )
+    parser.add_argument("--fresh", action="store_true", help="fresh_connection: true on every service")
     args = parser.parse_args()
+    extra = {"fresh_connection": True} if args.fresh else {}
     api, api_url = start_api()
     with tempfile.TemporaryDirectory() as tmp:
-        fleet = {f"svc-{i}": {"kind": "http", "url": f"{api_url}/ok/svc-{i}"} for i in range(args.services)}
+        fleet = {f"svc-{i}": {"kind": "http", "url": f"{api_url}/ok/svc-{i}", **extra} for i in range(args.services)}
         config = Path(tmp) / "services.yaml"
         config.write_text(yaml.safe_dump({"defaults": {"interval": f"{args.interval}s"}, "services": fleet}))
-        serve, url = start_serve(config)
+        serve, url = start_serve(config, Path(tmp) / "history.db")
         client = httpx2.Client(base_url=url, trust_env=False, timeout=60)
         try:
             lags = Lags(f"{url}/api/v1/events")
@@ -167,12 +175,15 @@ def main() -> None:
                 time.sleep(0.5)
             time.sleep(args.interval)  # one full round after the first, so the schedule is in its steady state
 
+            # Quiet: nothing scraped yet, so no rendering runs (the first scrape starts the cache's refresher,
+            # which renders every few seconds from then on). Probes are counted by their starts in the stream.
+            quiet_start, cpu0 = time.monotonic(), cpu_seconds(serve.pid)
+            time.sleep(args.seconds)
+            quiet_end, cpu1 = time.monotonic(), cpu_seconds(serve.pid)
             began = time.perf_counter()
             first = client.get("/metrics")  # nothing cached yet: this scrape waits for a rendering
             cold = time.perf_counter() - began
-            quiet_start, cpu0, probes0 = time.monotonic(), cpu_seconds(serve.pid), probes(first.text)
-            time.sleep(args.seconds)
-            quiet_end, cpu1, probes1 = time.monotonic(), cpu_seconds(serve.pid), probes(client.get("/metrics").text)
+            busy_start, cpu_scraping, probes1 = time.monotonic(), cpu_seconds(serve.pid), probes(first.text)
 
             # The scraper is a process of its own, so its work does not slow this one's reading of the events.
             scraper = subprocess.run(
@@ -192,18 +203,22 @@ def main() -> None:
             serve.wait(30)
             api.terminate()
             api.wait(30)
-    quiet, busy = lags.between(quiet_start, quiet_end), lags.between(quiet_end, busy_end)
+    quiet, busy = lags.between(quiet_start, quiet_end), lags.between(busy_start, busy_end)
     scrapes = sorted(scrape_times)
     series = sum(1 for line in first.text.splitlines() if line and not line.startswith("#"))
-    print(f"lookout serve: {args.services} HTTP services every {args.interval:g}s, phases of {args.seconds:g}s")
+    connections = "a fresh connection per probe" if args.fresh else "kept-alive connections"
+    print(
+        f"lookout serve: {args.services} HTTP services every {args.interval:g}s ({connections}), "
+        f"phases of {args.seconds:g}s"
+    )
     print(f"  RSS                          {rss:8.1f} MiB (peak {peak:.1f} MiB)")
     print(
-        f"  CPU per probe (quiet)        {1000 * (cpu1 - cpu0) / max(1, probes1 - probes0):8.3f} ms"
-        f"   ({probes1 - probes0:.0f} probes)"
+        f"  CPU per probe (quiet)        {1000 * (cpu1 - cpu0) / max(1, len(quiet)):8.3f} ms"
+        f"   ({len(quiet)} probe starts)"
     )
     print(
-        f"  CPU per probe (scraping)     {1000 * (cpu2 - cpu1) / max(1, probes2 - probes1):8.3f} ms"
-        f"   (incl. {len(scrapes)} scrapes)"
+        f"  CPU per probe (scraping)     {1000 * (cpu2 - cpu_scraping) / max(1, probes2 - probes1):8.3f} ms"
+        f"   ({probes2 - probes1:.0f} probes, incl. {len(scrapes)} scrapes)"
     )
     print(
         f"  /metrics scrape              p50 {1000 * percentile(scrapes, 0.5):7.1f} ms"
@@ -211,8 +226,11 @@ def main() -> None:
     )
     print(f"  first scrape (renders)       {1000 * cold:8.1f} ms")
     print(f"  exposition                   {size / 1024:8.0f} KiB ({wire / 1024:.0f} KiB gzipped), {series} series")
-    print(f"  schedule lag p99 (quiet)     {1000 * percentile(quiet, 0.99):8.1f} ms   ({len(quiet)} probe starts)")
-    print(f"  schedule lag p99 (scraping)  {1000 * percentile(busy, 0.99):8.1f} ms   ({len(busy)} probe starts)")
+    for phase, lags_of in (("quiet", quiet), ("scraping", busy)):
+        print(
+            f"  schedule lag ({phase + ')':9} p50 {1000 * percentile(lags_of, 0.5):7.1f} ms"
+            f"   p99 {1000 * percentile(lags_of, 0.99):7.1f} ms   ({len(lags_of)} probe starts)"
+        )
     print(f"  schedule lag max (scraping)  {1000 * (busy[-1] if busy else float('nan')):8.1f} ms")
     print(f"  event stream resyncs         {lags.resyncs:8d}")
 

@@ -28,7 +28,7 @@ from core.details import McpDetails, ServerInfo, ToolInfo
 from core.events import LogEvent, LogLevel
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
-from core.snapshot import FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceSnapshot
+from core.snapshot import FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceLive, ServiceSnapshot
 from tui.app import LookoutApp
 
 STATUSES = (Status.UP, Status.UP, Status.UP, Status.DEGRADED, Status.DOWN)
@@ -66,9 +66,11 @@ class ChurningSource:
             ),
             uptime=random.random(),
             tally=ProbeTally(last_checked=now, details=BENCH_MCP if mcp else None),
-            rate_limits=()
-            if mcp
-            else (RateLimit("core", 5000, random.randint(0, 5000), None, now + timedelta(minutes=30), "github"),),
+            live=ServiceLive(
+                rate_limits=()
+                if mcp
+                else (RateLimit("core", 5000, random.randint(0, 5000), None, now + timedelta(minutes=30), "github"),)
+            ),
         )
 
     async def _churn(self) -> None:

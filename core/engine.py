@@ -50,11 +50,13 @@ from core.events import (
     ReasonChanged,
     StatusChanged,
     safe_event,
+    safe_limits,
 )
 from core.kinds import kind_named
 from core.limits import ResizableSemaphore
 from core.pipeline import PipelineHooks, ServicePipeline
 from core.probes.base import Probe, ProbeContext, default_max_starting
+from core.probes.http_pools import ServicePools
 from core.processes import reap_orphans_async
 from core.ratelimit import RateLimit
 from core.recorder import Recorder
@@ -231,7 +233,7 @@ class Engine:
             raise RuntimeError("seed_history is for a stopped engine: call it before start()")
         service = self._services.get(name)
         if service is not None:
-            service.state.history.extend(results)
+            service.state.seed(results)
 
     @property
     def pins(self) -> PinStore | None:
@@ -251,7 +253,7 @@ class Engine:
         services: list[ServiceSnapshot] = []
         for name, service in self._services.items():
             status, reason = effective[name]
-            services.append(service.state.snapshot(service.pipeline.breaker.snapshot(), status=status, reason=reason))
+            services.append(service.state.snapshot(service.pipeline.breaker.snapshot, status=status, reason=reason))
         path = str(self._config.path) if self._config.path else None
         return FleetSnapshot(taken_at=self._clock.now(), services=tuple(services), config_path=path, seq=self._seq)
 
@@ -307,7 +309,7 @@ class Engine:
         """Close the breaker and open the rate-limit gate: the operator says "try it now"."""
         service = self._service(name)
         service.pipeline.reset_guards()
-        service.state.gate_until = None
+        service.state.set_live(gate_until=None)  # and the breaker, closed: the state's next snapshot is new
         self._publish(OperatorReset(at=self._clock.now(), service=name))
         service.wake.set()  # the operator wants to know now whether it works again, not in an interval
 
@@ -344,7 +346,7 @@ class Engine:
             if concurrency_changed:
                 self._retire_http()
             for name in unchanged:
-                old[name].state.info = self._info(name, config.services[name], config)  # masked with new secrets
+                old[name].state.set_info(self._info(name, config.services[name], config))  # masked with new secrets
             self._services = {n: fresh[n] if n in fresh else old[n] for n in config.services}
             if self._running:
                 self._schedule(list(fresh.values()))
@@ -369,7 +371,7 @@ class Engine:
             await asyncio.gather(*tasks, return_exceptions=True)
         for service in services:
             service.task = None
-            service.state.probing = False
+            service.state.set_live(probing=False)
         if services:
             await asyncio.gather(*(self._close_probe(s.probe) for s in services))
             await reap_orphans_async()
@@ -448,10 +450,13 @@ class Engine:
             service.task = asyncio.create_task(self._service_loop(service), name=f"lookout:{service.state.name}")
 
     def _ensure_http(self) -> httpx2.AsyncClient:
-        """The one pooled client every HTTP probe shares, made on first use (and again after `stop`)."""
+        """The one client every HTTP probe shares, made on first use (and again after `stop`)."""
         if self._http is None:
+            # Each service gets a pool of its own (core.probes.http_pools): a request never scans the fleet's
+            # connections. Proxies from the environment still apply (the client mounts their transports).
+            transport = self._http_transport or ServicePools(max_connections=max(10, self._config.concurrency * 2))
             self._http = httpx2.AsyncClient(
-                transport=self._http_transport,
+                transport=transport,
                 verify=True,
                 follow_redirects=False,
                 limits=httpx2.Limits(
@@ -473,7 +478,7 @@ class Engine:
             delay = service.next_due - self._clock.monotonic()
             if delay > 0 and not service.wake.is_set():
                 paused = service.state.paused
-                service.state.next_probe_at = None if paused else self._clock.now() + timedelta(seconds=delay)
+                service.state.set_live(next_probe_at=None if paused else self._clock.now() + timedelta(seconds=delay))
                 await self._clock.wait(service.wake, delay)
             forced = service.wake.is_set()
             service.wake.clear()
@@ -502,14 +507,14 @@ class Engine:
             return None  # a probe of this service is already running: that one answers
         async with service.lock:  # the fleet slot is the pipeline's to take, per attempt
             service.inflight = asyncio.current_task()
-            service.state.probing = True
+            service.state.set_live(probing=True)
             self._publish(
                 ProbeStarted(at=self._clock.now(), service=service.config.name, schedule_lag=self._lag(service))
             )
             try:
                 result = await service.pipeline.run()
             finally:
-                service.state.probing = False
+                service.state.set_live(probing=False)
                 service.inflight = None
             self._record(service, result)
             return result
@@ -530,7 +535,9 @@ class Engine:
         state = service.state
         old_status, old_reason = state.status, state.reason
         state.record(result)
-        state.gate_until = service.pipeline.gate.blocked_until()
+        gate_until = service.pipeline.gate.blocked_until()
+        if gate_until != state.gate_until:
+            state.set_live(gate_until=gate_until)
         now = self._clock.now()
         self._publish(ProbeCompleted(at=now, service=state.name, result=result))
         if result.status is not old_status:
@@ -543,7 +550,7 @@ class Engine:
     def _set_paused(self, service: _Service, paused: bool) -> None:
         if service.state.paused == paused:
             return
-        service.state.paused = paused
+        service.state.set_live(paused=paused)
         self._publish(PauseChanged(at=self._clock.now(), service=service.state.name, paused=paused))
         if not paused and self._running:
             service.wake.set()  # resuming probes at once: the operator wants to see it now
@@ -556,11 +563,11 @@ class Engine:
 
     def _breaker_changed(self, name: str, old: str, new: str) -> None:
         now = self._clock.now()
-        self._services[name].state.breaker_history.append((now, old, new))
+        self._services[name].state.breaker_changed(now, old, new)
         self._publish(BreakerChanged(at=now, service=name, old=old, new=new))
 
     def _rate_limits_changed(self, name: str, limits: tuple[RateLimit, ...]) -> None:
-        self._services[name].state.rate_limits = limits
+        self._services[name].state.set_live(rate_limits=safe_limits(limits))  # resource names are server text
         self._publish(RateLimitsUpdated(at=self._clock.now(), service=name, limits=limits))
 
     def _service_log(self, service: str, level: LogLevel, message: str, source: str = "engine") -> None:

@@ -7,7 +7,7 @@ test can build them by hand with a fixed clock: no engine, no probes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -88,13 +88,27 @@ class ProbeTally:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceLive:
+    """What the engine says about a service between results: paused, probing, its rate limits and gate, when
+    it is probed next. The state replaces it as these change and each snapshot shares it: declared once."""
+
+    paused: bool = False
+    probing: bool = False
+    rate_limits: tuple[RateLimit, ...] = ()
+    gate_until: datetime | None = None
+    """No request is sent to this service before this time (rate limited)."""
+    next_probe_at: datetime | None = None
+
+
 class ServiceFields:
-    """Read access to a service's `info` and `tally` by their field names (`service.name`, `.probes`...),
-    for the state and the snapshot alike. Only properties: the fields themselves are declared once."""
+    """Read access to a service's `info`, `tally` and `live` by their field names (`service.name`, `.probes`,
+    `.paused`...), for the state and the snapshot alike. Only properties: the fields are declared once."""
 
     __slots__ = ()
     info: ServiceInfo
     tally: ProbeTally
+    live: ServiceLive
 
     @property
     def name(self) -> str:
@@ -148,6 +162,26 @@ class ServiceFields:
     def details(self) -> Details | None:
         return self.tally.details
 
+    @property
+    def paused(self) -> bool:
+        return self.live.paused
+
+    @property
+    def probing(self) -> bool:
+        return self.live.probing
+
+    @property
+    def rate_limits(self) -> tuple[RateLimit, ...]:
+        return self.live.rate_limits
+
+    @property
+    def gate_until(self) -> datetime | None:
+        return self.live.gate_until
+
+    @property
+    def next_probe_at(self) -> datetime | None:
+        return self.live.next_probe_at
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceSnapshot(ServiceFields):
@@ -155,8 +189,7 @@ class ServiceSnapshot(ServiceFields):
     status: Status = Status.UNKNOWN
     reason: str = "not probed yet"
     tally: ProbeTally = ProbeTally()
-    paused: bool = False
-    probing: bool = False
+    live: ServiceLive = ServiceLive()
     last_result: ProbeResult | None = None
     history: tuple[ProbeResult, ...] = ()
     """Oldest first, bounded."""
@@ -166,10 +199,11 @@ class ServiceSnapshot(ServiceFields):
     breaker: BreakerSnapshot = field(default_factory=BreakerSnapshot)
     breaker_history: tuple[tuple[datetime, str, str], ...] = ()
     """(when, old, new) breaker transitions, oldest first, bounded."""
-    rate_limits: tuple[RateLimit, ...] = ()
-    gate_until: datetime | None = None
-    """No request is sent to this service before this time (rate limited)."""
-    next_probe_at: datetime | None = None
+
+    def with_live(self, **changes: Any) -> ServiceSnapshot:
+        """This snapshot with some of its live fields changed (`paused=True`...): for views that show an
+        action's effect before the engine's next snapshot does."""
+        return replace(self, live=replace(self.live, **changes))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,23 +1,32 @@
 """Per-service state the engine keeps, and the immutable snapshots it hands out.
 
-Only the engine writes here. Latency percentiles and uptime are derived from
-the bounded history when a snapshot is taken, not maintained incrementally:
-the history is small, and derived numbers cannot drift from the data.
+Only the engine writes here. Latency percentiles and uptime are defined as
+functions of the bounded history (below); the ring keeps the few figures they
+read current as results come and go, so a snapshot of a large fleet does not
+go over every history again (a test holds the two to the same answers).
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
-from core.events import safe_limits
-from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
 from core.sanitize import REASON_LIMIT, clean_line
-from core.snapshot import BreakerSnapshot, LatencyStats, ProbeTally, ServiceFields, ServiceInfo, ServiceSnapshot
+from core.snapshot import (
+    BreakerSnapshot,
+    LatencyStats,
+    ProbeTally,
+    ServiceFields,
+    ServiceInfo,
+    ServiceLive,
+    ServiceSnapshot,
+)
 
 HISTORY = 120
 BREAKER_HISTORY = 20
@@ -55,48 +64,152 @@ def uptime(history: Iterable[ProbeResult]) -> float | None:
     return sum(1 for r in contacted if r.ok) / len(contacted)
 
 
-@dataclass
+class HistoryRing:
+    """A service's last `maxlen` results, oldest first, with what a snapshot derives from them kept current.
+
+    Latency percentiles and uptime are the functions above over the ring; a fleet of 1000 services asked for
+    a snapshot would run them 1000 times over 120 results each (~0.4 s here). So the ring keeps the figures
+    they read (the sorted latencies of up probes, the counts of contacted and up probes) as results enter
+    and leave: each result costs a bisect, a snapshot costs nothing. tests/test_state.py checks the figures
+    against the functions over random histories, so they cannot drift from the data.
+    """
+
+    __slots__ = ("_contacted", "_items", "_last_ms", "_latencies", "_maxlen", "_up")
+
+    def __init__(self, maxlen: int = HISTORY) -> None:
+        self._items: deque[ProbeResult] = deque()
+        self._maxlen = maxlen
+        self._latencies: list[float] = []
+        """Latencies of the contacted, up-or-degraded results in the ring, sorted."""
+        self._last_ms: float | None = None
+        self._contacted = 0
+        self._up = 0
+
+    def __iter__(self) -> Iterator[ProbeResult]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> ProbeResult:
+        return self._items[index]
+
+    def append(self, result: ProbeResult) -> None:
+        if len(self._items) >= self._maxlen:
+            self._forget(self._items.popleft())
+        self._items.append(result)
+        if result.contacted:
+            self._contacted += 1
+            if result.ok:
+                self._up += 1
+                if result.latency_ms is not None:
+                    insort(self._latencies, result.latency_ms)
+                    self._last_ms = result.latency_ms
+
+    def extend(self, results: Iterable[ProbeResult]) -> None:
+        for result in results:
+            self.append(result)
+
+    def _forget(self, result: ProbeResult) -> None:
+        if not result.contacted:
+            return
+        self._contacted -= 1
+        if result.ok:
+            self._up -= 1
+            if result.latency_ms is not None:
+                del self._latencies[bisect_left(self._latencies, result.latency_ms)]
+                if not self._latencies:
+                    self._last_ms = None  # the newest such result was the one leaving
+
+    def latency(self) -> LatencyStats:
+        """`latency_stats(ring)`, without going over the ring."""
+        ordered = self._latencies
+        return LatencyStats(
+            last_ms=self._last_ms,
+            p50_ms=percentile(ordered, 0.50),
+            p95_ms=percentile(ordered, 0.95),
+            p99_ms=percentile(ordered, 0.99),
+            samples=len(ordered),
+        )
+
+    def uptime(self) -> float | None:
+        """`uptime(ring)`, without going over the ring."""
+        return self._up / self._contacted if self._contacted else None
+
+
+@dataclass(slots=True)
 class ServiceState(ServiceFields):
-    """The engine's live record of one service. Identity and counted results are shared frozen records
-    (`info`, `tally`): a snapshot takes them as they are, so a field is declared once, not per copy."""
+    """The engine's live record of one service. Identity, counted results and live fields are shared frozen
+    records (`info`, `tally`, `live`): a snapshot takes them as they are, so a field is declared once.
+
+    Every change goes through a method here, which counts a new `version`: a snapshot is built again only
+    for a service that changed since the last one (or is being probed now, when its breaker moves under
+    it), so a snapshot of a large fleet mostly hands out the records it made before.
+    """
 
     info: ServiceInfo
     tally: ProbeTally = field(default_factory=ProbeTally)
+    live: ServiceLive = field(default_factory=ServiceLive)
     status: Status = Status.UNKNOWN
     reason: str = "not probed yet"
-    history: deque[ProbeResult] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    history: HistoryRing = field(default_factory=HistoryRing)
     breaker_history: deque[tuple[datetime, str, str]] = field(default_factory=lambda: deque(maxlen=BREAKER_HISTORY))
-    paused: bool = False
-    probing: bool = False
-    rate_limits: tuple[RateLimit, ...] = ()
-    gate_until: datetime | None = None
-    next_probe_at: datetime | None = None
+    version: int = 0
+    """Counts the changes of this record (and of the breaker's, as the engine reports them)."""
+    _cached: tuple[int, ServiceSnapshot] | None = None
+
+    def touch(self) -> None:
+        """Something a snapshot shows changed (the breaker, reset by an operator): build it again next time."""
+        self.version += 1
 
     def record(self, result: ProbeResult) -> None:
         self.history.append(result)
         self.status = result.status
         self.reason = result.reason
         self.tally = self.tally.after(result)
+        self.version += 1
 
-    def snapshot(self, breaker: BreakerSnapshot, *, status: Status, reason: str) -> ServiceSnapshot:
+    def seed(self, results: Iterable[ProbeResult]) -> None:
+        """Start the history ring from stored results, oldest first (nothing else: nothing was probed yet)."""
+        self.history.extend(results)
+        self.version += 1
+
+    def set_info(self, info: ServiceInfo) -> None:
+        self.info = info
+        self.version += 1
+
+    def set_live(self, **changes: Any) -> None:
+        """Change some of the live fields (`paused=True`, `gate_until=...`)."""
+        self.live = replace(self.live, **changes)
+        self.version += 1
+
+    def breaker_changed(self, at: datetime, old: str, new: str) -> None:
+        self.breaker_history.append((at, old, new))
+        self.version += 1
+
+    def snapshot(self, breaker: Callable[[], BreakerSnapshot], *, status: Status, reason: str) -> ServiceSnapshot:
+        """The service as views see it; `breaker` is asked only when the snapshot is built anew."""
+        cached = self._cached
+        if cached is not None and cached[0] == self.version and not self.live.probing:
+            shown = cached[1]
+            if shown.status is status and shown.reason == reason:  # a dependency's status may have moved
+                return shown
         history = tuple(self.history)
-        return ServiceSnapshot(
+        shown = ServiceSnapshot(
             info=self.info,
             status=status,
             reason=reason,
             tally=self.tally,
-            paused=self.paused,
-            probing=self.probing,
+            live=self.live,
             last_result=history[-1] if history else None,
             history=history,
-            latency=latency_stats(history),
-            uptime=uptime(history),
-            breaker=_safe_breaker(breaker),
+            latency=self.history.latency(),
+            uptime=self.history.uptime(),
+            breaker=_safe_breaker(breaker()),
             breaker_history=tuple(self.breaker_history),
-            rate_limits=safe_limits(self.rate_limits),
-            gate_until=self.gate_until,
-            next_probe_at=self.next_probe_at,
         )
+        self._cached = (self.version, shown)
+        return shown
 
 
 def _safe_breaker(breaker: BreakerSnapshot) -> BreakerSnapshot:

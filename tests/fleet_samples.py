@@ -13,7 +13,15 @@ from core.details import McpDetails, ServerInfo, ToolInfo
 from core.events import BreakerChanged, Event, LogEvent, LogLevel, StatusChanged
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
-from core.snapshot import BreakerSnapshot, FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceSnapshot
+from core.snapshot import (
+    BreakerSnapshot,
+    FleetSnapshot,
+    LatencyStats,
+    ProbeTally,
+    ServiceInfo,
+    ServiceLive,
+    ServiceSnapshot,
+)
 
 NOW = datetime(2026, 11, 25, 3, 0, 0, tzinfo=UTC)
 
@@ -53,6 +61,9 @@ def mcp_details(name: str, version: str = "1.4.2", tools: int = 2, transport: st
     )
 
 
+LIVE_FIELDS = ("paused", "probing", "rate_limits", "gate_until", "next_probe_at")
+
+
 def service(
     name: str,
     kind: str,
@@ -71,7 +82,8 @@ def service(
     """A snapshot from flat keywords: identity into `ServiceInfo`, counted results into `ProbeTally`."""
     info = ServiceInfo(name, kind, target, tags=tags, transport=transport, config_summary=config_summary or {})
     tally = ProbeTally(probes, consecutive_failures, retries, last_checked, details)
-    return ServiceSnapshot(info=info, tally=tally, **live)
+    live_fields = {key: live.pop(key) for key in LIVE_FIELDS if key in live}
+    return ServiceSnapshot(info=info, tally=tally, live=ServiceLive(**live_fields), **live)
 
 
 def fleet() -> FleetSnapshot:

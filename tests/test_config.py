@@ -165,8 +165,8 @@ MALFORMED = [
         "http service with MCP fields",
         "services:\n  a:\n    kind: http\n    url: http://127.0.0.1:9\n    command: npx\n",
         "services.yaml:5: services.a.command: unknown field; known fields: body, breaker, depends_on, "
-        "description, expect, headers, interval, kind, max_body, method, rate_limit, retry, tags, timeout, "
-        "token_cache, token_command, token_warn, url",
+        "description, expect, fresh_connection, headers, interval, kind, max_body, method, rate_limit, retry, "
+        "tags, timeout, token_cache, token_command, token_warn, url",
     ),
 ]
 

@@ -17,7 +17,7 @@ from core.ratelimit import RateLimit
 from core.serve import DEFAULT_HOST, DEFAULT_PORT
 from core.serve.counters import ServiceCounts
 from core.serve.metrics import MetricsFrame, render
-from core.snapshot import FleetSnapshot, ProbeTally, ServiceInfo, ServiceSnapshot
+from core.snapshot import FleetSnapshot, ProbeTally, ServiceInfo, ServiceLive, ServiceSnapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -39,7 +39,7 @@ def test_every_metric_served_is_documented() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     everything = ServiceSnapshot(
         ServiceInfo("s", "mcp", "x", transport="stdio"),
-        rate_limits=(RateLimit("core", limit=1, remaining=1, reset_at=now),),
+        live=ServiceLive(rate_limits=(RateLimit("core", limit=1, remaining=1, reset_at=now),)),
         tally=ProbeTally(details=McpDetails()),
     )
     counts = {"s": ServiceCounts(breaker_transitions={"open": 1}, cold_start=1.0)}

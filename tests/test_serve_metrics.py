@@ -18,7 +18,7 @@ from core.ratelimit import MAX_RESOURCE_NAME, MAX_RESOURCES, RateLimit
 from core.results import ProbeResult, Status
 from core.serve.counters import MetricsRecorder
 from core.serve.metrics import MetricsFrame, render, resource_label
-from core.snapshot import BreakerSnapshot, FleetSnapshot, ProbeTally, ServiceInfo, ServiceSnapshot
+from core.snapshot import BreakerSnapshot, FleetSnapshot, ProbeTally, ServiceInfo, ServiceLive, ServiceSnapshot
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -142,7 +142,7 @@ def test_rate_limit_resources_are_sanitized_and_capped() -> None:
         for n in range(MAX_RESOURCES + 15)
     )
     limits = (RateLimit(resource="core", limit=60, remaining=0, reset_at=reset), *hostile)
-    gh = ServiceSnapshot(ServiceInfo("gh", "http", "http://127.0.0.1/"), rate_limits=limits)
+    gh = ServiceSnapshot(ServiceInfo("gh", "http", "http://127.0.0.1/"), live=ServiceLive(rate_limits=limits))
     samples = _samples(render(MetricsFrame(_fleet(gh), {}))[0].decode())
     assert _value(samples, "lookout_rate_limit_limit", service="gh", resource="core") == 60
     assert _value(samples, "lookout_rate_limit_remaining", service="gh", resource="core") == 0

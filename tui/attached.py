@@ -103,7 +103,7 @@ class AttachedSource:
         service = self._snapshot.get(name)
         paused = not (service is not None and service.paused)
         self._send(_path(name, "pause" if paused else "resume"))
-        services = tuple(replace(s, paused=paused) if s.name == name else s for s in self._snapshot.services)
+        services = tuple(s.with_live(paused=paused) if s.name == name else s for s in self._snapshot.services)
         self._snapshot = replace(self._snapshot, services=services)
         return paused
 

@@ -220,7 +220,7 @@ class StaticSource:
     def toggle_pause(self, name: str) -> bool:
         """As the engine does: the snapshot changes and a PauseChanged event says so."""
         self.actions.append(("pause", name))
-        services = tuple(replace(s, paused=not s.paused) if s.name == name else s for s in self._snapshot.services)
+        services = tuple(s.with_live(paused=not s.paused) if s.name == name else s for s in self._snapshot.services)
         self._snapshot = replace(self._snapshot, services=services)
         service = self._snapshot.get(name)
         paused = bool(service and service.paused)

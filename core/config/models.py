@@ -303,6 +303,11 @@ class HttpService(TokenSettings, ServiceBase):
     max_body: ByteSize = Field(
         DEFAULT_MAX_BODY, ge=1, description="read at most this much of a response body (decompressed)"
     )
+    fresh_connection: bool = Field(
+        False,
+        description="open a new connection for every request, as blackbox_exporter does "
+        "(default: reuse a kept-alive one), so a broken TLS handshake or listener shows",
+    )
 
     @field_validator("url")
     @classmethod

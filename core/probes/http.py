@@ -1,4 +1,4 @@
-"""HTTP API probes: one request through the engine's shared, pooled client.
+"""HTTP API probes: one request through the engine's shared client (a connection pool per service).
 
 The probe fetches; the service's expectations (status, an optional JSON body
 subset, latency) are judged by `core.probes.expectations`, and with the
@@ -29,6 +29,7 @@ from core.probes.base import ProbeContext
 from core.probes.errors import TRANSPORT_RULES, Stage, describe, translate
 from core.probes.expectations import NOT_JSON, body_check, latency_check, reason_of, status_check
 from core.probes.http_body import ACCEPT_ENCODING, CappedBody, read_capped
+from core.probes.http_pools import FRESH, POOL
 from core.ratelimit import RateLimitReading, parse_rate_limits
 from core.results import Check, ProbeError, ProbeOutcome, RateLimited, Status
 
@@ -40,6 +41,9 @@ class HttpProbe:
         self.service = service
         self.ctx = ctx
         self._wants_json = bool(service.expect.body) or service.rate_limit.scheme in ("auto", "github")
+        self._extensions = {POOL: service.name, FRESH: service.fresh_connection}
+        self._url: httpx2.URL | None = None
+        """The service's URL, parsed at its first probe (once: parsing cost a probe ~20 us)."""
 
     async def attempt(self, deadline: Deadline) -> ProbeOutcome:
         request_timeout = deadline.budget  # one request is the whole attempt: the configured limit, as reasons cite it
@@ -110,14 +114,21 @@ class HttpProbe:
         Bodies are streamed: a redirect's body is never read, a final one only up to the cap.
         """
         service = self.service
-        url = httpx2.URL(service.url)
+        if self._url is None:
+            self._url = httpx2.URL(service.url)
+        url = self._url
         content = service.body.encode() if service.body is not None else None
         method = service.method.upper()
         client = self.ctx.http()
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 request = client.build_request(
-                    method, url, headers=_with_accept_encoding(headers), content=content, timeout=timeout
+                    method,
+                    url,
+                    headers=_with_accept_encoding(headers),
+                    content=content,
+                    timeout=timeout,
+                    extensions=self._extensions,
                 )
                 response = await client.send(request, stream=True, follow_redirects=False)
                 if not response.is_redirect or response.status_code in service.expect.status:

@@ -33,7 +33,15 @@ from core.kinds.auth import auth_from_json
 from core.ratelimit import RateLimit
 from core.results import Check, ProbeResult, Status
 from core.sanitize import REASON_LIMIT, clean_line, clean_tree
-from core.snapshot import BreakerSnapshot, FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceSnapshot
+from core.snapshot import (
+    BreakerSnapshot,
+    FleetSnapshot,
+    LatencyStats,
+    ProbeTally,
+    ServiceInfo,
+    ServiceLive,
+    ServiceSnapshot,
+)
 
 FLEET_PATH = "/api/v1/fleet"
 _EPOCH = datetime.fromtimestamp(0, UTC)
@@ -137,8 +145,6 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
         )
         if live
         else ProbeTally(last_checked=checked_at, details=details),
-        paused=bool(item.get("paused")),
-        probing=bool(live.get("probing")),
         last_result=result,
         history=with_newest(recent, result),
         latency=_latency(_dict(live.get("latency")))
@@ -161,9 +167,13 @@ def _service(item: dict[str, Any], now: datetime) -> ServiceSnapshot:
             for change in live.get("breaker_history") or ()
             if isinstance(change, dict) and (when := parse_time(change.get("at"))) is not None
         ),
-        rate_limits=tuple(_limit(limit) for limit in item.get("rate_limits") or () if isinstance(limit, dict)),
-        gate_until=parse_time(item.get("rate_limited_until")),
-        next_probe_at=parse_time(live.get("next_probe_at")),
+        live=ServiceLive(
+            paused=bool(item.get("paused")),
+            probing=bool(live.get("probing")),
+            rate_limits=tuple(_limit(limit) for limit in item.get("rate_limits") or () if isinstance(limit, dict)),
+            gate_until=parse_time(item.get("rate_limited_until")),
+            next_probe_at=parse_time(live.get("next_probe_at")),
+        ),
     )
 
 
