@@ -14,6 +14,7 @@ refused and logged, and the fleet runs on), as does a change of the file while
 from __future__ import annotations
 
 import asyncio
+import gc
 import contextlib
 import signal
 import socket
@@ -220,6 +221,10 @@ class Daemon:
             if self.alerts is not None and self.alerts.dispatcher is not None:
                 self.alert_stats = self.alerts.dispatcher.stats
             await self.engine.start()
+            # What the daemon built to start (modules, models, config, the fleet's state) lives as long as it
+            # does: out of the cyclic collector's sight, a full collection scans only what probing makes since.
+            # bench/serve.py at 1000 services: schedule lag p99 187 -> 145 ms quiet, 335 -> 170 ms while scraped.
+            gc.freeze()
             if self._watcher is not None:
                 self._watcher.start()
             serving = asyncio.create_task(server.serve(sockets=[sock]))
