@@ -14,8 +14,8 @@ refused and logged, and the fleet runs on), as does a change of the file while
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 import signal
 import socket
 import sys
