@@ -85,3 +85,40 @@ async def test_flapping_api_breaker_opens_half_opens_and_closes() -> None:
     assert ("closed", "open") in transitions
     assert ("open", "half-open") in transitions
     assert transitions[-1] == ("half-open", "closed")
+
+
+async def test_the_demo_records_its_own_history_and_alerts_into_its_own_webhook(tmp_path) -> None:
+    """The monitor in `lookout demo` records a history file beside the demo's config (never the user's),
+    so it evaluates the demo's rules: the offline service fires, delivered to the demo's webhook route."""
+    import httpx2
+
+    from core.history.recording import open_recording
+    from tui.source import EngineSource
+
+    with start_demo_fleet(tmp_path) as fleet:
+        config = load_config(fleet.config_path)
+        history = open_recording(fleet.config_path.with_name("history.db"), config, warn=print)
+        assert history is not None
+        source = EngineSource(config, history=history)
+        await source.start()
+        try:
+
+            def delivered() -> list[str]:
+                recent = source.alerts_overview().recent
+                return [
+                    record.notification.service
+                    for record in recent
+                    if any(view.state == "delivered" for view in record.deliveries)
+                ]
+
+            for _ in range(600):
+                if "offline-api" in delivered():
+                    break
+                await asyncio.sleep(0.1)
+            assert "offline-api" in delivered(), source.alerts_overview()
+            async with httpx2.AsyncClient() as client:
+                counts = (await client.get(f"{fleet.servers[0].url}/_control/counts")).json()
+            assert counts.get("hooks/demo", 0) >= 1
+        finally:
+            await source.stop()
+            history.close()

@@ -59,15 +59,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if sys.stderr.isatty():
             print(f"lookout demo: fleet config at {fleet.config_path}", file=sys.stderr)
-        from core.pins.store import PinStore
+        from core.history.recording import open_recording
 
-        # The demo's own pins, beside its config (gone when it stops): the changing server shows a changed
-        # tool list as degraded until approved (A), without touching the user's history.
-        pins = PinStore(fleet.config_path.with_name("pins.db"))
+        # The demo's own history file, beside its config (gone when it stops), never the user's: it keeps the
+        # demo's tool pins (the changing server is degraded until approved with A) and, since this process
+        # records it, evaluates the demo's alert rules (N shows what they sent to the demo's webhook).
+        notices: list[str] = []
+        history = open_recording(fleet.config_path.with_name("history.db"), config, warn=notices.append)
         try:
-            return run_app(config, config_path=str(fleet.config_path), ansi=args.ansi or None, pins=pins)
+            return run_app(
+                config, config_path=str(fleet.config_path), ansi=args.ansi or None, history=history, notices=notices
+            )
         finally:
-            pins.close()
+            if history is not None:
+                history.close()
     except KeyboardInterrupt:
         return 130
     finally:

@@ -256,6 +256,12 @@ def create_http_api() -> Starlette:
         key_of(request, "echo")
         return JSONResponse({"headers": dict(request.headers)})
 
+    async def hook(request: Request) -> Response:
+        """A webhook receiver: the demo's alert channel posts here (counted like every arrival)."""
+        key_of(request, "hooks")
+        await request.body()
+        return Response(status_code=204)
+
     async def counts(request: Request) -> Response:
         with recorder.lock:
             return JSONResponse({f"{route}/{key}": len(times) for (route, key), times in recorder.arrivals.items()})
@@ -274,6 +280,7 @@ def create_http_api() -> Starlette:
             Route("/flap/{key}", flap),
             Route("/degrading/{key}", degrading),
             Route("/echo/{key}", echo),
+            Route("/hooks/{key}", hook, methods=["POST"]),
             Route("/_control/counts", counts),
         ]
     )
