@@ -633,7 +633,11 @@ def _max_starting(config: Config) -> int:
 
 def _same(old: ServiceConfig, new: ServiceConfig) -> bool:
     """The same resolved config: same kind and every value equal (not which fields the file spelled out)."""
-    return type(old) is type(new) and old.model_dump() == new.model_dump()
+    return (
+        type(old) is type(new)
+        and old.model_dump() == new.model_dump()
+        and old.__pydantic_private__ == new.__pydantic_private__  # e.g. whether an MCP url named its transport
+    )
 
 
 def _consume(task: asyncio.Future[Any]) -> None:

@@ -130,6 +130,28 @@ def test_roll_ups_keep_a_month_after_raw_results_are_pruned(tmp_path) -> None:
     assert (windows["30d"]["p50_ms"], windows["30d"]["p99_ms"]) == (30.0, 50.0)
 
 
+def test_closed_alert_incidents_and_ended_silences_go_after_the_long_retention(tmp_path) -> None:
+    """One row per alert incident and per silence: kept as long as roll-ups, never while open or running."""
+    path = tmp_path / "h.db"
+    open_history(path).close()
+    old, recent = NOW - 500 * DAY, NOW - DAY
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        for name, closed in (("old", old), ("recent", recent), ("open", None)):
+            conn.execute(
+                "INSERT INTO alert_incidents VALUES (?, 'r', 'api', ?, ?, 'down', 'up', '', 'firing', 1, 0, NULL, 0)",
+                (name, old, closed),
+            )
+        for ends in (old, recent, NOW + DAY):
+            conn.execute(
+                "INSERT INTO silences (target, starts, ends, reason, created) VALUES ('api', ?, ?, '', ?)",
+                (old, ends, old),
+            )
+        while prune_step(conn, NOW, 7 * DAY, 400 * DAY):
+            pass
+        assert {row[0] for row in conn.execute("SELECT id FROM alert_incidents")} == {"recent", "open"}
+        assert sorted(row[0] for row in conn.execute("SELECT ends FROM silences")) == [recent, NOW + DAY]
+
+
 def test_pruning_never_deletes_what_is_not_rolled_up(tmp_path) -> None:
     path = tmp_path / "h.db"
     store = open_history(path)

@@ -122,6 +122,20 @@ async def test_an_unchanged_file_changes_nothing_and_fleet_limits_resize_in_plac
         await engine.stop()
 
 
+async def test_naming_an_mcp_urls_transport_is_a_change(tmp_path) -> None:
+    """`url:` alone tries streamable HTTP then SSE; `transport: http` only HTTP. The two dump the same
+    values, so a reload must also compare what the model keeps privately, or the probe is not rebuilt."""
+    url = "http://127.0.0.1:9/mcp"
+    path = write_config(tmp_path / "services.yaml", {"remote": {"kind": "mcp", "url": url}})
+    engine = Engine(load_config(path))
+    try:
+        write_config(path, {"remote": {"kind": "mcp", "url": url, "transport": "http"}})
+        assert await reload_from_file(engine) == ReloadReport(changed=("remote",))
+        assert await reload_from_file(engine) == ReloadReport(unchanged=("remote",))
+    finally:
+        await engine.stop()
+
+
 async def test_a_config_with_errors_is_refused_and_the_fleet_runs_on(tmp_path, http_api, unique_key) -> None:
     path = write_config(tmp_path / "services.yaml", {"api": http(f"{http_api.url}/ok/{unique_key}")})
     engine = Engine(load_config(path))

@@ -99,6 +99,8 @@ def prune_step(conn: sqlite3.Connection, now: float, raw_retention: float, rollu
         ("breaker_events", "at", long_cutoff),
         ("inventory", "at", long_cutoff),
         ("incidents", "ended", long_cutoff),  # an open incident (ended NULL) is never pruned
+        ("alert_incidents", "closed", long_cutoff),  # nor an open alert incident (closed NULL)
+        ("silences", "ends", long_cutoff),
     ):
         cursor = conn.execute(
             f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {column} < ? LIMIT ?)",
