@@ -113,12 +113,16 @@ class Daemon:
         watch: bool = True,
         alert_sink: NotificationSink | None = None,
         alerts_off: str | None = None,
+        freeze_after_start: bool = False,
     ) -> None:
         """`record_into`: the history file this daemon records into (it holds its lock): the rings start from
         it, every event goes into it, and the status API reads summaries from it unless `history` says
         otherwise. `watch`: reload when the config file changes (SIGHUP reloads either way).
         `alert_sink`: where alert notifications go (the outbox); alerts are evaluated only when this daemon
-        records the history, else one log line says why they are off (`alerts_off`)."""
+        records the history, else one log line says why they are off (`alerts_off`). `freeze_after_start`:
+        `gc.freeze()` once started, a process-wide setting, so only `lookout serve` (which owns its process)
+        asks for it, never a program embedding a Daemon."""
+        self.freeze_after_start = freeze_after_start
         self.config_path: Path | None = config.path
         self.engine = Engine(config)
         self.counts = MetricsRecorder()
@@ -221,10 +225,11 @@ class Daemon:
             if self.alerts is not None and self.alerts.dispatcher is not None:
                 self.alert_stats = self.alerts.dispatcher.stats
             await self.engine.start()
-            # What the daemon built to start (modules, models, config, the fleet's state) lives as long as it
-            # does: out of the cyclic collector's sight, a full collection scans only what probing makes since.
-            # bench/serve.py at 1000 services: schedule lag p99 187 -> 145 ms quiet, 335 -> 170 ms while scraped.
-            gc.freeze()
+            if self.freeze_after_start:
+                # What the daemon built to start (modules, models, config, the fleet's state) lives as long as
+                # it does: out of the cyclic collector's sight, a full collection scans only what probing makes
+                # since. bench/serve.py at 1000 services: lag p99 187 -> 145 ms quiet, 335 -> 170 ms scraped.
+                gc.freeze()
             if self._watcher is not None:
                 self._watcher.start()
             serving = asyncio.create_task(server.serve(sockets=[sock]))
