@@ -37,7 +37,7 @@ MALFORMED = [
     ),
     (
         "duplicate service name",
-        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9'}\n  a: {kind: http, url: 'http://y'}\n",
+        "services:\n  a: {kind: http, url: 'http://127.0.0.1:9'}\n  a: {kind: http, url: 'http://127.0.0.1:8'}\n",
         "services.yaml:3: services.a: duplicate service name 'a' (first defined on line 2)",
     ),
     (
@@ -290,7 +290,7 @@ def test_schema_is_generated_from_the_models_and_validates_the_shipped_file() ->
 
 # -- what is a secret: position and variable name, not length (issue 9, item 4) --------------------------
 
-SHOWN = {"WORKDIR": "/srv/lookout-workdir", "MCP_HOST": "mcp.internal.example"}
+SHOWN = {"WORKDIR": "/srv/lookout-workdir", "MCP_HOST": "127.0.0.1"}
 HIDDEN = {
     "PLAIN_SECRET": "plain-secret-0451",  # a harmless name, but used in credential positions
     "ARG_SECRET": "arg-secret-7731",  # a harmless name, given after --token
@@ -328,12 +328,12 @@ def test_secrets_are_judged_by_position_and_variable_name_not_by_length() -> Non
     for value in SHOWN.values():  # paths and hosts are what a report is about
         assert redact(f"error near {value}!") == f"error near {value}!"
     assert redact("Bearer") == "Bearer" and redact("debug mode") == "debug mode"
-    assert redact("GET https://u:p@mcp.internal.example/x?page=2&q=abc#top") == (
-        "GET https://***@mcp.internal.example/x?page=***&q=***#top"
+    assert redact("GET https://u:p@127.0.0.1/x?page=2&q=abc#top") == (
+        "GET https://***@127.0.0.1/x?page=***&q=***#top"
     )
     tool, api = config.services["tool"], config.services["api"]
     assert config.redactor.args(tool.args) == [
-        "--root", "/srv/lookout-workdir", "--host", "mcp.internal.example", "--token", "***", "--api-key=***",
+        "--root", "/srv/lookout-workdir", "--host", "127.0.0.1", "--token", "***", "--api-key=***",
     ]  # fmt: skip
     assert config.redactor.headers(api.headers) == {
         "Authorization": "Bearer ***",
@@ -350,13 +350,13 @@ async def test_config_summary_and_target_show_paths_and_hosts_never_secrets() ->
     async with idle_engine(config) as engine:
         snapshot = engine.snapshot()
     api, tool, notes = (snapshot.get(name) for name in ("api", "tool", "notes"))
-    assert api.target == "https://***@mcp.internal.example/v1/health?api_key=***&page=***"
+    assert api.target == "https://***@127.0.0.1/v1/health?api_key=***&page=***"
     assert tool.target == (
-        "/srv/lookout-workdir/bin/server --root /srv/lookout-workdir --host mcp.internal.example "
+        "/srv/lookout-workdir/bin/server --root /srv/lookout-workdir --host 127.0.0.1 "
         "--token *** --api-key=***"
     )
-    assert notes.target == "https://mcp.internal.example/"
-    assert tool.config_summary["args"][:4] == ["--root", "/srv/lookout-workdir", "--host", "mcp.internal.example"]
+    assert notes.target == "https://127.0.0.1/"
+    assert tool.config_summary["args"][:4] == ["--root", "/srv/lookout-workdir", "--host", "127.0.0.1"]
     assert api.config_summary["headers"]["X-Workdir"] == "/srv/lookout-workdir"
     everything = repr([s.config_summary for s in snapshot.services]) + repr([s.target for s in snapshot.services])
     for value in [*HIDDEN.values(), *LITERAL_SECRETS]:
@@ -421,8 +421,8 @@ def test_the_iterative_reader_agrees_with_safe_load_on_valid_files() -> None:
         "more: &more {timeout: 2s, description: more}\n"
         "services:\n"
         "  a: {<<: *base, kind: http, url: 'http://127.0.0.1:9', tags: [own]}\n"
-        "  b:\n    <<: [*more, *base]\n    kind: http\n    url: http://y\n"
-        "  c: {kind: http, url: 'http://z', n: [1, 1.5, true, ~, 0x1F, '007', 2024-01-02, !!str 5, -.inf]}\n"
+        "  b:\n    <<: [*more, *base]\n    kind: http\n    url: http://127.0.0.1:8\n"
+        "  c: {kind: http, url: 'http://127.0.0.1:7', n: [1, 1.5, true, ~, 0x1F, '007', 2024-01-02, !!str 5, -.inf]}\n"
     )
     for text in (merge_keys, (ROOT / "services.yaml").read_text()):
         data, _, problems = load_with_lines(text)
