@@ -328,9 +328,7 @@ def test_secrets_are_judged_by_position_and_variable_name_not_by_length() -> Non
     for value in SHOWN.values():  # paths and hosts are what a report is about
         assert redact(f"error near {value}!") == f"error near {value}!"
     assert redact("Bearer") == "Bearer" and redact("debug mode") == "debug mode"
-    assert redact("GET https://u:p@127.0.0.1/x?page=2&q=abc#top") == (
-        "GET https://***@127.0.0.1/x?page=***&q=***#top"
-    )
+    assert redact("GET https://u:p@127.0.0.1/x?page=2&q=abc#top") == ("GET https://***@127.0.0.1/x?page=***&q=***#top")
     tool, api = config.services["tool"], config.services["api"]
     assert config.redactor.args(tool.args) == [
         "--root", "/srv/lookout-workdir", "--host", "127.0.0.1", "--token", "***", "--api-key=***",
@@ -352,8 +350,7 @@ async def test_config_summary_and_target_show_paths_and_hosts_never_secrets() ->
     api, tool, notes = (snapshot.get(name) for name in ("api", "tool", "notes"))
     assert api.target == "https://***@127.0.0.1/v1/health?api_key=***&page=***"
     assert tool.target == (
-        "/srv/lookout-workdir/bin/server --root /srv/lookout-workdir --host 127.0.0.1 "
-        "--token *** --api-key=***"
+        "/srv/lookout-workdir/bin/server --root /srv/lookout-workdir --host 127.0.0.1 --token *** --api-key=***"
     )
     assert notes.target == "https://127.0.0.1/"
     assert tool.config_summary["args"][:4] == ["--root", "/srv/lookout-workdir", "--host", "127.0.0.1"]

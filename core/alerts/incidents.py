@@ -48,44 +48,8 @@ class Incident:
     """The engine's seq of the event that opened it (this run only): later results are newer than it."""
 
     def write(self) -> IncidentWrite:
+        """The incident as it stands now, as one `alert_incidents` row (a snapshot: later changes are later writes)."""
         return IncidentWrite(
-            self.id,
-            self.rule,
-            self.service,
-            self.opened,
-            self.closed,
-            self.status,
-            self.previous_status,
-            self.reason,
-            self.opening.value,
-            int(self.sent),
-            self.reminders,
-            self.last_sent,
-            int(self.quiet),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentWrite:
-    """The incident as it stands, written (insert or replace) in the history writer's batch transaction."""
-
-    id: str
-    rule: str
-    service: str
-    opened: float
-    closed: float | None
-    status: str
-    previous_status: str
-    reason: str
-    opening: str
-    sent: int
-    reminders: int
-    last_sent: float | None
-    quiet: int
-
-    def apply(self, conn: sqlite3.Connection) -> int:
-        conn.execute(
-            "INSERT OR REPLACE INTO alert_incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.id,
                 self.rule,
@@ -95,13 +59,23 @@ class IncidentWrite:
                 self.status,
                 self.previous_status,
                 self.reason,
-                self.opening,
-                self.sent,
+                self.opening.value,
+                int(self.sent),
                 self.reminders,
                 self.last_sent,
-                self.quiet,
-            ),
+                int(self.quiet),
+            )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentWrite:
+    """One incident's row, written (insert or replace) in the history writer's batch transaction."""
+
+    row: tuple[str | float | int | None, ...]
+
+    def apply(self, conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT OR REPLACE INTO alert_incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.row)
         return 1
 
 
