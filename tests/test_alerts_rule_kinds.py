@@ -291,3 +291,42 @@ alerts:
         "rate_limit_below",
     ]
     assert {rule.effective_severity for rule in good.alerts.rules} == {"warning"}
+
+
+def test_a_tools_changed_rule_aimed_only_at_http_apis_is_refused() -> None:
+    """Only MCP servers have tools: a rule that selects HTTP APIs alone would never fire, so it is an error."""
+    text = """\
+services:
+  api: {kind: http, url: "http://127.0.0.1:9", tags: [web]}
+  tools: {kind: mcp, command: "true", tags: [agents]}
+alerts:
+  channels:
+    hook: {type: webhook, url: "http://127.0.0.1:9/hook"}
+  rules:
+    - name: a
+      when: tools_changed
+      services: [api]
+      channels: [hook]
+    - name: b
+      when: tools_changed
+      tags: [web]
+      kinds: [http]
+      channels: [hook]
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="services.yaml", env={})
+    problem = "tools_changed watches MCP servers' tools, and this rule's services, tags and kinds select none"
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"services.yaml:9: alerts.rules[0].when: {problem}",
+        f"services.yaml:13: alerts.rules[1].when: {problem}",
+    ]
+    good = parse_config(
+        text.replace("services: [api]", "services: [api, tools]").replace("tags: [web]", "tags: [web, agents]"),
+        source="services.yaml",
+        env={},
+    )
+    assert good.alerts is not None and len(good.alerts.rules) == 2
+    # a rule naming nobody applies to every service: a fleet without an MCP server yet is fine
+    http_only = text.split("  tools:")[0] + "alerts:" + text.split("alerts:")[1].split("    - name: b")[0]
+    unselected = parse_config(http_only.replace("      services: [api]\n", ""), source="services.yaml", env={})
+    assert unselected.alerts is not None and [rule.name for rule in unselected.alerts.rules] == ["a"]

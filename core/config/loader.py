@@ -454,6 +454,8 @@ class _Parser:
                     hint = suggest(channel, settings.channels)
                     self.issue((*where, "channels", position), f"unknown channel {channel!r}{hint}")
             self._check_selected(where, rule.services, services)
+            if rule.condition == "tools_changed":
+                self._check_selects_mcp(where, rule, services)
         for index, window in enumerate(settings.maintenance):
             self._check_selected(("alerts", "maintenance", index), window.services, services)
         return settings
@@ -462,6 +464,19 @@ class _Parser:
         for position, target in enumerate(names):
             if target not in services:
                 self.issue((*where, "services", position), f"unknown service {target!r}{suggest(target, services)}")
+
+    def _check_selects_mcp(self, where: tuple[Any, ...], rule: Any, services: dict[str, ServiceConfig]) -> None:
+        """A `tools_changed` rule that names its services must name an MCP server among them: only those have
+        tools to pin, so a rule aimed at HTTP APIs alone would stay silent forever. (A rule naming nobody
+        applies to every service; a fleet with no MCP server yet is not an error.)"""
+        if not (rule.services or rule.tags or rule.kinds):
+            return
+        if any(rule.selects(name, s.tags, s.kind) and s.kind == "mcp" for name, s in services.items()):
+            return
+        self.issue(
+            (*where, "when"),
+            "tools_changed watches MCP servers' tools, and this rule's services, tags and kinds select none",
+        )
 
     def _where(self, name: str) -> tuple[Any, ...]:
         return ("services", name) if name in self.service_names else ("mcpServers", name)
