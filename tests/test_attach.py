@@ -497,3 +497,32 @@ async def test_rings_follow_the_event_stream_by_seq() -> None:
         assert source._rings == {}  # a service gone from the daemon's fleet takes its ring with it
     finally:
         await source.stop()
+
+
+async def test_attached_approval_is_written_into_the_daemons_history_file(tmp_path: Path) -> None:
+    """An attached monitor approves a changed tool list where the daemon keeps its pins (its history file),
+    guarded by the fingerprint it showed; without a known history file it says how to approve instead."""
+    from core.pins.prints import ToolPrint, ToolSet
+    from core.pins.store import PinStore
+
+    def listed(*names: str) -> ToolSet:
+        return ToolSet.of(ToolPrint(name, {"name": f"hash-of-{name}"}, {"name": name}) for name in names)
+
+    path = tmp_path / "history.db"
+    daemon_side = PinStore(path)
+    daemon_side.observe("docs", listed("search"), 100.0)
+    changed = daemon_side.observe("docs", listed("search", "delete_all"), 110.0)
+    assert changed.pending
+    source = AttachedSource("http://127.0.0.1:9")  # the probe it asks for after approving fails quietly
+    try:
+        assert "lookout tools approve docs" in await source.approve_tools("docs", changed.seen_fingerprint)
+        source.silences_path = path
+        assert "changed meanwhile" in await source.approve_tools("docs", "not-what-was-shown")
+        assert daemon_side.get("docs") == changed  # nothing approved on a stale fingerprint
+        message = await source.approve_tools("docs", changed.seen_fingerprint)
+        assert message == "approved the 2 tools docs lists now"
+        record = daemon_side.get("docs")
+        assert record is not None and not record.pending and record.approved_fingerprint == changed.seen_fingerprint
+    finally:
+        await source.stop()
+        daemon_side.close()

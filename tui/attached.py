@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from core.alerts.evaluator import AlertView
+    from core.pins.store import PinRecord
     from core.serve.api import HistoryProvider
 
 RECONNECT = 2.0
@@ -121,8 +123,17 @@ class AttachedSource:
         self._send(_path(name, "reset"))
 
     async def approve_tools(self, name: str, fingerprint: str) -> str:
-        """The daemon's API approves nothing: pins are approved where its history file is."""
-        return f"attached to a daemon: approve on its machine with `lookout tools approve {name}`"
+        """Approve in the daemon's history file, as `lookout tools approve` does: pins live there, any
+        process may make that short write, and the daemon's next probe of `name` (asked for at once)
+        sees the approval. Off the UI thread; `fingerprint` guards against tools changed meanwhile."""
+        path = self.silences_path
+        if path is None:
+            return f"attached to a daemon whose history file is unknown: approve with `lookout tools approve {name}`"
+        approved = await asyncio.to_thread(_approve, path, name, fingerprint)
+        if approved is None:
+            return f"the tools of {name} changed meanwhile (or were never pinned): look again"
+        self.probe_now(name)
+        return f"approved the {len(approved.approved)} tools {name} lists now"
 
     # -- background ------------------------------------------------------------------------------
 
@@ -236,6 +247,16 @@ class AttachedSource:
 
     def _note(self, level: LogLevel, message: str) -> None:
         self._log.append(LogEvent(at=self.clock.now(), level=level, message=clean_line(message, LOG_LIMIT)))
+
+
+def _approve(path: Path, name: str, fingerprint: str) -> PinRecord | None:
+    from core.pins.store import PinStore
+
+    store = PinStore(path)
+    try:
+        return store.approve(name, time.time(), expected=fingerprint)
+    finally:
+        store.close()
 
 
 def _path(name: str, action: str) -> str:
