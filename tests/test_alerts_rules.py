@@ -382,6 +382,50 @@ async def test_an_incident_spanning_a_restart_is_neither_fired_again_nor_left_op
     assert open_incidents(path) == []
 
 
+async def test_a_flap_spanning_a_restart_stays_quiet_and_ends_with_one_stable(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    """Flap damping remembers across a restart: the next reopening within the window says nothing (no new
+    FIRING), and once closed for a whole window one STABLE counts the reopenings of both runs."""
+    config = config_for(
+        {"api": one(upstream, "flap-restart")}, alerts_with({"name": "r", "when": "down", "flap_window": "10m"})
+    )
+    path = tmp_path / "history.db"
+
+    async def flap_once(r: Rig) -> None:
+        upstream.set(503, "flap-restart")
+        await r.probe()
+        await r.advance(30)
+        upstream.set(200, "flap-restart")
+        await r.probe()
+        await r.advance(30)
+
+    history = open_history(path)
+    try:
+        async with rig(config, history=history) as first:
+            for _ in range(3):
+                await flap_once(first)
+        assert first.sink.transitions() == [Transition.FIRING, Transition.RESOLVED, Transition.FLAPPING]
+    finally:
+        history.close()
+
+    history = open_history(path)
+    try:
+        async with rig(config, history=history, clock=FakeClock(first.clock.now() + timedelta(minutes=1))) as second:
+            upstream.set(503, "flap-restart")
+            await second.probe()
+            assert second.sink.sent == [], "still flapping after the restart: a reopening is counted, not told"
+            assert [v.state for v in second.evaluator.alert_state("api")] == ["flapping"]
+            await second.advance(30)
+            upstream.set(200, "flap-restart")
+            await second.probe()
+            await second.advance(10 * 60)
+    finally:
+        history.close()
+    assert second.sink.transitions() == [Transition.STABLE]
+    assert "3 reopenings" in second.sink.sent[0].reason
+
+
 async def test_a_reload_keeps_open_incidents_of_rules_that_stay(upstream: Upstream) -> None:
     services = {"api": one(upstream, "reload")}
     rules = [{"name": "stays", "when": "down"}, {"name": "goes", "when": "degraded"}]

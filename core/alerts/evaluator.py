@@ -37,7 +37,9 @@ and its dependant failing in the same round alert as one.
 State across restarts: every incident is written to the history file with what
 was already sent (core.alerts.incidents). At start the open ones come back
 `restored`: a first good observation closes them (RESOLVED if their FIRING was
-sent); a bad one continues them, without a second FIRING.
+sent); a bad one continues them, without a second FIRING. The recently closed
+ones come back `recalled`, replayed into flap damping's state (when the last
+closed, whether it was flapping), so a restart does not break a flap's quiet.
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ class AlertEvaluator(QueuedRecorder):
         *,
         store: HistoryStore | None = None,
         restored: Iterable[Incident] = (),
+        recalled: Iterable[Incident] = (),
         silences: Callable[[], tuple[Silence, ...]] = tuple,
         log: Callable[[str], None] | None = None,
         tick: float = TICK,
@@ -141,6 +144,8 @@ class AlertEvaluator(QueuedRecorder):
         self.sent: int = 0
         """Notifications handed to the sink."""
         self._configure(engine.config)
+        for incident in recalled:
+            self._recall(incident)
         for incident in restored:
             self._restore(incident)
 
@@ -524,6 +529,26 @@ class AlertEvaluator(QueuedRecorder):
         track.incident = incident
         track.last_bad = True
         track.reason = incident.reason
+
+    def _recall(self, incident: Incident) -> None:
+        """Replay one closed incident of the last run (oldest first) into its track's flap state, so a restart
+        in the middle of a flap neither says FIRING for the next reopening nor forgets to say STABLE. A
+        STABLE the last run already sent has the same key, which the outbox takes once."""
+        rule = self._rules.get(incident.rule)
+        if rule is None or rule.flap_window is None or incident.closed is None:
+            return
+        if rule not in self._rules_for.get(incident.service, ()):
+            return
+        track = self._tracks.setdefault((incident.rule, incident.service), Track())
+        if incident.opening is Transition.FLAPPING:
+            track.flapping, track.reopenings = True, 0
+        elif incident.quiet:
+            track.flapping = True
+            track.reopenings += 1
+        else:
+            track.flapping, track.reopenings = False, 0
+        track.last_closed = incident.closed
+        track.last_incident = incident.id
 
     def _resolve_orphan(self, incident: Incident) -> None:
         """A RESOLVED for a restored incident whose rule or service left the config, to every Alertmanager

@@ -79,16 +79,34 @@ class IncidentWrite:
         return 1
 
 
+COLUMNS = (
+    "id, rule, service, opened, status, previous_status, reason, opening, sent, reminders, last_sent, quiet, closed"
+)
+RECALL_LIMIT = 10_000
+"""At most this many closed incidents are read back at start (the newest): enough for any flap history."""
+
+
 def load_open(path: Path) -> list[Incident]:
     """Incidents left open by the last run (read-only; [] for a new file)."""
+    return _load(path, f"SELECT {COLUMNS} FROM alert_incidents WHERE closed IS NULL ORDER BY opened", ())
+
+
+def load_closed_since(path: Path, since: float) -> list[Incident]:
+    """Incidents closed at or after `since`, oldest first (read-only): what flap damping remembers across a
+    restart (when each closed, and whether it was already a flapping reopening)."""
+    query = (
+        f"SELECT * FROM (SELECT {COLUMNS} FROM alert_incidents WHERE closed IS NOT NULL AND closed >= ?"
+        " ORDER BY opened DESC LIMIT ?) ORDER BY opened"
+    )
+    return _load(path, query, (since, RECALL_LIMIT))
+
+
+def _load(path: Path, query: str, args: tuple[object, ...]) -> list[Incident]:
     if not path.is_file():
         return []
     conn = connect(path, readonly=True)
     try:
-        rows = conn.execute(
-            "SELECT id, rule, service, opened, status, previous_status, reason, opening, sent, reminders,"
-            " last_sent, quiet FROM alert_incidents WHERE closed IS NULL ORDER BY opened"
-        ).fetchall()
+        rows = conn.execute(query, args).fetchall()
     except sqlite3.OperationalError:
         return []
     finally:
@@ -107,7 +125,8 @@ def load_open(path: Path) -> list[Incident]:
             reminders=int(r[9]),
             last_sent=None if r[10] is None else float(r[10]),
             quiet=bool(r[11]),
-            restored=True,
+            restored=r[12] is None,
+            closed=None if r[12] is None else float(r[12]),
         )
         for r in rows
     ]

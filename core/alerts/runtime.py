@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from core.alerts.dispatcher import Dispatcher
 from core.alerts.evaluator import AlertEvaluator
-from core.alerts.incidents import load_open
+from core.alerts.incidents import load_closed_since, load_open
 from core.alerts.notification import NotificationSink
 from core.alerts.silences import POLL_INTERVAL, SilencePoller
 from core.engine import Engine
@@ -52,6 +52,19 @@ class _ChannelReloader:
         if isinstance(event, ConfigReloaded):
             alerts = self._engine.config.alerts
             self._dispatcher.reconfigure(alerts.channels if alerts is not None else {})
+
+
+FLAP_RECALL = 10
+"""Closed incidents of the last this-many flap windows are read back at start: a flap's whole run, in practice."""
+
+
+def _recall_since(engine: Engine) -> float | None:
+    """From when closed incidents matter to flap damping (None: no rule damps flaps, nothing to read)."""
+    alerts = engine.config.alerts
+    windows = [rule.flap_window for rule in alerts.rules if rule.flap_window] if alerts is not None else []
+    if not windows:
+        return None
+    return engine.clock.now().timestamp() - FLAP_RECALL * max(windows)
 
 
 def alerts_off_line(why: str) -> str:
@@ -93,9 +106,13 @@ async def start_alerts(
         engine.add_recorder(_ChannelReloader(engine, dispatcher))
         sink = dispatcher
     restored = await asyncio.to_thread(load_open, history.path)
+    since = _recall_since(engine)
+    recalled = await asyncio.to_thread(load_closed_since, history.path, since) if since is not None else []
     poller = SilencePoller(history.path, interval=poll_interval, warn=log)
     await asyncio.to_thread(poller.start)
-    evaluator = AlertEvaluator(engine, sink, store=history, restored=restored, silences=lambda: poller.current, log=log)
+    evaluator = AlertEvaluator(
+        engine, sink, store=history, restored=restored, recalled=recalled, silences=lambda: poller.current, log=log
+    )
     engine.add_recorder(evaluator)
     evaluator.start()
     return AlertRuntime(evaluator, poller, dispatcher)
