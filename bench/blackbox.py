@@ -2,8 +2,8 @@
 
     python bench/blackbox.py [--services 200] [--seconds 10] [--warmup 3]
 
-One loopback HTTP target (a raw asyncio server in its own process, which also counts the
-requests it answers) is probed at N requests per second by each contender in turn:
+One loopback HTTP target (bench/http_target.py, a bare asyncio Protocol in its own process, which
+also counts the requests it answers) is probed at N requests per second by each contender in turn:
 
 * Lookout: the engine in its own process, N HTTP services on a 1 s interval, with its default
   connection reuse, and again with `fresh_connection: true` (a new connection per probe, as
@@ -35,39 +35,6 @@ sys.path.insert(0, str(ROOT))
 
 EXPORTER = "/usr/bin/prometheus-blackbox-exporter"
 TICKS = os.sysconf("SC_CLK_TCK")
-
-TARGET_CODE = r"""
-import asyncio, socket, sys
-count = 0
-OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
-
-async def serve(reader, writer):
-    global count
-    try:
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            if head.startswith(b"GET /count "):
-                body = str(count).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-            else:
-                count += 1
-                writer.write(OK)
-            await writer.drain()
-            if b"\r\nconnection: close" in head.lower():
-                break
-    except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-        pass
-    finally:
-        writer.close()
-
-async def main():
-    sock = socket.socket(); sock.bind(("127.0.0.1", 0)); sock.listen(4096)
-    server = await asyncio.start_server(serve, sock=sock, backlog=4096)
-    print(sock.getsockname()[1], flush=True)
-    await server.serve_forever()
-
-asyncio.run(main())
-"""
 
 LOOKOUT_CODE = r"""
 import asyncio, sys, yaml
@@ -233,7 +200,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window per contender")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the window opens")
     options = parser.parse_args()
-    target = subprocess.Popen([sys.executable, "-c", TARGET_CODE], stdout=subprocess.PIPE, text=True)
+    target_command = [sys.executable, str(ROOT / "bench" / "http_target.py")]
+    target = subprocess.Popen(target_command, stdout=subprocess.PIPE, text=True)
     try:
         assert target.stdout is not None
         target_port = int(target.stdout.readline())

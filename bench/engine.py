@@ -103,12 +103,15 @@ async def lookout_scheduled(url: str, services: int, seconds: float, concurrency
         if profiler is not None and profile_to:
             profiler.dump_stats(profile_to)
         probes = sum(s.probes for s in engine.snapshot().services) - before
-        failed = sum(1 for s in engine.snapshot().services if s.status.value != "up")
+        statuses = [s.status.value for s in engine.snapshot().services]
+        failed = sum(1 for status in statuses if status not in ("up", "unknown"))
+        unprobed = statuses.count("unknown")
     return {
         "probes": probes,
         "cpu": cpu,
         "wall": wall,
         "failed_services": failed,
+        "unprobed_services": unprobed,
         "lag_p50": percentile(lags, 0.5),
         "lag_p99": percentile(lags, 0.99),
     }
@@ -272,8 +275,8 @@ def table(url: str, names: list[str], args: argparse.Namespace, env: dict[str, s
             lag = ""
             if "lag_p99" in row:
                 lag = f"{1000 * row['lag_p50']:>12.1f}{1000 * row['lag_p99']:>12.1f}"
-                if row.get("failed_services"):
-                    lag += f"  ({row['failed_services']} services not up)"
+                if row.get("failed_services") or row.get("unprobed_services"):
+                    lag += f"  ({row['failed_services']} not up, {row.get('unprobed_services', 0)} never probed)"
             else:
                 lag = f"{'':>24}"
             print(f"{name:<24}{size:>6}{rate:>10.0f}{per_probe:>14.3f}{ratio:>11}{lag}{row['peak_rss_mb']:>13.1f}")

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gzip
 import json
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -46,8 +47,9 @@ class Drop(Exception):
 class Loopback:
     """A real HTTP/1.1 server on 127.0.0.1 that answers with `handler` and keeps what it received."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, *, tls: ssl.SSLContext | None = None) -> None:
         self.handler = handler
+        self.tls = tls
         self.seen: list[httpx2.Request] = []
         self.url = ""
         self._server: asyncio.Server | None = None
@@ -56,8 +58,9 @@ class Loopback:
         """Connections that ended (the client closed them, or a handler dropped them)."""
 
     async def __aenter__(self) -> Loopback:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
+        scheme = "https" if self.tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -93,6 +96,8 @@ class Loopback:
                 body = await reader.readexactly(length) if length else b""
                 host = next(v for n, v in headers if n.lower() == "host")
                 url = target if target.startswith("http://") else f"http://{host}{target}"  # a proxy's: absolute
+                client_port = writer.get_extra_info("peername")[1]
+                headers.append(("x-test-client-port", str(client_port)))
                 request = httpx2.Request(method, url, headers=headers, content=body)
                 self.seen.append(request)
                 response = self.handler(request)
@@ -344,6 +349,40 @@ async def test_an_idle_connection_is_closed_after_the_keepalive_expiry(monkeypat
         finally:
             await probe.aclose()
     assert len(server.seen) == 2
+
+
+async def test_https_is_verified_with_the_shared_context_and_its_connection_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """One TLS context for every service (httpx2's defaults: SSL_CERT_FILE is honoured), a kept-alive
+    TLS connection reused by the next probe, and asyncio's per-connection TLS buffer made small."""
+    import asyncio.sslproto
+
+    import trustme
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    http_session.tls_context.cache_clear()
+    try:
+        async with Loopback(lambda request: answer(200), tls=server_context) as server:
+            one, two = make_probe(f"{server.url}/a"), make_probe(f"{server.url}/b")
+            try:
+                for probe in (one, two, one, two):
+                    outcome = await attempt(probe)
+                    assert outcome.status is Status.UP
+                    assert outcome.details == HttpDetails(http_version="HTTP/1.1")
+            finally:
+                await one.aclose()
+                await two.aclose()
+        assert http_session.tls_context() is http_session.tls_context()  # built once, for all
+    finally:
+        http_session.tls_context.cache_clear()  # the next test's context trusts what it should, not this CA
+    ports = {p: {int(r.headers["x-test-client-port"]) for r in server.seen if r.url.path == p} for p in ("/a", "/b")}
+    assert len(ports["/a"]) == 1 and len(ports["/b"]) == 1 and ports["/a"] != ports["/b"]
+    assert asyncio.sslproto.SSLProtocol.max_size <= http_session.TLS_READ_BUFFER
 
 
 async def test_proxies_from_the_environment_are_used_unless_no_proxy_names_the_host(
