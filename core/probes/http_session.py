@@ -58,6 +58,8 @@ MAX_HEADERS, transiently."""
 MAX_HEADERS = 128
 """Header fields in one response."""
 USER_AGENT = f"lookout/{__version__}"
+EXACT_TIMEOUTS_BELOW = 3601.0
+"""Seconds: aiohttp ceils timeouts from this length on; a service's timeout is at most 1 h."""
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -158,6 +160,9 @@ class ServiceSession:
                 keepalive_timeout=None if self._fresh else KEEPALIVE_EXPIRY,
                 force_close=self._fresh,
                 use_dns_cache=False,
+                # aiohttp rounds a timeout of 5 s or more up to a whole second (fewer timer wake-ups);
+                # httpx2 fired at the limit, and reasons cite it ("timed out after 10s"): keep it exact.
+                timeout_ceil_threshold=EXACT_TIMEOUTS_BELOW,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
