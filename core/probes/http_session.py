@@ -160,6 +160,8 @@ class ServiceSession:
                 keepalive_timeout=None if self._fresh else KEEPALIVE_EXPIRY,
                 force_close=self._fresh,
                 use_dns_cache=False,
+                # getaddrinfo in a thread, as httpx2 (anyio) resolved: never c-ares, even where aiodns is installed.
+                resolver=aiohttp.ThreadedResolver(),
                 # aiohttp rounds a timeout of 5 s or more up to a whole second (fewer timer wake-ups);
                 # httpx2 fired at the limit, and reasons cite it ("timed out after 10s"): keep it exact.
                 timeout_ceil_threshold=EXACT_TIMEOUTS_BELOW,
