@@ -118,6 +118,7 @@ def test_http_probe_failures_read_as_they_did_on_httpx2() -> None:
         aiohttp.ClientOSError(104, "Connection reset by peer"): ("connection reset by peer", True),
         aiohttp.ClientOSError(32, "Broken pipe"): ("network error: Broken pipe", True),
         aiohttp.NonHttpUrlClientError("ftp://127.0.0.1/"): ("unsupported URL scheme in http://127.0.0.1:9/", False),
+        aiohttp.ClientConnectionError("Connection closed"): ("connection closed before a complete response", True),
     }
     for exc, (reason, retryable) in cases.items():
         failure = translate(exc, stage, HTTP_PROBE_RULES)

@@ -73,5 +73,7 @@ HTTP_PROBE_RULES: tuple[Rule, ...] = (
         lambda exc, stage: ProbeError(f"unsupported URL scheme in {stage.target}", retryable=False),
     ),
     (aiohttp.InvalidURL, lambda exc, stage: ProbeError(f"invalid URL {stage.target}", retryable=False)),
+    # Any other end of the connection aiohttp reports by its base class ("Connection closed").
+    (aiohttp.ClientConnectionError, lambda exc, stage: ProbeError(CLOSED_EARLY)),
 )
 """aiohttp's failures as an HTTP API probe reports them (first match wins: subclasses first)."""
