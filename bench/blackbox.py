@@ -1,9 +1,9 @@
 """CPU per scheduled HTTP probe: Lookout's engine next to Prometheus' blackbox_exporter, same target, same run.
 
-    python bench/blackbox.py [--services 200] [--seconds 10] [--warmup 3]
+    python bench/blackbox.py [--services 200] [--seconds 10] [--warmup 3] [--baseline /path/to/checkout]
 
-One loopback HTTP target (a raw asyncio server in its own process, which also counts the
-requests it answers) is probed at N requests per second by each contender in turn:
+One loopback HTTP target (bench/http_target.py, a bare asyncio Protocol in its own process, which
+also counts the requests it answers) is probed at N requests per second by each contender in turn:
 
 * Lookout: the engine in its own process, N HTTP services on a 1 s interval, with its default
   connection reuse, and again with `fresh_connection: true` (a new connection per probe, as
@@ -12,7 +12,8 @@ requests it answers) is probed at N requests per second by each contender in tur
   `http_2xx`, driven by a separate driver process sending N `/probe?target=...` requests per
   second over keep-alive connections. The exporter serves that request *and* runs the probe.
 
-Each contender's CPU is read from /proc/<pid>/stat (utime + stime) over the measured window and
+`--baseline PATH` adds Lookout from another checkout (rows `@base`), against the same target in the
+same run. Each contender's CPU is read from /proc/<pid>/stat (utime + stime) over the measured window and
 divided by the requests the target answered in that window; the target's and the driver's CPU
 are not counted. Figures, not assertions: run it on a quiet machine. Without the exporter
 installed only Lookout's figures are printed.
@@ -35,39 +36,6 @@ sys.path.insert(0, str(ROOT))
 
 EXPORTER = "/usr/bin/prometheus-blackbox-exporter"
 TICKS = os.sysconf("SC_CLK_TCK")
-
-TARGET_CODE = r"""
-import asyncio, socket, sys
-count = 0
-OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
-
-async def serve(reader, writer):
-    global count
-    try:
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            if head.startswith(b"GET /count "):
-                body = str(count).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-            else:
-                count += 1
-                writer.write(OK)
-            await writer.drain()
-            if b"\r\nconnection: close" in head.lower():
-                break
-    except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-        pass
-    finally:
-        writer.close()
-
-async def main():
-    sock = socket.socket(); sock.bind(("127.0.0.1", 0)); sock.listen(4096)
-    server = await asyncio.start_server(serve, sock=sock, backlog=4096)
-    print(sock.getsockname()[1], flush=True)
-    await server.serve_forever()
-
-asyncio.run(main())
-"""
 
 LOOKOUT_CODE = r"""
 import asyncio, sys, yaml
@@ -176,13 +144,16 @@ def stop(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
-def run_lookout(url: str, target_port: int, services: int, fresh: bool, options: argparse.Namespace) -> tuple:
+def run_lookout(
+    url: str, target_port: int, services: int, fresh: bool, options: argparse.Namespace, root: Path = ROOT
+) -> tuple:
+    """Lookout's engine from the checkout at `root` (this one, or --baseline's) probing the target."""
     process = subprocess.Popen(
         [sys.executable, "-c", LOOKOUT_CODE, url, str(services), "fresh" if fresh else "reuse"],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
     )
     try:
         assert process.stdout is not None
@@ -232,8 +203,10 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=200, help="services (= probes per second), 1 s interval")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window per contender")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the window opens")
+    parser.add_argument("--baseline", type=Path, help="also run Lookout from this checkout (e.g. main), same target")
     options = parser.parse_args()
-    target = subprocess.Popen([sys.executable, "-c", TARGET_CODE], stdout=subprocess.PIPE, text=True)
+    target_command = [sys.executable, str(ROOT / "bench" / "http_target.py")]
+    target = subprocess.Popen(target_command, stdout=subprocess.PIPE, text=True)
     try:
         assert target.stdout is not None
         target_port = int(target.stdout.readline())
@@ -241,11 +214,16 @@ def main() -> None:
         print(f"{options.services} services @1s, {options.seconds:g}s window, target {url} (its CPU not counted)")
         print(f"{'contender':<44} {'probes/s':>9} {'CPU ms/probe':>13}")
         rows: dict[str, float] = {}
-        contenders: list[tuple[str, bool]] = [("Lookout engine, connection reuse (default)", False)]
+        contenders: list[tuple[str, bool, Path]] = [("Lookout engine, connection reuse (default)", False, ROOT)]
         if has_fresh_connection_option():
-            contenders.append(("Lookout engine, fresh_connection: true", True))
-        for label, fresh in contenders:
-            cpu, probes = run_lookout(url, target_port, options.services, fresh, options)
+            contenders.append(("Lookout engine, fresh_connection: true", True, ROOT))
+        if options.baseline is not None:
+            contenders += [
+                ("Lookout @base, connection reuse (default)", False, options.baseline),
+                ("Lookout @base, fresh_connection: true", True, options.baseline),
+            ]
+        for label, fresh, root in contenders:
+            cpu, probes = run_lookout(url, target_port, options.services, fresh, options, root)
             rows[label] = report(label, cpu, probes, options.seconds)
         if not has_fresh_connection_option():
             print("  (no fresh_connection option in this Lookout: only the connection-reuse figure)")
@@ -254,7 +232,8 @@ def main() -> None:
             exporter_ms = report("blackbox_exporter http_2xx (+ serving /probe)", cpu, probes, options.seconds)
             for label, ms in rows.items():
                 if exporter_ms > 0:
-                    print(f"ratio Lookout/blackbox_exporter, {label.partition(', ')[2]}: {ms / exporter_ms:.2f}")
+                    who, _, how = label.partition(", ")
+                    print(f"ratio {who.removesuffix(' engine')}/blackbox_exporter, {how}: {ms / exporter_ms:.2f}")
         else:
             print(f"{EXPORTER} is not installed: apt-get install prometheus-blackbox-exporter for the comparison")
     finally:

@@ -62,6 +62,8 @@ class RateLimitReading:
 
 
 def _int(value: Any) -> int | None:
+    if value is None:  # the usual case (no such header): no exception raised and caught on every probe
+        return None
     try:
         number = float(str(value).strip())
     except (TypeError, ValueError):

@@ -98,3 +98,29 @@ def test_unknown_exceptions_are_described_by_type_and_closed_streams_as_one_thin
     grouped = BaseExceptionGroup("tasks", [ExceptionGroup("inner", [MCPError(-1, "gone")])])
     assert isinstance(leaf(grouped), MCPError)
     assert describe_mcp(grouped) == "gone (error -1)"
+
+
+def test_http_probe_failures_read_as_they_did_on_httpx2() -> None:
+    """aiohttp's exceptions (HTTP API probes) become the reasons httpx2's did, with the same retry decision."""
+    import aiohttp
+
+    from core.probes.http_errors import HTTP_PROBE_RULES
+
+    stage = Stage("the request", limit=2.0, target="http://127.0.0.1:9/")
+    cases: dict[BaseException, tuple[str, bool]] = {
+        aiohttp.ConnectionTimeoutError(): ("timed out after 2s (connecting)", True),
+        aiohttp.SocketTimeoutError(): ("timed out after 2s (waiting for the response)", True),
+        aiohttp.ServerDisconnectedError(): ("connection closed before a complete response", True),
+        aiohttp.ClientPayloadError("Response payload is not completed"): (
+            "connection closed before a complete response",
+            True,
+        ),
+        aiohttp.ClientOSError(104, "Connection reset by peer"): ("connection reset by peer", True),
+        aiohttp.ClientOSError(32, "Broken pipe"): ("network error: Broken pipe", True),
+        aiohttp.NonHttpUrlClientError("ftp://127.0.0.1/"): ("unsupported URL scheme in http://127.0.0.1:9/", False),
+        aiohttp.ClientConnectionError("Connection closed"): ("connection closed before a complete response", True),
+    }
+    for exc, (reason, retryable) in cases.items():
+        failure = translate(exc, stage, HTTP_PROBE_RULES)
+        assert failure is not None, exc
+        assert (failure.reason, failure.retryable) == (reason, retryable), type(exc).__name__

@@ -1,4 +1,4 @@
-"""HTTP API probes: one request through the engine's shared client (a connection pool per service).
+"""HTTP API probes: one request over the service's own aiohttp session (core.probes.http_session).
 
 The probe fetches; the service's expectations (status, an optional JSON body
 subset, latency) are judged by `core.probes.expectations`, and with the
@@ -19,17 +19,19 @@ import json
 import time
 from typing import Any
 
-import httpx2
+import aiohttp
+from yarl import URL
 
 from core.config import HttpService
 from core.deadline import Deadline
 from core.details import HttpDetails
 from core.probes.auth import bearer, refusal, token_health
 from core.probes.base import ProbeContext
-from core.probes.errors import TRANSPORT_RULES, Stage, describe, translate
+from core.probes.errors import Stage, describe, translate
 from core.probes.expectations import NOT_JSON, body_check, latency_check, reason_of, status_check
-from core.probes.http_body import ACCEPT_ENCODING, CappedBody, read_capped
-from core.probes.http_pools import FRESH, POOL
+from core.probes.http_body import ACCEPT_ENCODING, CappedBody, read_capped_aio
+from core.probes.http_errors import HTTP_PROBE_RULES
+from core.probes.http_session import HttpAnswer, ServiceSession
 from core.ratelimit import RateLimitReading, parse_rate_limits
 from core.results import Check, ProbeError, ProbeOutcome, RateLimited, Status
 
@@ -41,8 +43,8 @@ class HttpProbe:
         self.service = service
         self.ctx = ctx
         self._wants_json = bool(service.expect.body) or service.rate_limit.scheme in ("auto", "github")
-        self._extensions = {POOL: service.name, FRESH: service.fresh_connection}
-        self._url: httpx2.URL | None = None
+        self._session = ServiceSession(fresh_connection=service.fresh_connection)
+        self._url: URL | None = None
         """The service's URL, parsed at its first probe (once: parsing cost a probe ~20 us)."""
 
     async def attempt(self, deadline: Deadline) -> ProbeOutcome:
@@ -108,55 +110,64 @@ class HttpProbe:
             checks=tuple(checks),
         )
 
-    async def _request(self, timeout: float, headers: dict[str, str]) -> tuple[httpx2.Response, CappedBody]:
+    async def _request(self, timeout: float, headers: dict[str, str]) -> tuple[HttpAnswer, CappedBody]:
         """Send the request (following same-origin redirects) and read at most `max_body` of the answer.
 
-        Bodies are streamed: a redirect's body is never read, a final one only up to the cap.
+        Bodies are streamed: a redirect's body is never read (its connection is closed), a final one
+        only up to the cap.
         """
         service = self.service
         if self._url is None:
-            self._url = httpx2.URL(service.url)
+            try:
+                self._url = URL(service.url)
+            except ValueError:
+                raise ProbeError(f"invalid URL {self.ctx.redact(service.url)}", retryable=False) from None
         url = self._url
         content = service.body.encode() if service.body is not None else None
         method = service.method.upper()
-        client = self.ctx.http()
+        sent_headers = _with_accept_encoding(headers)
+        session = self._session.session()
+        client_timeout = self._session.timeout(timeout)
         try:
             for _ in range(MAX_REDIRECTS + 1):
-                request = client.build_request(
+                response = await session.request(
                     method,
                     url,
-                    headers=_with_accept_encoding(headers),
-                    content=content,
-                    timeout=timeout,
-                    extensions=self._extensions,
+                    headers=sent_headers,
+                    data=content,
+                    allow_redirects=False,
+                    timeout=client_timeout,
+                    proxy=self._session.proxy_for(url),
                 )
-                response = await client.send(request, stream=True, follow_redirects=False)
-                if not response.is_redirect or response.status_code in service.expect.status:
-                    return response, await read_capped(response, service.max_body)
-                await response.aclose()
-                location = response.headers.get("location", "")
+                answer = HttpAnswer.of(response)
+                if not answer.is_redirect or answer.status_code in service.expect.status:
+                    return answer, await read_capped_aio(
+                        response, answer.headers.get("content-encoding", ""), service.max_body
+                    )
+                response.close()
+                location = answer.headers.get("location", "")
                 try:
-                    target = url.join(location)
-                except httpx2.InvalidURL:
-                    raise ProbeError(
-                        f"HTTP {response.status_code} redirect to an invalid URL", retryable=False
-                    ) from None
+                    target = url.join(URL(location))
+                    if target.scheme in ("http", "https") and not target.host:
+                        raise ValueError("no host")
+                except ValueError:
+                    raise ProbeError(f"HTTP {answer.status_code} redirect to an invalid URL", retryable=False) from None
                 if (target.scheme, target.host, target.port) != (url.scheme, url.host, url.port) and headers:
                     raise ProbeError(
-                        f"HTTP {response.status_code} redirect to {target.host}: "
+                        f"HTTP {answer.status_code} redirect to {target.host}: "
                         "not following with credentials to another host",
                         retryable=False,
-                        http_status=response.status_code,
+                        http_status=answer.status_code,
                     )
-                if response.status_code == 303:
+                if answer.status_code == 303:
                     method, content = "GET", None
                 url = target
             raise ProbeError(f"more than {MAX_REDIRECTS} redirects", retryable=False)
-        except httpx2.HTTPError as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             stage = Stage("the request", limit=timeout, target=self.ctx.redact(str(url)))
-            raise translate(exc, stage, TRANSPORT_RULES) or ProbeError(self.ctx.redact(describe(exc))) from None
+            raise translate(exc, stage, HTTP_PROBE_RULES) or ProbeError(self.ctx.redact(describe(exc))) from None
 
-    def _json_body(self, response: httpx2.Response, read: CappedBody) -> Any:
+    def _json_body(self, response: HttpAnswer, read: CappedBody) -> Any:
         if not self._wants_json or not read.complete:
             return NOT_JSON
         if "json" not in response.headers.get("content-type", ""):
@@ -166,7 +177,7 @@ class HttpProbe:
         except ValueError:
             return NOT_JSON
 
-    def _raise_for_rate_limit(self, response: httpx2.Response, reading: RateLimitReading, latency_ms: float) -> None:
+    def _raise_for_rate_limit(self, response: HttpAnswer, reading: RateLimitReading, latency_ms: float) -> None:
         code = response.status_code
         exhausted = [lim for lim in reading.limits if lim.remaining == 0]
         if code == 429 or (code == 403 and exhausted):
@@ -183,14 +194,16 @@ class HttpProbe:
             )
 
     async def reset(self) -> None:
-        """Nothing persistent: the pooled client belongs to the engine."""
+        """Close the service's session and its connections: the next attempt opens new ones."""
+        await self._session.aclose()
 
     async def aclose(self) -> None:
-        """Nothing to release: the pooled client belongs to the engine."""
+        """Close the service's session and its connections."""
+        await self._session.aclose()
 
 
 def _with_accept_encoding(headers: dict[str, str]) -> dict[str, str]:
-    """Ask only for encodings read_capped decodes, unless the service's config chose its own."""
+    """Ask only for encodings read_capped_aio decodes, unless the service's config chose its own."""
     if any(name.lower() == "accept-encoding" for name in headers):
         return headers
     return {**headers, "Accept-Encoding": ACCEPT_ENCODING}

@@ -2,20 +2,25 @@
 
 A monitored server is not trusted to send a body of sane size: a 1 GiB answer, or
 a 1 MB gzip stream that inflates to 1 GiB, must not cost Lookout more than the
-cap. httpx's own decoder inflates a whole network chunk at once (no max_length),
+cap. An HTTP client's own decoder (httpx's, aiohttp's) inflates a whole network chunk at once (no max_length),
 so one 64 KiB compressed chunk can become ~64 MB before any check could run.
-Here the raw bytes are inflated by hand, never producing more than the room left
-under the cap; past it, reading stops and the response is closed without
-draining the rest (the connection is dropped, not returned to the pool).
+Here the raw bytes (aiohttp's session is told not to decompress) are inflated by
+hand, never producing more than the room left under the cap; past it, reading
+stops and the response is closed without draining the rest (the connection is
+dropped, not returned to the pool).
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx2
+if TYPE_CHECKING:
+    import aiohttp
+    import httpx2
+
 
 ACCEPT_ENCODING = "gzip, deflate"
 """The only encodings this module decodes: asked for explicitly, so a server has no reason to send others."""
@@ -91,28 +96,50 @@ def _decoder_for(content_encoding: str) -> _Decoder | str:
 
 
 async def read_capped(response: httpx2.Response, cap: int) -> CappedBody:
-    """Read `response` (sent with stream=True) up to `cap` decoded bytes, then close it.
+    """Read an httpx2 `response` (sent with stream=True) up to `cap` decoded bytes, then close it.
 
-    Network errors propagate (the caller turns them into reasons); a corrupt or
-    unsupported encoding does not: it is reported in `problem`, since a
-    status-only check does not need the body at all.
+    For the fetches that stay on httpx2 (OAuth metadata, token refresh). Network errors propagate (the
+    caller turns them into reasons); a corrupt or unsupported encoding does not: it is reported in
+    `problem`, since a status-only check does not need the body at all.
     """
-    decoder = _decoder_for(response.headers.get("content-encoding", ""))
-    if isinstance(decoder, str):
-        await response.aclose()
-        return CappedBody(b"", problem=decoder)
-    content = bytearray()
     chunks = response.aiter_raw()
     try:
-        async for raw in chunks:
-            try:
-                # One byte past the cap is asked for: it tells a body of exactly `cap` bytes from a longer one.
-                content += decoder.feed(raw, cap + 1 - len(content))
-            except zlib.error as exc:
-                return CappedBody(bytes(content), problem=f"corrupt compressed body: {exc}")
-            if len(content) > cap:
-                return CappedBody(bytes(content[:cap]), truncated_at=cap)
-        return CappedBody(bytes(content))
+        body, _ = await _capped(chunks, response.headers.get("content-encoding", ""), cap)
+        return body
     finally:
         await chunks.aclose()
         await response.aclose()
+
+
+async def read_capped_aio(response: aiohttp.ClientResponse, content_encoding: str, cap: int) -> CappedBody:
+    """Read an aiohttp `response`'s raw body up to `cap` decoded bytes, then let its connection go.
+
+    A body read to its end returns the connection to the service's pool; any other ending (the cap
+    reached, an encoding that cannot be decoded, an error) closes it, unread bytes and all.
+    """
+    done = False
+    try:
+        body, done = await _capped(response.content.iter_any(), content_encoding, cap)
+        return body
+    finally:
+        if done:
+            response.release()
+        else:
+            response.close()
+
+
+async def _capped(chunks: AsyncIterator[bytes], content_encoding: str, cap: int) -> tuple[CappedBody, bool]:
+    """(what was kept of `chunks`, decoded, at most `cap` bytes; whether the body was read to its end)."""
+    decoder = _decoder_for(content_encoding)
+    if isinstance(decoder, str):
+        return CappedBody(b"", problem=decoder), False
+    content = bytearray()
+    async for raw in chunks:
+        try:
+            # One byte past the cap is asked for: it tells a body of exactly `cap` bytes from a longer one.
+            content += decoder.feed(raw, cap + 1 - len(content))
+        except zlib.error as exc:
+            return CappedBody(bytes(content), problem=f"corrupt compressed body: {exc}"), False
+        if len(content) > cap:
+            return CappedBody(bytes(content[:cap]), truncated_at=cap), False
+    return CappedBody(bytes(content)), True

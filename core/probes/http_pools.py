@@ -1,4 +1,8 @@
-"""HTTP connection pools per service, behind the engine's one shared client.
+"""HTTP connection pools per service, behind the engine's one shared httpx2 client.
+
+That client now carries the MCP probes' side requests (OAuth token refresh, protected-resource and
+authorization-server metadata after a refusal); plain HTTP API probes have their own aiohttp session
+per service (core.probes.http_session), built on the same ideas as this module.
 
 httpcore2's pool looks at every connection it holds and every request waiting in
 it (closed? expired? a poll of the socket) whenever a request arrives or

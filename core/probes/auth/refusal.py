@@ -15,7 +15,8 @@ enough to tell it apart, with `details.auth` for machines.
 
 from __future__ import annotations
 
-import httpx2
+from collections.abc import Mapping
+from typing import Protocol
 
 from core.details import AuthDetails, HttpDetails
 from core.probes.auth.token_health import scopes_check
@@ -24,6 +25,19 @@ from core.probes.errors import UNAUTHORIZED_PREFIX, UNAUTHORIZED_STATUSES
 from core.ratelimit import RateLimitReading
 from core.results import Check, ProbeError
 from core.sanitize import NAME_LIMIT, clean_line
+
+
+class ResponseHead(Protocol):
+    """What a refusal is read from: the status line and the headers (an HTTP probe's `HttpAnswer`)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def http_version(self) -> str: ...
 
 
 def is_refusal(status: int | None) -> bool:
@@ -55,7 +69,7 @@ def refusal_reason(base: str, auth: AuthDetails) -> str:
 
 
 def http_refusal(
-    response: httpx2.Response, reading: RateLimitReading, latency_ms: float, checks: tuple[Check, ...]
+    response: ResponseHead, reading: RateLimitReading, latency_ms: float, checks: tuple[Check, ...]
 ) -> ProbeError:
     """An HTTP API's 401/403 (not a rate limit): unauthorized, final, with the challenge in the details."""
     code = response.status_code
