@@ -297,6 +297,25 @@ async def test_a_connection_closed_without_an_answer_is_translated_by_the_shared
     assert len(seen) == 1, "sent once: another try is the engine's retry policy's decision, not the client's"
 
 
+async def test_a_kept_connection_that_breaks_is_a_failure_not_a_silent_second_request() -> None:
+    """aiohttp sends an idempotent request again when a reused connection breaks; a probe must see the break
+    (the engine's retry policy decides, and counts the attempt), so the server gets the request once."""
+    answered = 0
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        nonlocal answered
+        answered += 1
+        if answered > 1:
+            raise Drop
+        return answer(200)
+
+    async with probe_for(handler) as (probe, seen):
+        await attempt(probe)
+        with pytest.raises(ProbeError, match=r"^connection closed before a complete response$"):
+            await attempt(probe)
+    assert len(seen) == 2 and seen[0].headers["x-test-client-port"] == seen[1].headers["x-test-client-port"]
+
+
 async def test_a_connection_is_reused_by_the_next_probe_and_cookies_are_kept() -> None:
     def handler(request: httpx2.Request) -> httpx2.Response:
         return answer(200, headers={"set-cookie": "session=abc; Path=/"})
