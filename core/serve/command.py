@@ -83,7 +83,7 @@ def main(argv: Sequence[str], load: Callable[[str | None], Config]) -> int:
         record_into=history,
         watch=not args.no_watch,
         alerts_off="--no-history" if args.no_history else "this daemon does not record the history file (see above)",
-        own_collector=True,
+        freeze_after_start=True,
     )
     try:
         asyncio.run(daemon.run())
