@@ -537,3 +537,27 @@ async def test_resets_and_timeouts_are_retried(http_api, hostile_http, unique_ke
     assert snapshot.get("reset").status is Status.DOWN and snapshot.get("timeout").status is Status.DOWN
     assert hostile_http.requests[unique_key] == 3
     assert http_api.count("hang", unique_key) == 3
+
+
+async def test_an_attempts_deadline_and_backstop_leave_no_reference_cycle(http_api, unique_key) -> None:
+    """Cycles are freed only by the cyclic collector; every probe's piling up set off full collections."""
+    import gc
+
+    from core.deadline import Deadline
+
+    config = make_config({"api": http(f"{http_api.url}/ok/{unique_key}")})
+    async with idle_engine(config) as engine:
+        await engine.run_once()
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            snapshot = await engine.run_once()
+            gc.collect()
+            left = [o for o in gc.garbage if isinstance(o, (Deadline, asyncio.Timeout))]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+    assert snapshot.get("api").status is Status.UP  # type: ignore[union-attr]
+    assert left == []
