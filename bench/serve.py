@@ -1,6 +1,6 @@
 """`lookout serve` benchmark: RSS, CPU per probe, /metrics scrape time, schedule lag during scrapes.
 
-    python bench/serve.py [--services 1000] [--interval 10] [--seconds 20] [--scrape-every 1] [--fresh]
+    python bench/serve.py [--services 1000] [--interval 10] [--seconds 20] [--scrape-every 1] [--fresh] [--seed]
 
 A fleet of N HTTP services (the demo HTTP API's /ok route, served by uvicorn in its own
 process, so its CPU is not counted) is monitored by a real `lookout serve` subprocess, recording
@@ -13,8 +13,11 @@ cached, shows what one rendering takes). The
 schedule's lag (ProbeStarted.schedule_lag) is read from the daemon's own /api/v1/events
 stream; CPU from /proc/PID/stat (it includes serving that stream: every event, as JSON); probes from
 the stream's probe starts (quiet phase) and lookout_probes_total (scraping phase). The quiet
-phase comes before any scrape: once scraped, the cache renders every few seconds. Figures, not
-assertions: run it on a quiet machine and read the table.
+phase comes before any scrape: once scraped, the cache renders every few seconds. Every garbage
+collection in the daemon is timed (gc.callbacks; CPU time, which load inflates less than lag).
+With --seed the history file starts with a full ring of results per service (as after a restart),
+which the phases are too short to fill by probing. Figures, not assertions: run it on a quiet
+machine and read the table.
 """
 
 from __future__ import annotations
@@ -56,6 +59,23 @@ with httpx2.Client(trust_env=False, timeout=60, headers={"Accept-Encoding": "gzi
         time.sleep(max(0.0, every - (time.perf_counter() - began)))
 print(json.dumps({"times": times, "size": size, "wire": wire}))
 """
+SERVE_CODE = """
+import atexit, gc, json, sys, time
+out = sys.argv.pop(1)
+pauses, began = [], [0.0, 0.0]
+def timed(phase, info):
+    if phase == "start":
+        began[:] = time.perf_counter(), time.thread_time()
+    else:
+        wall, cpu = time.perf_counter() - began[0], time.thread_time() - began[1]
+        pauses.append((time.monotonic(), info["generation"], wall, cpu))
+gc.callbacks.append(timed)
+atexit.register(lambda: open(out, "w").write(json.dumps(pauses)))
+from tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+"""`lookout serve` with every collection's pause timed (gc.callbacks: wall and the collecting thread's CPU),
+written to a file at exit: CPU time in the collector is a figure a loaded machine inflates little."""
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -65,12 +85,13 @@ def start_api() -> tuple[subprocess.Popen[str], str]:
     return process, f"http://127.0.0.1:{int(process.stdout.readline())}"
 
 
-def start_serve(config: Path, history: Path) -> tuple[subprocess.Popen[str], str]:
+def start_serve(config: Path, history: Path, pauses: Path) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "tui.cli",
+            "-c",
+            SERVE_CODE,
+            str(pauses),
             "serve",
             "-c",
             str(config),
@@ -136,6 +157,36 @@ class Lags:
         return sorted(lag for at, lag in self.samples if start <= at <= end)
 
 
+def seed(history: Path, names: list[str], interval: float) -> None:
+    """HISTORY results per service in the history file, so the rings start full (as after a restart)."""
+    from core.history import open_history
+    from core.history.rows import ResultRow
+    from core.state import HISTORY
+
+    store, now = open_history(history), time.time()
+    for k in range(HISTORY):
+        for name in names:
+            at = now - (HISTORY - k) * interval
+            store.submit(ResultRow(name, at, "up", True, True, 2.0 + k % 7, 1, 200, ""))
+    store.flush(timeout=300)
+    store.close()
+
+
+def gc_figures(pauses: list[list[float]], start: float, end: float) -> str:
+    """Collections in [start, end]: count per generation, the full ones' worst pause, CPU in the collector."""
+    inside = [p for p in pauses if start <= p[0] <= end]
+    per_gen = [sum(1 for p in inside if p[1] == g) for g in range(3)]
+    full = [p for p in inside if p[1] == 2]
+    worst = max((p[2] for p in full), default=0.0)
+    worst_cpu = max((p[3] for p in full), default=0.0)
+    cpu = sum(p[3] for p in inside)
+    seconds = max(1e-9, end - start)
+    return (
+        f"{per_gen[0]}/{per_gen[1]}/{per_gen[2]} (gen 0/1/2), worst full {1000 * worst:.1f} ms"
+        f" ({1000 * worst_cpu:.1f} ms CPU), {1000 * cpu / seconds:.1f} ms CPU/s"
+    )
+
+
 def percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(fraction * len(values)))] if values else float("nan")
 
@@ -159,6 +210,9 @@ def main() -> None:
         "--scrape-every", type=float, default=1.0, help="seconds between scrape starts (0: back to back)"
     )
     parser.add_argument("--fresh", action="store_true", help="fresh_connection: true on every service")
+    parser.add_argument(
+        "--seed", action="store_true", help="start with full result rings (HISTORY results per service, as stored)"
+    )
     args = parser.parse_args()
     extra = {"fresh_connection": True} if args.fresh else {}
     api, api_url = start_api()
@@ -166,7 +220,10 @@ def main() -> None:
         fleet = {f"svc-{i}": {"kind": "http", "url": f"{api_url}/ok/svc-{i}", **extra} for i in range(args.services)}
         config = Path(tmp) / "services.yaml"
         config.write_text(yaml.safe_dump({"defaults": {"interval": f"{args.interval}s"}, "services": fleet}))
-        serve, url = start_serve(config, Path(tmp) / "history.db")
+        if args.seed:
+            seed(Path(tmp) / "history.db", list(fleet), args.interval)
+        pauses_file = Path(tmp) / "pauses.json"
+        serve, url = start_serve(config, Path(tmp) / "history.db", pauses_file)
         client = httpx2.Client(base_url=url, trust_env=False, timeout=60)
         try:
             lags = Lags(f"{url}/api/v1/events")
@@ -203,6 +260,7 @@ def main() -> None:
             serve.wait(30)
             api.terminate()
             api.wait(30)
+        pauses = json.loads(pauses_file.read_text()) if pauses_file.exists() else []
     quiet, busy = lags.between(quiet_start, quiet_end), lags.between(busy_start, busy_end)
     scrapes = sorted(scrape_times)
     series = sum(1 for line in first.text.splitlines() if line and not line.startswith("#"))
@@ -233,6 +291,8 @@ def main() -> None:
         )
     print(f"  schedule lag max (scraping)  {1000 * (busy[-1] if busy else float('nan')):8.1f} ms")
     print(f"  event stream resyncs         {lags.resyncs:8d}")
+    print(f"  GC (quiet)                   {gc_figures(pauses, quiet_start, quiet_end)}")
+    print(f"  GC (scraping)                {gc_figures(pauses, busy_start, busy_end)}")
 
 
 if __name__ == "__main__":

@@ -217,14 +217,25 @@ class ServiceBreaker:
         self._cb.call(outcome)
 
     def _record_failure(self, exc: Exception) -> None:
+        """Feed the failure to pybreaker, which counts it by catching it: `fail` raises it in there.
+
+        Raised through pybreaker, the error's traceback gains pybreaker's frames, one of which holds the error
+        itself: a reference cycle (error -> traceback -> frame -> error) per failed probe, garbage only the
+        cyclic collector frees. So the traceback is put back as it was, and nothing here keeps the error.
+        """
+        holder = [exc]
+        traceback = exc.__traceback__
+
         def fail() -> None:
-            raise exc
+            raise holder.pop()
 
         try:
             self._feed(fail)
         except Exception as raised:
             if raised is not exc and not isinstance(raised, pybreaker.CircuitBreakerError):
                 raise
+        finally:
+            exc.__traceback__ = traceback
 
     def _record_success(self) -> None:
         # If another path opened the breaker while this call ran, it stays open.

@@ -6,7 +6,7 @@ test can build them by hand with a fixed clock: no engine, no probes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -191,8 +191,9 @@ class ServiceSnapshot(ServiceFields):
     tally: ProbeTally = ProbeTally()
     live: ServiceLive = ServiceLive()
     last_result: ProbeResult | None = None
-    history: tuple[ProbeResult, ...] = ()
-    """Oldest first, bounded."""
+    history: Sequence[ProbeResult] = ()
+    """Oldest first, bounded: a tuple, or the engine's `core.ring.HistoryView` (equal to the tuple of its
+    results, which it rebuilds only when read)."""
     latency: LatencyStats = field(default_factory=LatencyStats)
     uptime: float | None = None
     """Fraction of contacted probes in `history` that were up or degraded."""

@@ -8,15 +8,16 @@ go over every history again (a test holds the two to the same answers).
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from core.results import ProbeResult, Status
+from core.ring import HISTORY as HISTORY
+from core.ring import HistoryRing as HistoryRing
+from core.ring import percentile as percentile
 from core.sanitize import REASON_LIMIT, clean_line
 from core.snapshot import (
     BreakerSnapshot,
@@ -28,16 +29,7 @@ from core.snapshot import (
     ServiceSnapshot,
 )
 
-HISTORY = 120
 BREAKER_HISTORY = 20
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float | None:
-    """Nearest-rank percentile: always a value that was really observed."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def latency_stats(history: Iterable[ProbeResult]) -> LatencyStats:
@@ -62,79 +54,6 @@ def uptime(history: Iterable[ProbeResult]) -> float | None:
     if not contacted:
         return None
     return sum(1 for r in contacted if r.ok) / len(contacted)
-
-
-class HistoryRing:
-    """A service's last `maxlen` results, oldest first, with what a snapshot derives from them kept current.
-
-    Latency percentiles and uptime are the functions above over the ring; a fleet of 1000 services asked for
-    a snapshot would run them 1000 times over 120 results each (~0.4 s here). So the ring keeps the figures
-    they read (the sorted latencies of up probes, the counts of contacted and up probes) as results enter
-    and leave: each result costs a bisect, a snapshot costs nothing. tests/test_state.py checks the figures
-    against the functions over random histories, so they cannot drift from the data.
-    """
-
-    __slots__ = ("_contacted", "_items", "_last_ms", "_latencies", "_maxlen", "_up")
-
-    def __init__(self, maxlen: int = HISTORY) -> None:
-        self._items: deque[ProbeResult] = deque()
-        self._maxlen = maxlen
-        self._latencies: list[float] = []
-        """Latencies of the contacted, up-or-degraded results in the ring, sorted."""
-        self._last_ms: float | None = None
-        self._contacted = 0
-        self._up = 0
-
-    def __iter__(self) -> Iterator[ProbeResult]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getitem__(self, index: int) -> ProbeResult:
-        return self._items[index]
-
-    def append(self, result: ProbeResult) -> None:
-        if len(self._items) >= self._maxlen:
-            self._forget(self._items.popleft())
-        self._items.append(result)
-        if result.contacted:
-            self._contacted += 1
-            if result.ok:
-                self._up += 1
-                if result.latency_ms is not None:
-                    insort(self._latencies, result.latency_ms)
-                    self._last_ms = result.latency_ms
-
-    def extend(self, results: Iterable[ProbeResult]) -> None:
-        for result in results:
-            self.append(result)
-
-    def _forget(self, result: ProbeResult) -> None:
-        if not result.contacted:
-            return
-        self._contacted -= 1
-        if result.ok:
-            self._up -= 1
-            if result.latency_ms is not None:
-                del self._latencies[bisect_left(self._latencies, result.latency_ms)]
-                if not self._latencies:
-                    self._last_ms = None  # the newest such result was the one leaving
-
-    def latency(self) -> LatencyStats:
-        """`latency_stats(ring)`, without going over the ring."""
-        ordered = self._latencies
-        return LatencyStats(
-            last_ms=self._last_ms,
-            p50_ms=percentile(ordered, 0.50),
-            p95_ms=percentile(ordered, 0.95),
-            p99_ms=percentile(ordered, 0.99),
-            samples=len(ordered),
-        )
-
-    def uptime(self) -> float | None:
-        """`uptime(ring)`, without going over the ring."""
-        return self._up / self._contacted if self._contacted else None
 
 
 @dataclass(slots=True)
@@ -194,14 +113,14 @@ class ServiceState(ServiceFields):
             shown = cached[1]
             if shown.status is status and shown.reason == reason:  # a dependency's status may have moved
                 return shown
-        history = tuple(self.history)
+        history = self.history.view()
         shown = ServiceSnapshot(
             info=self.info,
             status=status,
             reason=reason,
             tally=self.tally,
             live=self.live,
-            last_result=history[-1] if history else None,
+            last_result=self.history.newest,
             history=history,
             latency=self.history.latency(),
             uptime=self.history.uptime(),
