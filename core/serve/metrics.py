@@ -36,7 +36,6 @@ from core.ratelimit import MAX_RESOURCE_NAME, MAX_RESOURCES, RateLimit
 from core.results import Status
 from core.sanitize import clean_line
 from core.serve.counters import DURATION_BUCKETS, RESULTS, ServiceCounts
-from core.serve.exposition import render_fast
 from core.snapshot import FleetSnapshot, ServiceSnapshot
 
 BREAKER_STATES = ("closed", "open", "half-open")
@@ -56,12 +55,9 @@ class MetricsFrame:
 
 
 def render(frame: MetricsFrame, accept: str = "") -> tuple[bytes, str]:
-    """(body, content type) for a scrape; OpenMetrics when `accept` asks for it. Blocking: run in a thread.
-
-    The bytes are prometheus_client's; core.serve.exposition writes them itself where it can, faster."""
+    """(body, content type) for a scrape; OpenMetrics when `accept` asks for it. Blocking: run in a thread."""
     encoder, content_type = choose_encoder(accept)
-    body = render_fast(FleetCollector(frame).collect(), content_type)
-    return (body if body is not None else encoder(FleetCollector(frame))), content_type
+    return encoder(FleetCollector(frame)), content_type
 
 
 def resource_label(resource: str) -> str:
