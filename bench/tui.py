@@ -22,12 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.alerts.evaluator import AlertView
+from core.alerts.overview import AlertsOverview
 from core.bus import ViewItem
 from core.clock import SystemClock
 from core.details import McpDetails, ServerInfo, ToolInfo
 from core.events import LogEvent, LogLevel
 from core.ratelimit import RateLimit
 from core.results import ProbeResult, Status
+from core.serve.api import HistoryProvider
 from core.snapshot import FleetSnapshot, LatencyStats, ProbeTally, ServiceInfo, ServiceLive, ServiceSnapshot
 from tui.app import LookoutApp
 
@@ -46,6 +49,8 @@ class ChurningSource:
 
     def __init__(self, size: int) -> None:
         self.clock = SystemClock()
+        self.history: HistoryProvider | None = None
+        self.silences_path: Path | None = None
         now = self.clock.now()
         self._services = [self._service(i, now) for i in range(size)]
         self._events: list[ViewItem] = []
@@ -110,6 +115,18 @@ class ChurningSource:
         return False
 
     def reset_breaker(self, name: str) -> None:
+        return None
+
+    async def approve_tools(self, name: str, fingerprint: str) -> str:
+        return "nothing to approve in a bench"
+
+    def alert_state(self, name: str) -> tuple[AlertView, ...]:
+        return ()
+
+    def alerts_overview(self) -> AlertsOverview:
+        return AlertsOverview(off="a bench fleet")
+
+    def refresh_alerts(self) -> None:
         return None
 
 
