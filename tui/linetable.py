@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from rich.padding import Padding
 from rich.segment import Segment
@@ -50,6 +50,14 @@ class Timed:
 
     def at(self, now: datetime) -> str:
         return self.render(self.when, now)
+
+
+class Frame(NamedTuple):
+    styles: tuple[Style, Style, Style, Style, Style]
+    """The widget's style, then its cursor, hover, header and header-hover component styles."""
+    width: int
+    scroll_x: int
+    scroll_y: int
 
 
 Cells = tuple[Any, ...]
@@ -178,7 +186,10 @@ class LineTable(ScrollView, can_focus=True):
         self._drawn: dict[int, tuple[Any, ...]] = {}
         """Row index -> what its line was last drawn from: a data change repaints only the lines that differ."""
         self._rendered: dict[tuple[Any, ...], list[tuple[str, Style | None]]] = {}
-        self._frame: tuple[Style, Style, Style, Style, Style, Style] | None = None
+        self._frame: Frame | None = None
+        self._styles: tuple[Style, Style, Style, Style, Style] | None = None
+        self._styled: dict[tuple[Any, ...], list[Segment]] = {}
+        """Cells with their row's styles applied, by content, column and cursor/hover/header state."""
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -208,6 +219,11 @@ class LineTable(ScrollView, can_focus=True):
         self.set_order([key for key, _ in rows])
         if old_count == 0 and self._keys:
             self._post_highlighted()
+
+    def set_now(self, now: datetime) -> None:
+        """The clock moved: repaint the visible lines whose `Timed` cells now read differently."""
+        self.now = now
+        self._refresh_changed()
 
     def set_order(self, keys: list[str]) -> None:
         """A new order of the rows already set (a re-sort): no cell is rendered again."""
@@ -402,55 +418,56 @@ class LineTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self._table_width(), len(self._keys) + HEADER_HEIGHT)
 
     def notify_style_update(self) -> None:
+        """Textual calls this when the widget's styles may have changed (focus, theme, classes)."""
         super().notify_style_update()
+        self._styles = None
         self._strips.clear()
+        self._styled.clear()
         self._header = None
         self.refresh()
 
+    def _make_frame(self) -> Frame:
+        """What every line of one render shares: styles (read once per style change, as Textual's own
+        component-style cache does) and geometry (once per render, not per line)."""
+        styles = self._styles
+        if styles is None:
+            styles = self._styles = (
+                self.rich_style,
+                self.get_component_rich_style("datatable--cursor"),
+                self.get_component_rich_style("datatable--hover"),
+                self.get_component_styles("datatable--header").rich_style,
+                self.get_component_rich_style("datatable--header-hover"),
+            )
+        scroll_x, scroll_y = self.scroll_offset
+        return Frame(styles, self.size.width, scroll_x, scroll_y)
+
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._frame = (
-            self.rich_style,
-            self.get_component_rich_style("datatable--cursor"),
-            self.get_component_rich_style("datatable--hover"),
-            self.get_component_styles("datatable--header").rich_style,
-            self.get_component_rich_style("datatable--header-hover"),
-            self.get_component_rich_style("datatable--header-cursor"),
-        )
+        self._frame = self._make_frame()
         try:
             return super().render_lines(crop)
         finally:
             self._frame = None
 
     def render_line(self, y: int) -> Strip:
-        frame = self._frame or (
-            self.rich_style,
-            self.get_component_rich_style("datatable--cursor"),
-            self.get_component_rich_style("datatable--hover"),
-            self.get_component_styles("datatable--header").rich_style,
-            self.get_component_rich_style("datatable--header-hover"),
-            self.get_component_rich_style("datatable--header-cursor"),
-        )
-        base = frame[0]
-        width = self.size.width
-        scroll_x, scroll_y = self.scroll_offset
-        hover = self._show_hover
+        frame = self._frame or self._make_frame()
+        styles, width, scroll_x, scroll_y = frame
         if y < HEADER_HEIGHT:
-            signature: tuple[Any, ...] = (frame, width, scroll_x, hover and self._hover == -1)
+            signature: tuple[Any, ...] = (styles, width, scroll_x, self._show_hover and self._hover == -1)
             if self._header is None or self._header[0] != signature:
                 labels = [label for _, label, _ in self._columns]
-                self._header = (signature, self._strip(labels, -1, frame, width, scroll_x))
+                self._header = (signature, self._strip(labels, -1, frame, hover=bool(signature[3])))
             return self._header[1]
         index = y - HEADER_HEIGHT + scroll_y
         if index >= len(self._keys):
-            return Strip.blank(width, base)
+            return Strip.blank(width, styles[0])
         state = self._state(index)
         self._drawn[index] = state
         key, _, shown, cursor, hovered = state
-        signature = (state, frame, width, scroll_x)
+        signature = (state, styles, width, scroll_x)
         cached = self._strips.get(key)
         if cached is not None and cached[0] == signature:
             return cached[1]
-        strip = self._strip(shown, 0, frame, width, scroll_x, cursor=cursor, hover=hovered)
+        strip = self._strip(shown, 0, frame, cursor=cursor, hover=hovered)
         self._strips[key] = (signature, strip)
         return strip
 
@@ -458,16 +475,14 @@ class LineTable(ScrollView, can_focus=True):
         self,
         cells: Sequence[Any],
         row: int,
-        frame: tuple[Style, Style, Style, Style, Style, Style],
-        width: int,
-        scroll_x: int,
+        frame: Frame,
         *,
         cursor: bool = False,
         hover: bool = False,
     ) -> Strip:
         """One line as DataTable draws it: each cell padded and styled (row style + cell meta + cursor or
         hover style before the cell's own, the cursor's colour after it), then the rest of the line."""
-        base, cursor_style, hover_style, header_style, header_hover, _ = frame
+        (base, cursor_style, hover_style, header_style, header_hover), width, scroll_x, _ = frame
         header = row < 0
         row_style = header_style if header else base
         component = Style()
@@ -479,29 +494,31 @@ class LineTable(ScrollView, can_focus=True):
             component += cursor_style
         post = Style.from_color(color=component.color)
         segments: list[Segment] = []
+        styled = self._styled
+        if len(styled) >= CELL_CACHE:
+            styled.clear()
         for column, (cell, (_, _, cell_width)) in enumerate(zip(cells, self._columns, strict=True)):
-            pre = row_style + _meta(column) + component
-            for text, style in self._cell(cell, cell_width):
-                combined = pre + style
-                segments.append(Segment(text, combined + post if post else combined))
+            content_key, text = _content_key(cell, cell_width)
+            key = (content_key, column, header, cursor, hover)
+            found = styled.get(key)
+            if found is None:
+                pre = row_style + _meta(column) + component
+                pieces = self._cell(content_key, text if text is not None else cell, cell_width)
+                found = styled[key] = [
+                    Segment(piece, pre + style + post if post else pre + style) for piece, style in pieces
+                ]
+            segments.extend(found)
         table_width = self._table_width()
         extend = row_style + component + _meta(0, out_of_bounds=True)
         segments.append(Segment(" " * max(0, width - table_width), extend))
         total = max(width, table_width)
         return Strip(line_crop(segments, scroll_x, scroll_x + width, total)).adjust_cell_length(width, base).simplify()
 
-    def _cell(self, cell: Any, width: int) -> list[tuple[str, Style | None]]:
+    def _cell(self, key: tuple[Any, ...], cell: Any, width: int) -> list[tuple[str, Style | None]]:
         """The cell's padded segments, rendered by Rich as DataTable renders them (cached by content)."""
-        if isinstance(cell, Text):
-            key: tuple[Any, ...] = (cell.plain, str(cell.style), tuple(cell.spans), cell.overflow, cell.justify, width)
-            text = cell
-        else:
-            key = (str(cell), width)
-            text = None
         found = self._rendered.get(key)
         if found is None:
-            if text is None:
-                text = Text(str(cell), end="", no_wrap=True, overflow="ellipsis")
+            text = cell if isinstance(cell, Text) else Text(str(cell), end="", no_wrap=True, overflow="ellipsis")
             options = self.app.console_options.update_dimensions(width + 2 * CELL_PADDING, 1).update(no_wrap=True)
             lines = self.app.console.render_lines(Padding(text, (0, CELL_PADDING)), options)
             found = [(segment.text, segment.style) for segment in lines[0]]
@@ -512,6 +529,13 @@ class LineTable(ScrollView, can_focus=True):
 
 
 _METAS: dict[tuple[int, bool], Style] = {}
+
+
+def _content_key(cell: Any, width: int) -> tuple[tuple[Any, ...], Text | None]:
+    """What a cell's rendering depends on (a str is shown as written, like a Text without styles)."""
+    if isinstance(cell, Text):
+        return (cell.plain, str(cell.style), tuple(cell.spans), cell.overflow, cell.justify, width), cell
+    return (str(cell), width), None
 
 
 def _meta(column: int, *, out_of_bounds: bool = False) -> Style:

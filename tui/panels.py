@@ -85,7 +85,8 @@ class FleetTable(LineTable):
         self._shown_at: list[int] = []
         self._built: dict[str, tuple[ServiceSnapshot, str | None, list[tuple[str, Row]]]] = {}
         """Service name -> (the snapshot its rows were built from, its mark then, its rows)."""
-        self._service_of: dict[str, str] = {}
+        self._service_of: dict[str, str] | None = None
+        """Row key -> service name, for the rows shown (None: build it again when asked)."""
         self._shown: list[ServiceSnapshot] = []
         self._sort = ""
         self._last_sync: tuple[FleetSnapshot, datetime, str, str] | None = None
@@ -129,7 +130,8 @@ class FleetTable(LineTable):
 
     def _ensure_columns(self, snapshot: FleetSnapshot) -> bool:
         """Plan the columns for the table's width; True when they changed (every row is built again)."""
-        longest = max((len(s.name) + len(self.marks.get(s.name, "")) for s in snapshot.services), default=0)
+        marked = max((len(name) + len(mark) for name, mark in self.marks.items()), default=0)
+        longest = max(max((len(s.name) for s in snapshot.services), default=0), marked)
         widest = SERVICE_WIDTH[1] + max((len(mark) for mark in self.marks.values()), default=0)
         service_width = max(SERVICE_WIDTH[0], min(widest, longest))
         plan = self.plan_columns(self.scrollable_content_region.width, service_width)
@@ -154,23 +156,30 @@ class FleetTable(LineTable):
         selected = self.cursor_key()
         self._last_sync = (snapshot, now, text, sort)
         replanned = self._ensure_columns(snapshot)
-        self._shown = [s for s in snapshot.services if matches(s, text)]
+        self._shown = [s for s in snapshot.services if matches(s, text)] if text else list(snapshot.services)
         built = self._built
+        marks = self.marks
         fresh: dict[str, tuple[ServiceSnapshot, str | None, list[tuple[str, Row]]]] = {}
+        rebuilt = replanned or sort != self._sort or len(self._shown) != len(built)
         for s in self._shown:
-            mark = self.marks.get(s.name)
-            found = built.get(s.name)
+            name = s.name
+            mark = marks.get(name)
+            found = built.get(name)
             if found is None or found[0] is not s or found[1] != mark:
                 found = (s, mark, [(key, self._displayed(cells)) for key, cells in self.rows_for(s)])
-            fresh[s.name] = found
+                rebuilt = True
+            fresh[name] = found
         self._built = fresh
         self._sort = sort
-        rows = self._ordered_rows()
-        self._service_of = {key: service for service, (_, _, pairs) in fresh.items() for key, _ in pairs}
-        self.set_rows(rows, now)
+        if rebuilt:
+            self._service_of = None
+            self.set_rows(self._ordered_rows(), now)
+        else:  # the same services, none changed: only the clocks moved
+            self.set_now(now)
+        count = self.row_count
         if replanned and selected is not None and selected in self._index:
             self.move_cursor(row=self._index[selected], animate=False)  # a resize keeps the row, not its index
-        self.border_subtitle = plain(f"{len(rows)}" if not text else f"{len(rows)} matching '{text}'")
+        self.border_subtitle = plain(f"{count}" if not text else f"{count} matching '{text}'")
 
     def _displayed(self, cells: Row) -> Row:
         if len(self._shown_at) == len(cells):
@@ -192,6 +201,8 @@ class FleetTable(LineTable):
         return self.cursor_key()
 
     def selected_service(self) -> str | None:
+        if self._service_of is None:  # built when asked (a cursor move), not every second
+            self._service_of = {key: name for name, (_, _, pairs) in self._built.items() for key, _ in pairs}
         return self._service_of.get(self.selected_row_key() or "")
 
 
