@@ -4,9 +4,11 @@ changed: a table is never rebuilt on an update, so the cursor, scroll position a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
+from operator import itemgetter
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -20,6 +22,10 @@ from tui.format import ago, badge, breaker_badge, plain, quota_bar, sparkline, u
 from tui.linetable import CELL_PADDING, LineTable, Timed
 
 Row = tuple[Any, ...]
+Built = tuple[Any, ...]
+"""(snapshot, mark, [(row key, cells)], then one sort key per mode in SORTS): a service's rows as last built."""
+SORT_AT = 3
+ROWS_OF = itemgetter(2)
 SORTS = ("name", "status", "latency")
 MIN_FLEX = 24
 """The flexible column (reason / last error) gets at least this many characters: narrower
@@ -45,12 +51,10 @@ def status_rank(service: ServiceSnapshot) -> int:
     return -service.status.severity
 
 
-def sort_key(mode: str) -> Callable[[ServiceSnapshot], Any]:
-    if mode == "status":
-        return lambda s: (status_rank(s), s.name)
-    if mode == "latency":
-        return lambda s: (-(s.latency.last_ms or -1), s.name)
-    return lambda s: s.name
+def sort_keys(s: ServiceSnapshot) -> tuple[Any, ...]:
+    """The service's key for each mode in SORTS, in that order: computed once per snapshot of the
+    service, so a re-sort or a second of changes sorts ready keys."""
+    return (s.name, (status_rank(s), s.name), (-(s.latency.last_ms or -1), s.name))
 
 
 def matches(service: ServiceSnapshot, text: str) -> bool:
@@ -83,8 +87,8 @@ class FleetTable(LineTable):
         self._all = [column.key for column in self.COLUMNS]
         self._plan: tuple[tuple[str, int], ...] = ()
         self._shown_at: list[int] = []
-        self._built: dict[str, tuple[ServiceSnapshot, str | None, list[tuple[str, Row]]]] = {}
-        """Service name -> (the snapshot its rows were built from, its mark then, its rows)."""
+        self._built: dict[str, Built] = {}
+        """Service name -> (the snapshot its rows were built from, its mark then, its rows, its sort keys)."""
         self._service_of: dict[str, str] | None = None
         """Row key -> service name, for the rows shown (None: build it again when asked)."""
         self._shown: list[ServiceSnapshot] = []
@@ -159,14 +163,14 @@ class FleetTable(LineTable):
         self._shown = [s for s in snapshot.services if matches(s, text)] if text else list(snapshot.services)
         built = self._built
         marks = self.marks
-        fresh: dict[str, tuple[ServiceSnapshot, str | None, list[tuple[str, Row]]]] = {}
+        fresh: dict[str, Built] = {}
         rebuilt = replanned or sort != self._sort or len(self._shown) != len(built)
         for s in self._shown:
             name = s.name
             mark = marks.get(name)
             found = built.get(name)
             if found is None or found[0] is not s or found[1] != mark:
-                found = (s, mark, [(key, self._displayed(cells)) for key, cells in self.rows_for(s)])
+                found = (s, mark, [(key, self._displayed(cells)) for key, cells in self.rows_for(s)], *sort_keys(s))
                 rebuilt = True
             fresh[name] = found
         self._built = fresh
@@ -187,8 +191,8 @@ class FleetTable(LineTable):
         return tuple(cells[i] for i in self._shown_at)
 
     def _ordered_rows(self) -> list[tuple[str, Row]]:
-        built = self._built
-        return [pair for s in sorted(self._shown, key=sort_key(self._sort)) for pair in built[s.name][2]]
+        by = itemgetter(SORT_AT + (SORTS.index(self._sort) if self._sort in SORTS else 0))
+        return list(chain.from_iterable(map(ROWS_OF, sorted(self._built.values(), key=by))))
 
     def reorder(self, sort: str) -> None:
         """A new sort of the rows already shown: no cell is rebuilt (a re-sort is a key press away)."""
@@ -202,7 +206,7 @@ class FleetTable(LineTable):
 
     def selected_service(self) -> str | None:
         if self._service_of is None:  # built when asked (a cursor move), not every second
-            self._service_of = {key: name for name, (_, _, pairs) in self._built.items() for key, _ in pairs}
+            self._service_of = {key: name for name, entry in self._built.items() for key, _ in entry[2]}
         return self._service_of.get(self.selected_row_key() or "")
 
 
