@@ -141,3 +141,25 @@ async def test_keys_move_the_cursor_and_enter_selects_the_row_under_it() -> None
         ours.set_order([f"row-{i}" for i in reversed(range(30))])
         assert ours.get_row_at(0)[1] == ours.get_row("row-29")[1]
         assert ours.get_row_index("row-0") == 29
+
+
+async def test_the_mouse_highlights_as_datatable_does_and_a_click_on_the_cursor_row_selects_it() -> None:
+    app = Listening()
+    async with app.run_test(size=(130, 12)) as pilot:
+        reference, ours = fill(app, 20)
+        app.query_one("#elsewhere").focus()
+        await pilot.pause()
+        before = screen_lines(ours)
+        await pilot.hover("#reference", offset=(5, 4))  # row 3, under the header and the table's top
+        await pilot.pause()
+        hovered = screen_lines(reference)
+        await pilot.hover("#ours", offset=(5, 4))
+        await pilot.pause()
+        assert screen_lines(ours) == hovered
+        changed = [y for y, (old, new) in enumerate(zip(before, screen_lines(ours), strict=True)) if old != new]
+        assert changed == [4]  # the hovered row stands out, and only it
+        await pilot.click("#ours", offset=(5, 4))
+        assert ours.cursor_row == 3 and app.selected == []
+        await pilot.click("#ours", offset=(5, 4))
+        await pilot.pause()
+        assert app.selected == ["row-3"]

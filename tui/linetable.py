@@ -387,12 +387,12 @@ class LineTable(ScrollView, can_focus=True):
 
     def _on_mouse_move(self, event: events.MouseMove) -> None:
         row = self._row_under(event)
-        self._show_hover = row is not None
         hover = -2 if row is None else row
-        if hover != self._hover:
+        if hover != self._hover or (row is not None) != self._show_hover:
             if -1 in (hover, self._hover):
                 self.refresh(Region(0, 0, self.size.width, HEADER_HEIGHT))
             self._hover = hover
+            self._show_hover = row is not None
             self._refresh_changed()
 
     def _on_leave(self, _: events.Leave) -> None:
