@@ -25,7 +25,6 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual._segment_tools import line_crop
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.geometry import Region, Size, Spacing
@@ -512,7 +511,7 @@ class LineTable(ScrollView, can_focus=True):
         extend = row_style + component + _meta(0, out_of_bounds=True)
         segments.append(Segment(" " * max(0, width - table_width), extend))
         total = max(width, table_width)
-        return Strip(line_crop(segments, scroll_x, scroll_x + width, total)).adjust_cell_length(width, base).simplify()
+        return Strip(segments, total).crop(scroll_x, scroll_x + width).adjust_cell_length(width, base).simplify()
 
     def _cell(self, key: tuple[Any, ...], cell: Any, width: int) -> list[tuple[str, Style | None]]:
         """The cell's padded segments, rendered by Rich as DataTable renders them (cached by content)."""
