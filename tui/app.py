@@ -203,7 +203,7 @@ class LookoutApp(SecretSafeApp[int]):
             text.append(f"  {self.config_path}", style="dim")
         if isinstance(self.source, AttachedSource):
             text.append(f"  attached to serve at {self.source.url}", style="bold")
-        self.query_one("#summary", Static).update(text)
+        self.query_one("#summary", Static).update(text, layout=False)  # one line high whatever it says: no relayout
 
     # -- selection ------------------------------------------------------------------------------
 

@@ -1,16 +1,17 @@
-"""The three fleet tables. Each keeps its rows by key and updates only the cells that changed:
-a table is never rebuilt on an update, so the cursor, scroll position and CPU all stay put.
+"""The three fleet tables. Each keeps its rows by key and rebuilds only the rows of services that
+changed: a table is never rebuilt on an update, so the cursor, scroll position and CPU all stay put.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
+from operator import itemgetter
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from core.details import McpDetails
 from core.numbers import UPTIME_PRECISION, format_ms, format_percent
@@ -18,13 +19,17 @@ from core.report import ellipsize
 from core.results import Status
 from core.snapshot import FleetSnapshot, ServiceSnapshot
 from tui.format import ago, badge, breaker_badge, plain, quota_bar, sparkline, until
+from tui.linetable import CELL_PADDING, LineTable, Timed
 
 Row = tuple[Any, ...]
+Built = tuple[Any, ...]
+"""(snapshot, mark, [(row key, cells)], then one sort key per mode in SORTS): a service's rows as last built."""
+SORT_AT = 3
+ROWS_OF = itemgetter(2)
 SORTS = ("name", "status", "latency")
 MIN_FLEX = 24
 """The flexible column (reason / last error) gets at least this many characters: narrower
 tables drop their least important columns first, rather than cut text at the screen edge."""
-CELL_PADDING = 1
 QUOTA_BAR = 5
 """Bar characters in the REMAINING column; the numbers follow it."""
 MARK_STYLE = "bold red"
@@ -46,12 +51,10 @@ def status_rank(service: ServiceSnapshot) -> int:
     return -service.status.severity
 
 
-def sort_key(mode: str) -> Callable[[ServiceSnapshot], Any]:
-    if mode == "status":
-        return lambda s: (status_rank(s), s.name)
-    if mode == "latency":
-        return lambda s: (-(s.latency.last_ms or -1), s.name)
-    return lambda s: s.name
+def sort_keys(s: ServiceSnapshot) -> tuple[Any, ...]:
+    """The service's key for each mode in SORTS, in that order: computed once per snapshot of the
+    service, so a re-sort or a second of changes sorts ready keys."""
+    return (s.name, (status_rank(s), s.name), (-(s.latency.last_ms or -1), s.name))
 
 
 def matches(service: ServiceSnapshot, text: str) -> bool:
@@ -62,48 +65,54 @@ def matches(service: ServiceSnapshot, text: str) -> bool:
     return text in service.name.lower() or any(text in tag.lower() for tag in service.tags)
 
 
-class FleetTable(DataTable[Any]):
-    """A DataTable fed with (key -> cells) maps; subclasses say which rows a snapshot makes.
+class FleetTable(LineTable):
+    """A LineTable fed with snapshots; subclasses say which rows (key -> cells) a service makes.
 
-    Cells are compared as built (plain strings are cheap to compare) and only the ones that
-    changed reach the DataTable, as Text so nothing a server says is ever read as markup.
-    The columns fit the table's width: one flexible column takes the rest, and a narrow table
-    drops its least important columns; only a resize (or a longer service name) rebuilds it.
+    A service's rows are built again only when its snapshot is a new object (the engine keeps a
+    service's snapshot while it does not change), its alert mark changed, or the columns did; cells
+    that read the clock are `Timed` and resolved only for the rows on screen. So a second of a large
+    fleet costs the services that changed plus one sort of precomputed keys, and a re-sort is a new
+    order of keys: no cell is built or rendered again. Text from servers is shown as written (never
+    read as markup). The columns fit the table's width: one flexible column takes the rest, and a
+    narrow table drops its least important columns; only a resize (or a longer service name) replans.
     """
 
     COLUMNS: ClassVar[Sequence[Column]] = ()
     FLEX: ClassVar[str] = "reason"
-    KEY_COLUMNS: ClassVar[tuple[str, ...]] = ("service",)
     TITLE: ClassVar[str] = ""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self.border_title = self.TITLE
         self._all = [column.key for column in self.COLUMNS]
-        self._identity_at = [self._all.index(column) for column in self.KEY_COLUMNS]
         self._plan: tuple[tuple[str, int], ...] = ()
         self._shown_at: list[int] = []
-        self._cells: dict[str, Row] = {}
-        self._order: list[str] = []
-        self._service_of: dict[str, str] = {}
+        self._built: dict[str, Built] = {}
+        """Service name -> (the snapshot its rows were built from, its mark then, its rows, its sort keys)."""
+        self._service_of: dict[str, str] | None = None
+        """Row key -> service name, for the rows shown (None: build it again when asked)."""
         self._shown: list[ServiceSnapshot] = []
-        self._keys_of: dict[str, list[str]] = {}
+        self._sort = ""
         self._last_sync: tuple[FleetSnapshot, datetime, str, str] | None = None
         self.flex_width = MIN_FLEX
-        self._restore: str | None = None
-        """The row the cursor was on before the columns were rebuilt."""
         self.marks: Mapping[str, str] = {}
         """Service name -> a short marker after the name (" !" while an alert fires), set before `sync`;
         the service column widens to keep marked names whole."""
 
-    def build_rows(self, services: Sequence[ServiceSnapshot], now: datetime) -> list[tuple[str, str, Row]]:
-        """[(row key, service name, cells for every column in COLUMNS)] in display order."""
-        raise NotImplementedError
+    def rows_for(self, service: ServiceSnapshot) -> list[tuple[str, Row]]:
+        """[(row key, cells for every column in COLUMNS)] of one service; [] when it is not in this table
+        (a bare FleetTable shows no service: each panel says which rows a service makes)."""
+        return []
 
     def name_cell(self, name: str) -> str | Text:
         """The service's name, with its marker when it has one (styled: never read as markup)."""
         mark = self.marks.get(name)
         return Text.assemble(name, (mark, MARK_STYLE), end="") if mark else name
+
+    @property
+    def _cells(self) -> dict[str, Row]:
+        """Row key -> the cells shown (in display columns)."""
+        return self._rows
 
     # -- columns --------------------------------------------------------------------------------
 
@@ -123,24 +132,22 @@ class FleetTable(DataTable[Any]):
         flex = max(len(next(c.label for c in self.COLUMNS if c.key == self.FLEX)), room())
         return tuple((key, fixed.get(key, flex)) for key in shown)
 
-    def _ensure_columns(self, snapshot: FleetSnapshot) -> None:
-        longest = max((len(s.name) + len(self.marks.get(s.name, "")) for s in snapshot.services), default=0)
+    def _ensure_columns(self, snapshot: FleetSnapshot) -> bool:
+        """Plan the columns for the table's width; True when they changed (every row is built again)."""
+        marked = max((len(name) + len(mark) for name, mark in self.marks.items()), default=0)
+        longest = max(max((len(s.name) for s in snapshot.services), default=0), marked)
         widest = SERVICE_WIDTH[1] + max((len(mark) for mark in self.marks.values()), default=0)
         service_width = max(SERVICE_WIDTH[0], min(widest, longest))
         plan = self.plan_columns(self.scrollable_content_region.width, service_width)
         if plan == self._plan:
-            return
-        selected = self.selected_row_key()
-        self.clear(columns=True)
+            return False
         labels = {c.key: c.label for c in self.COLUMNS}
-        for key, width in plan:
-            self.add_column(labels[key], key=key, width=width)
+        self.set_columns([(key, labels[key], width) for key, width in plan])
         self._plan = plan
         self._shown_at = [self._all.index(key) for key, _ in plan]
         self.flex_width = dict(plan).get(self.FLEX, MIN_FLEX)
-        self._cells.clear()
-        self._order = []
-        self._restore = selected
+        self._built.clear()
+        return True
 
     def on_resize(self) -> None:
         if self._last_sync is not None:
@@ -150,74 +157,57 @@ class FleetTable(DataTable[Any]):
     # -- rows -----------------------------------------------------------------------------------
 
     def sync(self, snapshot: FleetSnapshot, now: datetime, *, text: str, sort: str) -> None:
+        selected = self.cursor_key()
         self._last_sync = (snapshot, now, text, sort)
-        self._ensure_columns(snapshot)
-        self._shown = [s for s in snapshot.services if matches(s, text)]
-        wanted = self.build_rows(sorted(self._shown, key=sort_key(sort)), now)
-        keys = [key for key, _, _ in wanted]
-        wanted_keys = set(keys)
-        for gone in [key for key in self._cells if key not in wanted_keys]:
-            self.remove_row(gone)
-            del self._cells[gone]
-            self._service_of.pop(gone, None)
-        self._keys_of = {}
-        for key, service, cells in wanted:
-            self._service_of[key] = service
-            self._keys_of.setdefault(service, []).append(key)
-            old = self._cells.get(key)
-            if old is None:
-                self.add_row(*(_cell(cells[i]) for i in self._shown_at), key=key)
-            else:
-                for (column, _), i in zip(self._plan, self._shown_at, strict=True):
-                    if old[i] != cells[i]:
-                        self.update_cell(key, column, _cell(cells[i]))
-            self._cells[key] = cells
-        self._apply_order(keys)
-        if self._restore is not None:
-            if self._restore in self._cells:
-                self.move_cursor(row=self.get_row_index(self._restore), animate=False)
-            self._restore = None
-        self.border_subtitle = plain(f"{len(wanted)}" if not text else f"{len(wanted)} matching '{text}'")
+        replanned = self._ensure_columns(snapshot)
+        self._shown = [s for s in snapshot.services if matches(s, text)] if text else list(snapshot.services)
+        built = self._built
+        marks = self.marks
+        fresh: dict[str, Built] = {}
+        rebuilt = replanned or sort != self._sort or len(self._shown) != len(built)
+        for s in self._shown:
+            name = s.name
+            mark = marks.get(name)
+            found = built.get(name)
+            if found is None or found[0] is not s or found[1] != mark:
+                found = (s, mark, [(key, self._displayed(cells)) for key, cells in self.rows_for(s)], *sort_keys(s))
+                rebuilt = True
+            fresh[name] = found
+        self._built = fresh
+        self._sort = sort
+        if rebuilt:
+            self._service_of = None
+            self.set_rows(self._ordered_rows(), now)
+        else:  # the same services, none changed: only the clocks moved
+            self.set_now(now)
+        count = self.row_count
+        if replanned and selected is not None and selected in self._index:
+            self.move_cursor(row=self._index[selected], animate=False)  # a resize keeps the row, not its index
+        self.border_subtitle = plain(f"{count}" if not text else f"{count} matching '{text}'")
+
+    def _displayed(self, cells: Row) -> Row:
+        if len(self._shown_at) == len(cells):
+            return cells
+        return tuple(cells[i] for i in self._shown_at)
+
+    def _ordered_rows(self) -> list[tuple[str, Row]]:
+        by = itemgetter(SORT_AT + (SORTS.index(self._sort) if self._sort in SORTS else 0))
+        return list(chain.from_iterable(map(ROWS_OF, sorted(self._built.values(), key=by))))
 
     def reorder(self, sort: str) -> None:
         """A new sort of the rows already shown: no cell is rebuilt (a re-sort is a key press away)."""
-        keys = [key for s in sorted(self._shown, key=sort_key(sort)) for key in self._keys_of.get(s.name, ())]
-        self._apply_order(keys)
+        self._sort = sort
+        self.set_order([key for key, _ in self._ordered_rows()])
         if self._last_sync is not None:
             self._last_sync = (*self._last_sync[:3], sort)
 
-    def _apply_order(self, keys: list[str]) -> None:
-        if keys == self._order:
-            return
-        # DataTable.sort hands the key function a row's cells, not its key: the key columns identify the row.
-        rank = {self._identity(self._cells[key]): i for i, key in enumerate(keys)}
-        self.sort(*self.KEY_COLUMNS, key=lambda values: rank.get(_plain(values), 0))
-        self._order = keys
-
-    def _identity(self, cells: Row) -> Any:
-        values = tuple(cells[i] for i in self._identity_at)
-        return _plain(values if len(values) > 1 else values[0])
-
     def selected_row_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        return self.cursor_key()
 
     def selected_service(self) -> str | None:
+        if self._service_of is None:  # built when asked (a cursor move), not every second
+            self._service_of = {key: name for name, entry in self._built.items() for key, _ in entry[2]}
         return self._service_of.get(self.selected_row_key() or "")
-
-
-def _cell(value: Any) -> Any:
-    return plain(value) if isinstance(value, str) else value
-
-
-def _plain(values: Any) -> Any:
-    if isinstance(values, tuple):
-        return tuple(str(v) for v in values)
-    return str(values)
 
 
 MCP_KINDS = ("mcp", "unresolved")
@@ -242,40 +232,35 @@ class McpTable(FleetTable):
         Column("checked", "CHECKED", 9, keep=8),
     )
 
-    def build_rows(self, services: Sequence[ServiceSnapshot], now: datetime) -> list[tuple[str, str, Row]]:
-        out = []
-        for s in services:
-            if s.kind not in MCP_KINDS:
-                continue
-            d = s.details if isinstance(s.details, McpDetails) else None
-            counts = f"{d.tool_count}/{d.resource_count}/{d.prompt_count}" if d else "-"
-            history = [r.latency_ms for r in s.history if r.latency_ms is not None and r.ok]
-            out.append(
+    def rows_for(self, s: ServiceSnapshot) -> list[tuple[str, Row]]:
+        if s.kind not in MCP_KINDS:
+            return []
+        d = s.details if isinstance(s.details, McpDetails) else None
+        counts = f"{d.tool_count}/{d.resource_count}/{d.prompt_count}" if d else "-"
+        history = [r.latency_ms for r in s.history if r.latency_ms is not None and r.ok]
+        return [
+            (
+                s.name,
                 (
-                    s.name,
-                    s.name,
-                    (
-                        badge(s.status, paused=s.paused),
-                        self.name_cell(s.name),
-                        _reason(s, self.flex_width),
-                        s.transport or "-",
-                        (d.protocol_version if d else None) or "-",
-                        (d.server.version if d else None) or "-",
-                        counts,
-                        format_ms(s.latency.last_ms),
-                        format_ms(s.latency.p95_ms),
-                        sparkline(history),
-                        format_percent(s.uptime, UPTIME_PRECISION),
-                        "probing…" if s.probing else ago(s.last_checked, now),
-                    ),
-                )
+                    badge(s.status, paused=s.paused),
+                    self.name_cell(s.name),
+                    _reason(s, self.flex_width),
+                    s.transport or "-",
+                    (d.protocol_version if d else None) or "-",
+                    (d.server.version if d else None) or "-",
+                    counts,
+                    format_ms(s.latency.last_ms),
+                    format_ms(s.latency.p95_ms),
+                    sparkline(history),
+                    format_percent(s.uptime, UPTIME_PRECISION),
+                    "probing…" if s.probing else Timed(ago, s.last_checked),
+                ),
             )
-        return out
+        ]
 
 
 class RateLimitTable(FleetTable):
     TITLE = "HTTP APIs and rate limits"
-    KEY_COLUMNS = ("service", "resource")
     COLUMNS = (
         Column("status", "STATUS", 10),
         Column("service", "SERVICE"),
@@ -287,49 +272,35 @@ class RateLimitTable(FleetTable):
         Column("reason", "REASON"),
     )
 
-    def build_rows(self, services: Sequence[ServiceSnapshot], now: datetime) -> list[tuple[str, str, Row]]:
-        out = []
-        for s in services:
-            limits = list(s.rate_limits)
-            if s.kind in MCP_KINDS and not limits:
-                continue  # an MCP server is in its own table; every other kind is listed here
-            if not limits:
-                out.append(
+    def rows_for(self, s: ServiceSnapshot) -> list[tuple[str, Row]]:
+        limits = list(s.rate_limits)
+        if s.kind in MCP_KINDS and not limits:
+            return []  # an MCP server is in its own table; every other kind is listed here
+        status = badge(s.status, paused=s.paused)
+        name = self.name_cell(s.name)
+        latency = format_ms(s.latency.last_ms)
+        reason = _reason(s, self.flex_width)
+        if not limits:
+            return [(f"{s.name}\0", (status, name, "-", Text("-"), "-", "-", latency, reason))]
+        rows: list[tuple[str, Row]] = []
+        for limit in limits:
+            blocked = s.gate_until is not None and limit.remaining == 0
+            rows.append(
+                (
+                    f"{s.name}\0{limit.resource}",
                     (
-                        f"{s.name}\0",
-                        s.name,
-                        (
-                            badge(s.status, paused=s.paused),
-                            self.name_cell(s.name),
-                            "-",
-                            Text("-"),
-                            "-",
-                            "-",
-                            format_ms(s.latency.last_ms),
-                            _reason(s, self.flex_width),
-                        ),
-                    )
+                        status,
+                        name,
+                        limit.resource,
+                        quota_bar(limit.remaining, limit.limit, width=QUOTA_BAR),
+                        Timed(until, limit.reset_at),
+                        "blocked" if blocked else Timed(until, limit.exhausts_at) if limit.exhausts_at else "-",
+                        latency,
+                        reason,
+                    ),
                 )
-                continue
-            for limit in limits:
-                blocked = s.gate_until is not None and limit.remaining == 0
-                out.append(
-                    (
-                        f"{s.name}\0{limit.resource}",
-                        s.name,
-                        (
-                            badge(s.status, paused=s.paused),
-                            self.name_cell(s.name),
-                            limit.resource,
-                            quota_bar(limit.remaining, limit.limit, width=QUOTA_BAR),
-                            until(limit.reset_at, now),
-                            "blocked" if blocked else until(limit.exhausts_at, now) if limit.exhausts_at else "-",
-                            format_ms(s.latency.last_ms),
-                            _reason(s, self.flex_width),
-                        ),
-                    )
-                )
-        return out
+            )
+        return rows
 
 
 class BreakerTable(FleetTable):
@@ -344,26 +315,22 @@ class BreakerTable(FleetTable):
         Column("error", "LAST ERROR"),
     )
 
-    def build_rows(self, services: Sequence[ServiceSnapshot], now: datetime) -> list[tuple[str, str, Row]]:
-        out = []
-        for s in services:
-            b = s.breaker
-            trial = until(b.retry_at, now) if b.state == "open" else ("running" if b.trial_in_flight else "-")
-            out.append(
+    def rows_for(self, s: ServiceSnapshot) -> list[tuple[str, Row]]:
+        b = s.breaker
+        trial = Timed(until, b.retry_at) if b.state == "open" else ("running" if b.trial_in_flight else "-")
+        return [
+            (
+                s.name,
                 (
-                    s.name,
-                    s.name,
-                    (
-                        breaker_badge(b.state),
-                        self.name_cell(s.name),
-                        f"{b.failures}/{b.fail_max}",
-                        trial,
-                        str(s.retries),
-                        ellipsize(" ".join((b.last_error or "-").split()), self.flex_width),
-                    ),
-                )
+                    breaker_badge(b.state),
+                    self.name_cell(s.name),
+                    f"{b.failures}/{b.fail_max}",
+                    trial,
+                    str(s.retries),
+                    ellipsize(" ".join((b.last_error or "-").split()), self.flex_width),
+                ),
             )
-        return out
+        ]
 
 
 def _reason(service: ServiceSnapshot, width: int) -> str:
