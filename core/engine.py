@@ -56,7 +56,6 @@ from core.kinds import kind_named
 from core.limits import ResizableSemaphore
 from core.pipeline import PipelineHooks, ServicePipeline
 from core.probes.base import Probe, ProbeContext, default_max_starting
-from core.probes.http_pools import ServicePools
 from core.processes import reap_orphans_async
 from core.ratelimit import RateLimit
 from core.recorder import Recorder
@@ -110,12 +109,10 @@ class Engine:
         *,
         clock: Clock | None = None,
         uniform: Callable[[float, float], float] = random.uniform,
-        http_transport: httpx2.AsyncBaseTransport | None = None,
         pins: PinStore | None = None,
     ) -> None:
         """`clock` tells the time and does the scheduler's waiting; `uniform(a, b)` draws the jitter.
-        Both are injectable so a test can run the schedule on a fake clock, exactly. `http_transport`
-        replaces the network under the shared HTTP client (e.g. `httpx2.MockTransport`). `pins`: the tool
+        Both are injectable so a test can run the schedule on a fake clock, exactly. `pins`: the tool
         pins MCP inventories are compared with (see `use_pins`)."""
         self._config = config
         self._clock = clock or SystemClock()
@@ -128,7 +125,6 @@ class Engine:
         self._delivering = False
         self._running = False
         self._http: httpx2.AsyncClient | None = None
-        self._http_transport = http_transport
         self._pins = pins
         self._semaphore = ResizableSemaphore(config.concurrency)
         self._start_slots = ResizableSemaphore(_max_starting(config))
@@ -450,18 +446,15 @@ class Engine:
             service.task = asyncio.create_task(self._service_loop(service), name=f"lookout:{service.state.name}")
 
     def _ensure_http(self) -> httpx2.AsyncClient:
-        """The one client every HTTP probe shares, made on first use (and again after `stop`)."""
+        """The httpx2 client the MCP probes' side requests share (OAuth token refresh, authorization metadata
+        after a refusal), made on first use (and again after `stop`). HTTP API probes do not use it: each has
+        an aiohttp session of its own (core.probes.http_session)."""
         if self._http is None:
-            # Each service gets a pool of its own (core.probes.http_pools): a request never scans the fleet's
-            # connections. Proxies from the environment still apply (the client mounts their transports).
-            transport = self._http_transport or ServicePools(max_connections=max(10, self._config.concurrency * 2))
             self._http = httpx2.AsyncClient(
-                transport=transport,
                 verify=True,
                 follow_redirects=False,
                 limits=httpx2.Limits(
-                    max_connections=max(10, self._config.concurrency * 2),
-                    max_keepalive_connections=max(10, self._config.concurrency),
+                    max_connections=max(10, self._config.concurrency * 2), max_keepalive_connections=10
                 ),
                 headers={"User-Agent": f"lookout/{__version__}"},
             )
