@@ -1,5 +1,7 @@
 """The log pane: engine events and server stderr, newest at the bottom, filterable, bounded in memory.
 
+Lines are drawn in batches (`flush`, once per frame of the app), not one repaint per event.
+
 It renders typed events into lines with core's one formatter (core.loglines),
 the same words `lookout --once --verbose` prints. Where the app fell behind
 and lost events, a line says how many, so a quiet stretch is never mistaken
@@ -31,6 +33,8 @@ class LogPane(RichLog):
         super().__init__(max_lines=MAX_LINES, min_width=20, wrap=True, markup=False, highlight=False, **kwargs)
         self.border_title = "Log"
         self.events: deque[LogEvent] = deque(maxlen=MAX_LINES)
+        self._unwritten: deque[LogEvent] = deque(maxlen=MAX_LINES)
+        """Visible lines added since the last `flush` (no more than the pane keeps)."""
         self.min_level = LogLevel.INFO
         self.service: str | None = None
         self._flowed_width = 0
@@ -38,13 +42,24 @@ class LogPane(RichLog):
         """Set at the first resize with a width; RichLog renders its deferred writes at that same moment."""
 
     def add_events(self, events: list[ViewItem]) -> None:
+        """Keep the events' lines; the visible ones are drawn at the next `flush` (the app's next frame)."""
         for event in events:
             line = log_line(event)
             if line is None:
                 continue
             self.events.append(line)
             if self._visible(line):
-                self.write(_render(line))
+                self._unwritten.append(line)
+
+    def flush(self) -> None:
+        """Draw the lines kept since the last flush: one scroll and one repaint for all of them.
+
+        Every write scrolls and repaints the whole pane, and a pane repainted apart from the tables is a
+        frame of its own; the app flushes once a second, with the tables (a line waits at most that long).
+        """
+        lines, self._unwritten = self._unwritten, deque(maxlen=MAX_LINES)
+        for line in lines:
+            self.write(_render(line))
 
     def set_filter(self, *, min_level: LogLevel | None = None, service: str | bool | None = False) -> None:
         if min_level is not None:
@@ -55,6 +70,7 @@ class LogPane(RichLog):
         self._update_subtitle()
 
     def _redraw(self) -> None:
+        self._unwritten.clear()  # drawn below, with all the others
         self.clear()
         for line in self.events:
             if self._visible(line):
