@@ -300,3 +300,37 @@ def test_a_detail_screen_refreshed_before_it_is_composed_waits_instead_of_crashi
     screen = DetailScreen("docs-mcp")
     screen.show(None, datetime(2026, 11, 25, tzinfo=UTC))
     assert screen.sections == []
+
+
+async def test_events_are_drawn_in_the_frame_of_the_next_second_not_one_frame_each() -> None:
+    """Between two seconds the events are only kept (the log's store has them at once); the next
+    wall-clock second draws them all in one frame, with the tables. A key that changes the view draws
+    at once."""
+    import fleet_samples
+
+    from core.events import LogEvent
+    from tui.source import StaticSource
+
+    clock = fleet_samples.clock()
+    source = StaticSource(fleet_samples.fleet(), fleet_samples.events(), clock=clock)
+    app = LookoutApp(source, live=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        log = app.query_one(LogPane)
+        await wait_for(lambda: len(log.lines) >= len(fleet_samples.events()), pilot)
+        drawn = len(log.lines)
+        source._events.append(LogEvent(clock.now(), LogLevel.ERROR, "late news", "docs-mcp"))
+        app.refresh_view()  # the same second: kept, not drawn
+        assert log.events[-1].message == "late news"
+        assert len(log.lines) == drawn
+        await clock.advance(1)
+        app.refresh_view()  # the next second: drawn
+        assert len(log.lines) == drawn + 1
+        assert log.lines[-1].text.rstrip().endswith("late news")
+
+        source._events.append(LogEvent(clock.now(), LogLevel.ERROR, "more news", "docs-mcp"))
+        mcp = app.query_one(McpTable)
+        mcp.focus()
+        await pilot.press("space")  # pauses the selected service: the action redraws at once, in the same second
+        assert source.actions[-1][0] == "pause"
+        assert str(mcp.get_row_at(mcp.cursor_row)[0]) == "‖ paused"
+        assert any(strip.text.rstrip().endswith("more news") for strip in log.lines)
