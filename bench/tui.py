@@ -236,7 +236,8 @@ def run_demo(minutes: float, size: tuple[int, int], profile: str | None, keys: s
     written = [0]
     threading.Thread(target=drain, args=(master, written), daemon=True).start()
     pid = process.pid
-    print(f"lookout demo at {columns}x{rows}, pid {pid}, {minutes:g} min idle" + (f", profile {profile}" if profile else ""))
+    profiled = f", profile {profile}" if profile else ""
+    print(f"lookout demo at {columns}x{rows}, pid {pid}, {minutes:g} min idle{profiled}")
     print(f"{'min':>4} {'RSS MB':>8} {'dRSS':>6} {'CPU %':>6} {'main %':>7} {'out KB/s':>9}")
     if keys:
         threading.Timer(5.0, os.write, args=(master, keys.encode())).start()

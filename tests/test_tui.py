@@ -165,7 +165,7 @@ async def test_filter_sort_panels_and_log(http_api, unique_key, tag) -> None:
         await pilot.press("v", "v")  # info -> warning -> error
         assert log.min_level is LogLevel.ERROR
         assert all(line.level >= LogLevel.ERROR for line in log.events if log._visible(line))
-        shown = [strip.text for strip in log.lines]  # wrapped lines: a long event takes two
+        shown = log.shown_lines()  # wrapped lines: a long event takes two
         assert sum(" ERR " in text for text in shown) == sum(1 for line in log.events if log._visible(line))
         assert not any(" INF " in text or " WRN " in text for text in shown)
         assert source.snapshot().get("broken").status is Status.DOWN
@@ -280,18 +280,18 @@ async def test_the_log_reflows_its_lines_to_a_new_width() -> None:
     app = LookoutApp(source, live=False)
 
     def widest(log: LogPane) -> int:
-        return max(len(strip.text.rstrip()) for strip in log.lines)
+        return max(len(text.rstrip()) for text in log.shown_lines())
 
     async with app.run_test(size=(80, 30)) as pilot:
         log = app.query_one(LogPane)
-        await wait_for(lambda: len(log.lines) == len(events) + 1, pilot)  # only the long line takes two rows
+        await wait_for(lambda: len(log.shown_lines()) == len(events) + 1, pilot)  # only the long line takes two rows
         assert widest(log) > 50
         await pilot.resize_terminal(50, 30)
         await wait_for(lambda: widest(log) <= log.scrollable_content_region.width < 50, pilot)
-        assert len(log.lines) > len(events) + 1
+        assert len(log.shown_lines()) > len(events) + 1
         await pilot.resize_terminal(80, 30)
-        await wait_for(lambda: len(log.lines) == len(events) + 1, pilot)
-        assert [strip.text.rstrip() for strip in log.lines][-1].endswith("slow answer")
+        await wait_for(lambda: len(log.shown_lines()) == len(events) + 1, pilot)
+        assert [text.rstrip() for text in log.shown_lines()][-1].endswith("slow answer")
 
 
 def test_a_detail_screen_refreshed_before_it_is_composed_waits_instead_of_crashing() -> None:
@@ -316,16 +316,16 @@ async def test_events_are_drawn_in_the_frame_of_the_next_second_not_one_frame_ea
     app = LookoutApp(source, live=False)
     async with app.run_test(size=(160, 45)) as pilot:
         log = app.query_one(LogPane)
-        await wait_for(lambda: len(log.lines) >= len(fleet_samples.events()), pilot)
-        drawn = len(log.lines)
+        await wait_for(lambda: len(log.shown_lines()) >= len(fleet_samples.events()), pilot)
+        drawn = len(log.shown_lines())
         source._events.append(LogEvent(clock.now(), LogLevel.ERROR, "late news", "docs-mcp"))
         app.refresh_view()  # the same second: kept, not drawn
         assert log.events[-1].message == "late news"
-        assert len(log.lines) == drawn
+        assert len(log.shown_lines()) == drawn
         await clock.advance(1)
         app.refresh_view()  # the next second: drawn
-        assert len(log.lines) == drawn + 1
-        assert log.lines[-1].text.rstrip().endswith("late news")
+        assert len(log.shown_lines()) == drawn + 1
+        assert log.shown_lines()[-1].rstrip().endswith("late news")
 
         source._events.append(LogEvent(clock.now(), LogLevel.ERROR, "more news", "docs-mcp"))
         mcp = app.query_one(McpTable)
@@ -333,4 +333,4 @@ async def test_events_are_drawn_in_the_frame_of_the_next_second_not_one_frame_ea
         await pilot.press("space")  # pauses the selected service: the action redraws at once, in the same second
         assert source.actions[-1][0] == "pause"
         assert str(mcp.get_row_at(mcp.cursor_row)[0]) == "‖ paused"
-        assert any(strip.text.rstrip().endswith("more news") for strip in log.lines)
+        assert any(text.rstrip().endswith("more news") for text in log.shown_lines())
