@@ -334,3 +334,40 @@ async def test_events_are_drawn_in_the_frame_of_the_next_second_not_one_frame_ea
         assert source.actions[-1][0] == "pause"
         assert str(mcp.get_row_at(mcp.cursor_row)[0]) == "‖ paused"
         assert any(text.rstrip().endswith("more news") for text in log.shown_lines())
+
+
+async def test_the_log_keeps_its_bound_of_events_and_draws_only_what_is_on_screen() -> None:
+    """Past MAX_LINES the oldest events go; rows are wrapped for the screen, a bounded few kept drawn,
+    and scrolling back shows the oldest kept event first."""
+    from datetime import timedelta
+
+    import fleet_samples
+
+    from core.events import LogEvent
+    from tui.logpane import MAX_LINES, WRAPPED_CACHE
+    from tui.source import StaticSource
+
+    clock = fleet_samples.clock()
+    source = StaticSource(fleet_samples.fleet(), [], clock=clock)
+    app = LookoutApp(source, live=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        log = app.query_one(LogPane)
+        start = fleet_samples.NOW - timedelta(hours=1)
+        events = [
+            LogEvent(start + timedelta(seconds=n), LogLevel.WARNING, f"event {n} " + "words " * 12, "docs-mcp")
+            for n in range(MAX_LINES + 50)
+        ]
+        log.add_events(list(events))
+        log.flush()
+        await pilot.pause()
+        assert len(log.events) == MAX_LINES and log.events[0].message.startswith("event 50 ")
+        shown = log.shown_lines()
+        assert len(shown) > MAX_LINES  # each event wraps to more than one row in this narrow pane
+        assert len(log._wrapped) <= WRAPPED_CACHE
+        bottom = log.scrollable_content_region.height - 1
+        assert log.render_line(bottom).text.rstrip() == shown[-1].rstrip()  # scrolled to the newest row
+        assert any(f"event {MAX_LINES + 49} " in log.render_line(y).text for y in range(bottom + 1))
+        log.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        assert log.render_line(0).text.startswith(f"{start + timedelta(seconds=50):%H:%M:%S} WRN docs-mcp event 50 ")
+        assert len(log._wrapped) <= WRAPPED_CACHE
