@@ -40,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.alerts.overview import AlertsOverview
 from core.bus import ViewItem
 from core.clock import SystemClock
 from core.details import McpDetails, ServerInfo, ToolInfo
@@ -128,6 +129,23 @@ class ChurningSource:
         return False
 
     def reset_breaker(self, name: str) -> None:
+        return None
+
+    # The rest of a FleetSource: no history, no alerts (without them the app's frame timer raised and the
+    # key-press loop below waited for a frame that never came).
+    history = None
+    silences_path = None
+
+    async def approve_tools(self, name: str, fingerprint: str) -> str:
+        return ""
+
+    def alert_state(self, name: str) -> tuple[()]:
+        return ()
+
+    def alerts_overview(self) -> AlertsOverview:
+        return AlertsOverview(off="a benchmark fleet")
+
+    def refresh_alerts(self) -> None:
         return None
 
 
