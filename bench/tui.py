@@ -1,6 +1,8 @@
-"""TUI benchmark: 500 and 2,000 services whose state changes every second, rendered headless at 160x50.
+"""TUI benchmark: 500 and 2,000 services whose state changes every second, rendered headless at 160x50;
+or `lookout demo` idling in a real pseudo-terminal.
 
     python bench/tui.py [--services 500,2000] [--seconds 20] [--presses 60] [--no-log]
+    python bench/tui.py --demo [--soak 10] [--size 160x45] [--profile FILE] [--keys 123]
 
 For each fleet size: frames written per second and the process's CPU while watching; then key
 presses (every third one a re-sort, the others cursor moves) with key-to-screen latency (from the
@@ -8,18 +10,36 @@ press to the first frame written after it: p50 and p95, for all presses and for 
 moves apart) and the process CPU spent from the press to that frame (less inflated than wall time
 on a loaded machine); RSS. CPU per round of changes divides the watching CPU by the rounds the fleet
 actually changed: a starved event loop does fewer rounds, so "% of a core" alone flatters a slow
-build on a busy machine. --no-log hides the log pane. Figures, not assertions.
+build on a busy machine. --no-log hides the log pane.
+
+`--demo` runs a real `lookout demo` in a pseudo-terminal of the given size (a real terminal size,
+real escape sequences; this script reads and discards what it draws) and leaves it idle for
+`--soak` minutes, printing every minute its RSS and the CPU it used in that minute: all of it, and
+the main thread's alone (the UI and the engine; the other threads are the demo's own HTTP/MCP
+servers, Textual's output writer and the history writer). The stdio MCP servers are separate
+processes and not counted. At the end: the CPU after the first minute, and the RSS slope (MB per
+minute, least squares) from the third minute on. `--profile FILE` runs it under cProfile (main
+thread; open with `python -m pstats FILE`). `--keys 123` types those keys 5 s in (1, 2, 3 hide the
+three tables): to see what a panel costs by its absence. Figures, not assertions.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import math
+import os
+import pty
 import random
 import resource
+import signal
 import statistics
+import struct
+import subprocess
 import sys
+import termios
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -211,13 +231,136 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+ROOT = Path(__file__).resolve().parent.parent
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """utime + stime of a process (all its threads), or of one of its threads, from /proc."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    with open(path, encoding="ascii") as file:
+        fields = file.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def process_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/statm", encoding="ascii") as file:
+        return int(file.read().split()[1]) * PAGE / 2**20
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (x, y) points."""
+    if len(points) < 2:
+        return 0.0
+    mx = statistics.fmean(x for x, _ in points)
+    my = statistics.fmean(y for _, y in points)
+    den = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / den if den else 0.0
+
+
+def drain(fd: int, counter: list[int]) -> None:
+    """Play the terminal: read everything the app draws (and count it), until the pty closes."""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        counter[0] += len(chunk)
+
+
+def run_demo(minutes: float, size: tuple[int, int], profile: str | None, keys: str = "") -> None:
+    columns, rows = size
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    command = [sys.executable]
+    if profile:
+        command += ["-m", "cProfile", "-o", profile]
+    command += ["-m", "tui.cli", "demo"]
+    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        command, stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=env, start_new_session=True
+    )
+    os.close(slave)
+    written = [0]
+    threading.Thread(target=drain, args=(master, written), daemon=True).start()
+    pid = process.pid
+    profiled = f", profile {profile}" if profile else ""
+    print(f"lookout demo at {columns}x{rows}, pid {pid}, {minutes:g} min idle{profiled}")
+    print(f"{'min':>4} {'RSS MB':>8} {'dRSS':>6} {'CPU %':>6} {'main %':>7} {'out KB/s':>9}")
+    if keys:
+        threading.Timer(5.0, os.write, args=(master, keys.encode())).start()
+    rss_points: list[tuple[float, float]] = []
+    cpu_after_first: list[float] = []
+    main_after_first: list[float] = []
+    try:
+        last_cpu, last_main, last_out, last_rss = cpu_seconds(pid), cpu_seconds(pid, pid), 0, process_rss_mb(pid)
+        last = time.monotonic()
+        for minute in range(1, int(minutes) + 1):
+            time.sleep(max(0.0, last + 60 - time.monotonic()))
+            if process.poll() is not None:
+                print(f"the app exited early ({process.returncode})")
+                return
+            now = time.monotonic()
+            cpu, main_cpu, out, rss = cpu_seconds(pid), cpu_seconds(pid, pid), written[0], process_rss_mb(pid)
+            span = now - last
+            share, main_share = (cpu - last_cpu) / span * 100, (main_cpu - last_main) / span * 100
+            print(
+                f"{minute:>4} {rss:>8.1f} {rss - last_rss:>+6.1f} {share:>6.1f} {main_share:>7.1f}"
+                f" {(out - last_out) / span / 1024:>9.1f}",
+                flush=True,
+            )
+            if minute > 1:
+                cpu_after_first.append(share)
+                main_after_first.append(main_share)
+            if minute >= 3:
+                rss_points.append((minute, rss))
+            last_cpu, last_main, last_out, last_rss, last = cpu, main_cpu, out, rss, now
+    finally:
+        stop(process, master)
+    if cpu_after_first:
+        print(f"CPU after the first minute   {statistics.fmean(cpu_after_first):.1f}% of one core")
+        print(f"  main thread (UI + engine)  {statistics.fmean(main_after_first):.1f}%")
+    if len(rss_points) >= 2:
+        print(f"RSS slope from minute 3      {slope(rss_points):+.2f} MB/min over {len(rss_points)} minutes")
+
+
+def stop(process: subprocess.Popen[bytes], master: int) -> None:
+    """q, as a user quits (so a profile is written); SIGTERM if that does not do it."""
+    try:
+        os.write(master, b"q")
+        process.wait(timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    os.close(master)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    columns, _, rows = text.partition("x")
+    return int(columns), int(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", default="500,2000", help="fleet sizes, comma-separated (default 500,2000)")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of watching per size")
     parser.add_argument("--presses", type=int, default=60, help="key presses per size (every third re-sorts)")
     parser.add_argument("--no-log", action="store_true", help="hide the log pane (the tables' share of the cost)")
+    parser.add_argument("--demo", action="store_true", help="`lookout demo` idle in a pseudo-terminal")
+    parser.add_argument("--soak", type=float, default=5.0, metavar="MINUTES", help="with --demo: how long")
+    parser.add_argument("--size", type=parse_size, default=(160, 45), metavar="COLSxROWS", help="with --demo")
+    parser.add_argument("--profile", metavar="FILE", help="with --demo: run it under cProfile into FILE")
+    parser.add_argument("--keys", default="", help="with --demo: keys to type 5 s in (e.g. 123: hide the tables)")
     args = parser.parse_args()
+    if args.demo:
+        run_demo(args.soak, args.size, args.profile, args.keys)
+        return
     for i, size in enumerate(int(n) for n in args.services.split(",")):
         if i:
             print()

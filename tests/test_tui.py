@@ -165,7 +165,7 @@ async def test_filter_sort_panels_and_log(http_api, unique_key, tag) -> None:
         await pilot.press("v", "v")  # info -> warning -> error
         assert log.min_level is LogLevel.ERROR
         assert all(line.level >= LogLevel.ERROR for line in log.events if log._visible(line))
-        shown = [strip.text for strip in log.lines]  # wrapped lines: a long event takes two
+        shown = log.shown_lines()  # wrapped lines: a long event takes two
         assert sum(" ERR " in text for text in shown) == sum(1 for line in log.events if log._visible(line))
         assert not any(" INF " in text or " WRN " in text for text in shown)
         assert source.snapshot().get("broken").status is Status.DOWN
@@ -280,18 +280,18 @@ async def test_the_log_reflows_its_lines_to_a_new_width() -> None:
     app = LookoutApp(source, live=False)
 
     def widest(log: LogPane) -> int:
-        return max(len(strip.text.rstrip()) for strip in log.lines)
+        return max(len(text.rstrip()) for text in log.shown_lines())
 
     async with app.run_test(size=(80, 30)) as pilot:
         log = app.query_one(LogPane)
-        await wait_for(lambda: len(log.lines) == len(events) + 1, pilot)  # only the long line takes two rows
+        await wait_for(lambda: len(log.shown_lines()) == len(events) + 1, pilot)  # only the long line takes two rows
         assert widest(log) > 50
         await pilot.resize_terminal(50, 30)
         await wait_for(lambda: widest(log) <= log.scrollable_content_region.width < 50, pilot)
-        assert len(log.lines) > len(events) + 1
+        assert len(log.shown_lines()) > len(events) + 1
         await pilot.resize_terminal(80, 30)
-        await wait_for(lambda: len(log.lines) == len(events) + 1, pilot)
-        assert [strip.text.rstrip() for strip in log.lines][-1].endswith("slow answer")
+        await wait_for(lambda: len(log.shown_lines()) == len(events) + 1, pilot)
+        assert [text.rstrip() for text in log.shown_lines()][-1].endswith("slow answer")
 
 
 def test_a_detail_screen_refreshed_before_it_is_composed_waits_instead_of_crashing() -> None:
@@ -300,3 +300,74 @@ def test_a_detail_screen_refreshed_before_it_is_composed_waits_instead_of_crashi
     screen = DetailScreen("docs-mcp")
     screen.show(None, datetime(2026, 11, 25, tzinfo=UTC))
     assert screen.sections == []
+
+
+async def test_events_are_drawn_in_the_frame_of_the_next_second_not_one_frame_each() -> None:
+    """Between two seconds the events are only kept (the log's store has them at once); the next
+    wall-clock second draws them all in one frame, with the tables. A key that changes the view draws
+    at once."""
+    import fleet_samples
+
+    from core.events import LogEvent
+    from tui.source import StaticSource
+
+    clock = fleet_samples.clock()
+    source = StaticSource(fleet_samples.fleet(), fleet_samples.events(), clock=clock)
+    app = LookoutApp(source, live=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        log = app.query_one(LogPane)
+        await wait_for(lambda: len(log.shown_lines()) >= len(fleet_samples.events()), pilot)
+        drawn = len(log.shown_lines())
+        source._events.append(LogEvent(clock.now(), LogLevel.ERROR, "late news", "docs-mcp"))
+        app.refresh_view()  # the same second: kept, not drawn
+        assert log.events[-1].message == "late news"
+        assert len(log.shown_lines()) == drawn
+        await clock.advance(1)
+        app.refresh_view()  # the next second: drawn
+        assert len(log.shown_lines()) == drawn + 1
+        assert log.shown_lines()[-1].rstrip().endswith("late news")
+
+        source._events.append(LogEvent(clock.now(), LogLevel.ERROR, "more news", "docs-mcp"))
+        mcp = app.query_one(McpTable)
+        mcp.focus()
+        await pilot.press("space")  # pauses the selected service: the action redraws at once, in the same second
+        assert source.actions[-1][0] == "pause"
+        assert str(mcp.get_row_at(mcp.cursor_row)[0]) == "‖ paused"
+        assert any(text.rstrip().endswith("more news") for text in log.shown_lines())
+
+
+async def test_the_log_keeps_its_bound_of_events_and_draws_only_what_is_on_screen() -> None:
+    """Past MAX_LINES the oldest events go; rows are wrapped for the screen, a bounded few kept drawn,
+    and scrolling back shows the oldest kept event first."""
+    from datetime import timedelta
+
+    import fleet_samples
+
+    from core.events import LogEvent
+    from tui.logpane import MAX_LINES, WRAPPED_CACHE
+    from tui.source import StaticSource
+
+    clock = fleet_samples.clock()
+    source = StaticSource(fleet_samples.fleet(), [], clock=clock)
+    app = LookoutApp(source, live=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        log = app.query_one(LogPane)
+        start = fleet_samples.NOW - timedelta(hours=1)
+        events = [
+            LogEvent(start + timedelta(seconds=n), LogLevel.WARNING, f"event {n} " + "words " * 12, "docs-mcp")
+            for n in range(MAX_LINES + 50)
+        ]
+        log.add_events(list(events))
+        log.flush()
+        await pilot.pause()
+        assert len(log.events) == MAX_LINES and log.events[0].message.startswith("event 50 ")
+        shown = log.shown_lines()
+        assert len(shown) > MAX_LINES  # each event wraps to more than one row in this narrow pane
+        assert len(log._wrapped) <= WRAPPED_CACHE
+        bottom = log.scrollable_content_region.height - 1
+        assert log.render_line(bottom).text.rstrip() == shown[-1].rstrip()  # scrolled to the newest row
+        assert any(f"event {MAX_LINES + 49} " in log.render_line(y).text for y in range(bottom + 1))
+        log.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        assert log.render_line(0).text.startswith(f"{start + timedelta(seconds=50):%H:%M:%S} WRN docs-mcp event 50 ")
+        assert len(log._wrapped) <= WRAPPED_CACHE

@@ -1,10 +1,11 @@
 """The Lookout terminal app: live panels over the engine's snapshots.
 
 The UI never waits on a probe. It is a view of the engine's event stream: a
-frame timer takes the events that arrived since the last frame (the log pane
-shows them) and, only when some did (or a second passed, for the "12s ago"
-clocks), pulls one snapshot and updates table cells by key. However many
-events arrive, that is one repaint per frame.
+timer drains the events as they arrive (the log pane keeps them) and once per
+wall-clock second (the "12s ago" clocks tick then anyway) pulls one snapshot,
+updates table cells by key and draws the new log lines. However many events
+arrive, that is one repaint a second while idle; a key that changes the view
+draws at once.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ class LookoutApp(SecretSafeApp[int]):
         self._second = -1
         self._snapshot: FleetSnapshot | None = None
         self._selected: str | None = None
+        self._summary: Text | None = None
+        """The top line as last drawn: drawn again only when it differs (it does only when counts change)."""
         self._exit_signal: signal.Signals | None = None
 
     # -- layout ---------------------------------------------------------------------------------
@@ -155,20 +158,24 @@ class LookoutApp(SecretSafeApp[int]):
     # -- rendering ------------------------------------------------------------------------------
 
     def refresh_view(self, force: bool = False) -> None:
-        """One frame. Cheap when nothing happened: an empty queue and a clock read.
+        """One frame per second (and at once after a key changed the view). Between them: drain the queue.
 
-        Any event (a `Resync` after lost events included) means the fleet may
-        look different: redraw from a fresh snapshot, which already holds every
-        change those events report.
+        The events go to the log pane as they come, but everything is drawn in one frame per wall-clock
+        second, from a fresh snapshot (which already holds every change the events report; a `Resync`
+        after lost events is covered by it too). The "12s ago" clocks change every second anyway, and
+        each frame repaints: a frame per event arriving between two seconds cost several times the CPU
+        for changes a glance cannot tell apart. A change reaches the screen within a second.
         """
+        log = self.query_one(LogPane)
         events = self.source.take_events()
         if events:
-            self.query_one(LogPane).add_events(events)
+            log.add_events(events)
         now = self.source.clock.now()
         second = int(now.timestamp())
-        if not force and not events and second == self._second:
+        if not force and second == self._second:
             return
         self._second = second
+        log.flush()
         snapshot = self.source.snapshot()
         self._snapshot = snapshot
         marks = alert_marks(self.source, snapshot)
@@ -203,7 +210,11 @@ class LookoutApp(SecretSafeApp[int]):
             text.append(f"  {self.config_path}", style="dim")
         if isinstance(self.source, AttachedSource):
             text.append(f"  attached to serve at {self.source.url}", style="bold")
-        self.query_one("#summary", Static).update(text, layout=False)  # one line high whatever it says: no relayout
+        if text == self._summary:
+            return
+        self._summary = text
+        # One line high by the stylesheet whatever it says: no layout pass of the whole screen for it.
+        self.query_one("#summary", Static).update(text, layout=False)
 
     # -- selection ------------------------------------------------------------------------------
 
