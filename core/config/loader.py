@@ -11,8 +11,10 @@ import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -175,6 +177,10 @@ class _Parser:
         """Each service's own settings (before defaults), to tell a set interval from an inherited one."""
         self.secrets: set[str] = set()
         self._policy_dumps: dict[tuple[int, str], dict[str, Any]] = {}
+        self._submodels: dict[tuple[type[BaseModel], str], Any] = {}
+        """Validated settings blocks by their frozen content, shared by the services that write the same."""
+        self.expands = True
+        """False when the text has no `$` at all: interpolation would hand every value back as it is."""
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -202,6 +208,7 @@ class _Parser:
 
     def parse(self, text: str, path: Path | None) -> Config:
         self.text = text
+        self.expands = "$" in text
         data = load_plain(text)
         problems: list[YamlProblem] = []
         try:
@@ -306,7 +313,7 @@ class _Parser:
             shown = f"{where[0]}.{_yaml_word(name)}"  # `services.12`, not the list index `services[12]`
             self.issues.append(ConfigIssue(self.source, self.line_of(where), shown, message))
             return None
-        if any(ch in name for ch in "\n\t"):
+        if "\n" in name or "\t" in name:
             self.issue(where, "a service name must be on one line")
             return None
         if has_controls(name):
@@ -316,7 +323,8 @@ class _Parser:
         if not isinstance(raw, dict):
             self.issue(where, "must be a mapping of settings (kind, url or command, ...)")
             return None
-        raw = self._interpolate(raw, where)
+        if self.expands and "$" in repr(raw):  # one C-level look at the whole block, not a walk per value
+            raw = self._interpolate(raw, where)
         self.raw_services[where] = raw
         kind = raw.get("kind")
         if kind is None:
@@ -332,10 +340,11 @@ class _Parser:
             self.issue((*where, "kind"), f"must be {_one_of(names)} (got {kind!r}{hint})")
             return None
         model = known.config_model
+        shape = _shape_of(model)
         merged = dict(raw)
         merged.setdefault("interval", defaults.interval)
         merged.setdefault("timeout", defaults.timeout)
-        if "startup_timeout" in model.model_fields:
+        if shape.startup_timeout:
             merged.setdefault("startup_timeout", defaults.startup_timeout)
         for policy in ("retry", "breaker"):
             override = raw.get(policy)
@@ -343,8 +352,14 @@ class _Parser:
                 merged[policy] = {**self._policy_fields(defaults, policy), **override}
             elif override is None:
                 merged[policy] = getattr(defaults, policy)  # the validated, frozen model: shared, not re-validated
+        for key, submodel, by_default in shape.blocks:
+            written = merged.get(key, _ABSENT)
+            if type(written) is dict:
+                merged[key] = self._shared_submodel(submodel, written)
+            elif written is _ABSENT and by_default:
+                merged[key] = self._shared_submodel(submodel, {})  # what its default_factory would build
         merged["name"] = name
-        if "cwd" in model.model_fields and isinstance(merged.get("cwd"), str) and merged["cwd"]:
+        if shape.cwd and isinstance(merged.get("cwd"), str) and merged["cwd"]:
             cwd = Path(merged["cwd"]).expanduser()
             merged["cwd"] = str(cwd if cwd.is_absolute() or self.base_dir is None else (self.base_dir / cwd))
         service = self._validate(model, merged, where)
@@ -359,6 +374,28 @@ class _Parser:
         if fields is None:
             fields = self._policy_dumps[key] = getattr(defaults, policy).model_dump()
         return fields
+
+    def _shared_submodel(self, model: type[BaseModel], raw: dict[Any, Any]) -> Any:
+        """One validated instance per distinct block (`expect: {status: [200, 204]}`, `retry: {attempts: 2}`)
+        for all the services that write it, instead of one validation per service.
+
+        The models are frozen, so sharing one is safe (the defaults' retry and breaker always were shared),
+        and the service's own validation takes the instance as it is. Only a block that validates alone is
+        shared: anything else is handed back as written, and the service's validation reports it exactly
+        as before (same message, same path). The key is the block's repr: YAML's plain data (strings,
+        numbers, booleans, null, timestamps, lists, mappings) reads back unambiguously from it, types and
+        key order included (`1`, `1.0` and `true` are equal in Python, not to a validator).
+        """
+        key = (model, repr(raw))
+        found = self._submodels.get(key)
+        if found is None:
+            try:
+                found = model.model_validate(raw)
+            except ValidationError:
+                found = raw
+            if len(self._submodels) < _SHARED_LIMIT:
+                self._submodels[key] = found
+        return found
 
     def _check_cwd(self, cwd: str, path: tuple[Any, ...]) -> None:
         """A missing working directory is a config mistake, not "command not found" at run time."""
@@ -388,7 +425,12 @@ class _Parser:
         A variable whose name marks it as a secret (GITHUB_TOKEN, API_KEY, ...) is
         masked wherever it lands; any other value is a secret only in a credential
         position, which is judged on the validated config (see parse()).
+
+        A mapping or list with nothing to expand is handed back as it is, not copied (the values are
+        only read from here on).
         """
+        if not self.expands:
+            return value
         if isinstance(value, str):
             try:
                 result = interpolate(value, self.env)
@@ -402,20 +444,34 @@ class _Parser:
                 return _DROP
             return result.text
         if isinstance(value, dict):
-            out = {}
-            for key, item in value.items():
+            out: dict[Any, Any] | None = None
+            for index, (key, item) in enumerate(value.items()):
                 if _nothing_to_expand(item):
-                    out[key] = item  # the common case, without a path tuple per value
+                    if out is not None:
+                        out[key] = item  # the common case, without a path tuple per value
                     continue
                 expanded = self._interpolate(item, (*path, key))
+                if out is None:
+                    if expanded is item:
+                        continue
+                    out = dict(islice(value.items(), index))  # the first change: copy what came before
                 if expanded is not _DROP:
                     out[key] = expanded
-            return out
+            return value if out is None else out
         if isinstance(value, list):
-            return [
-                item if _nothing_to_expand(item) else self._interpolate(item, (*path, i))
-                for i, item in enumerate(value)
-            ]
+            items: list[Any] | None = None
+            for index, item in enumerate(value):
+                if _nothing_to_expand(item):
+                    if items is not None:
+                        items.append(item)
+                    continue
+                expanded = self._interpolate(item, (*path, index))
+                if items is None:
+                    if expanded is item:
+                        continue
+                    items = value[:index]
+                items.append(expanded)
+            return value if items is None else items
         return value
 
     def _check_dependencies(self, services: dict[str, ServiceConfig]) -> None:
@@ -468,6 +524,53 @@ class _Parser:
 
 
 _DROP = object()
+_SHARED_LIMIT = 10_000
+"""Distinct settings blocks remembered per load: a fleet of unique blocks must not grow it without end."""
+
+
+_ABSENT = object()
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What `_service` needs to know of a kind's model, read once per model (pydantic's `model_fields`
+    is a computed property, and a load would ask it per service)."""
+
+    startup_timeout: bool
+    cwd: bool
+    blocks: tuple[tuple[str, type[BaseModel], bool], ...]
+    """(field, frozen settings model, whether its default is a fresh `model()`): `expect`, `retry`, ...
+    Only a field that is the model itself (or it or None), with no validator of its own, is listed:
+    a `dict[str, Model]`, or a field whose validator expects the mapping, is validated as written."""
+
+
+_SHAPES: dict[type[BaseModel], _Shape] = {}
+
+
+def _shape_of(model: type[BaseModel]) -> _Shape:
+    found = _SHAPES.get(model)
+    if found is None:
+        validators = model.__pydantic_decorators__.field_validators.values()
+        validated = {name for decorator in validators for name in decorator.info.fields}
+        blocks = []
+        for name, info in model.model_fields.items():
+            submodel = _direct_model(info.annotation)
+            if submodel is None or not submodel.model_config.get("frozen") or info.metadata or name in validated:
+                continue
+            blocks.append((name, submodel, info.default_factory is submodel))
+        fields = model.model_fields
+        found = _SHAPES[model] = _Shape("startup_timeout" in fields, "cwd" in fields, tuple(blocks))
+    return found
+
+
+def _direct_model(annotation: Any) -> type[BaseModel] | None:
+    """`HttpExpect` or `McpCall | None` -> the model; anything else (a list or dict of models) -> None."""
+    if get_origin(annotation) in (Union, UnionType):
+        others = [arg for arg in get_args(annotation) if arg is not type(None)]
+        annotation = others[0] if len(others) == 1 else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
 
 
 class _ResolvedParser(_Parser):
