@@ -179,6 +179,9 @@ class _Parser:
         self._policy_dumps: dict[tuple[int, str], dict[str, Any]] = {}
         self._submodels: dict[tuple[type[BaseModel], str], Any] = {}
         """Validated settings blocks by their frozen content, shared by the services that write the same."""
+        self._expanded: dict[str, tuple[str, bool]] = {}
+        """Each distinct string with a `$`, expanded once per load: (text, every variable was empty).
+        `Authorization: Bearer ${TOKEN}` repeats in every service that calls the same API."""
         self.expands = True
         """False when the text has no `$` at all: interpolation would hand every value back as it is."""
 
@@ -323,8 +326,7 @@ class _Parser:
         if not isinstance(raw, dict):
             self.issue(where, "must be a mapping of settings (kind, url or command, ...)")
             return None
-        if self.expands and "$" in repr(raw):  # one C-level look at the whole block, not a walk per value
-            raw = self._interpolate(raw, where)
+        raw = self._interpolate(raw, where)
         self.raw_services[where] = raw
         kind = raw.get("kind")
         if kind is None:
@@ -432,21 +434,27 @@ class _Parser:
         if not self.expands:
             return value
         if isinstance(value, str):
-            try:
-                result = interpolate(value, self.env)
-            except InterpolationError as error:
-                self.issue(path, str(error))
-                return value
-            for expansion in result.expansions:
-                if expansion.from_env and is_credential_name(expansion.variable):
-                    self.secrets.add(expansion.value)
-            if result.all_empty and _is_credential_path(path):
+            known = self._expanded.get(value)
+            if known is None:
+                try:
+                    result = interpolate(value, self.env)
+                except InterpolationError as error:
+                    self.issue(path, str(error))  # not remembered: each place that writes it is reported
+                    return value
+                for expansion in result.expansions:
+                    if expansion.from_env and is_credential_name(expansion.variable):
+                        self.secrets.add(expansion.value)
+                known = (result.text, result.all_empty)
+                if len(self._expanded) < _SHARED_LIMIT:
+                    self._expanded[value] = known
+            text, all_empty = known
+            if all_empty and _is_credential_path(path):
                 return _DROP
-            return result.text
+            return text
         if isinstance(value, dict):
             out: dict[Any, Any] | None = None
             for index, (key, item) in enumerate(value.items()):
-                if _nothing_to_expand(item):
+                if (type(item) is str and "$" not in item) or _nothing_to_expand(item):
                     if out is not None:
                         out[key] = item  # the common case, without a path tuple per value
                     continue
@@ -461,7 +469,7 @@ class _Parser:
         if isinstance(value, list):
             items: list[Any] | None = None
             for index, item in enumerate(value):
-                if _nothing_to_expand(item):
+                if (type(item) is str and "$" not in item) or _nothing_to_expand(item):
                     if items is not None:
                         items.append(item)
                     continue
@@ -632,17 +640,33 @@ def _secrets_in_credential_positions(service: ServiceConfig) -> list[str]:
     """Literal or interpolated, these values are credentials by where they sit (see core/redact.py).
 
     Positions are found by field name, whatever the kind: a new kind with `headers` or `env` is covered.
+    Only the names its model has are read: asking a pydantic model for a name it lacks goes through its
+    `__getattr__` and an AttributeError, twice per http service at load.
     """
-    found = header_secrets(getattr(service, "headers", None) or {})
-    url = getattr(service, "url", None)
+    has = _credential_names(type(service))
+    found = header_secrets(getattr(service, "headers", None) or {}) if "headers" in has else []
+    url = getattr(service, "url", None) if "url" in has else None
     if url:
         found += url_secrets(url)
-    env = getattr(service, "env", None)
+    env = getattr(service, "env", None) if "env" in has else None
     if env:
         found += env_secrets(env)
-    args = getattr(service, "args", None)
+    args = getattr(service, "args", None) if "args" in has else None
     if args:
         found += arg_secrets(args)
+    return found
+
+
+_CREDENTIAL_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _credential_names(model: type) -> frozenset[str]:
+    """Which of headers, url, env and args a service model has, as a field or any other attribute."""
+    found = _CREDENTIAL_NAMES.get(model)
+    if found is None:
+        fields = getattr(model, "__pydantic_fields__", {})
+        names = ("headers", "url", "env", "args")
+        found = _CREDENTIAL_NAMES[model] = frozenset(n for n in names if n in fields or hasattr(model, n))
     return found
 
 
