@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -270,9 +270,7 @@ class _Parser:
         if self.issues:
             raise ConfigError(self._masked(self.issues))
         self._warn_about_intervals(data.get("defaults"), defaults, services)
-        secrets = set(self.secrets)
-        for service in services.values():
-            secrets.update(_secrets_in_credential_positions(service))
+        secrets = self.secrets | _fleet_secrets(services.values())
         if alerts is not None:
             secrets.update(alerts.secrets())
         return Config(
@@ -616,9 +614,7 @@ def build_config(
     if parser.issues:
         redact = Redactor(secrets or set())
         raise ConfigError([ConfigIssue(i.file, i.line, i.path, redact(i.message)) for i in parser.issues])
-    found = set(secrets or ())
-    for service in services.values():
-        found.update(_secrets_in_credential_positions(service))
+    found = set(secrets or ()) | _fleet_secrets(services.values())
     return Config(
         services=services, defaults=defaults, path=path, redactor=Redactor(found), warnings=list(warnings or [])
     )
@@ -636,24 +632,38 @@ def _is_credential_path(path: tuple[Any, ...]) -> bool:
     return len(path) >= 2 and path[-2] in CREDENTIAL_FIELDS
 
 
-def _secrets_in_credential_positions(service: ServiceConfig) -> list[str]:
+def _fleet_secrets(services: Iterable[ServiceConfig]) -> set[str]:
     """Literal or interpolated, these values are credentials by where they sit (see core/redact.py).
 
     Positions are found by field name, whatever the kind: a new kind with `headers` or `env` is covered.
-    Only the names its model has are read: asking a pydantic model for a name it lacks goes through its
-    `__getattr__` and an AttributeError, twice per http service at load.
+    Only the names a model has are read: asking a pydantic model for a name it lacks goes through its
+    `__getattr__` and an AttributeError, twice per http service. The same headers, env or args, as a
+    fleet repeats them from service to service, are read once (same values, same secrets found).
     """
-    has = _credential_names(type(service))
-    found = header_secrets(getattr(service, "headers", None) or {}) if "headers" in has else []
-    url = getattr(service, "url", None) if "url" in has else None
-    if url:
-        found += url_secrets(url)
-    env = getattr(service, "env", None) if "env" in has else None
-    if env:
-        found += env_secrets(env)
-    args = getattr(service, "args", None) if "args" in has else None
-    if args:
-        found += arg_secrets(args)
+    found: set[str] = set()
+    seen: set[tuple[Any, ...]] = set()
+    for service in services:
+        has = _credential_names(type(service))
+        headers = getattr(service, "headers", None) if "headers" in has else None
+        env = getattr(service, "env", None) if "env" in has else None
+        args = getattr(service, "args", None) if "args" in has else None
+        blocks = (
+            ("headers", *headers.items()) if headers else (),
+            ("env", *env.items()) if env else (),
+            ("args", *args) if args else (),
+        )
+        if headers and blocks[0] not in seen:
+            seen.add(blocks[0])
+            found.update(header_secrets(headers))
+        url = getattr(service, "url", None) if "url" in has else None
+        if url:
+            found.update(url_secrets(url))
+        if env and blocks[1] not in seen:
+            seen.add(blocks[1])
+            found.update(env_secrets(env))
+        if args and blocks[2] not in seen:
+            seen.add(blocks[2])
+            found.update(arg_secrets(args))
     return found
 
 
