@@ -72,10 +72,18 @@ class Config:
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None, max_bytes: int = MAX_CONFIG_BYTES) -> Config:
     """Read and validate a services.yaml, or an MCP client's own config file (its name or shape says
     which: see core.clients.detect), read with that client's rules. Raises ConfigError (never anything else)."""
-    from core.clients.detect import load_client_config, read_limit  # here: services.yaml never loads client formats
+    from core.clients.yamlfiles import YAML_SUFFIXES, plainly_services_yaml
 
     path = Path(path).expanduser()
-    text = read_config_text(path, max_bytes=read_limit(path, max_bytes))
+    yaml_file = path.suffix.lower() in YAML_SUFFIXES
+    if yaml_file:  # read with the default limit: only ~/.claude.json gets a larger one
+        text = read_config_text(path, max_bytes=max_bytes)
+        if plainly_services_yaml(path, text):  # the common case, without importing every client's reader
+            return parse_config(text, source=str(path), env=env, base_dir=path.parent, path=path)
+    from core.clients.detect import load_client_config, read_limit  # here: services.yaml never loads client formats
+
+    if not yaml_file:
+        text = read_config_text(path, max_bytes=read_limit(path, max_bytes))
 
     client_config = load_client_config(path, text, env=env)
     if client_config is not None:
