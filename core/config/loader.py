@@ -650,27 +650,29 @@ def _fleet_secrets(services: Iterable[ServiceConfig]) -> set[str]:
     """
     found: set[str] = set()
     seen: set[tuple[Any, ...]] = set()
+
+    def first_time(*block: Any) -> bool:
+        try:
+            if block in seen:
+                return False
+            seen.add(block)
+        except TypeError:  # a kind whose values are not plain strings: read every time, as before
+            pass
+        return True
+
     for service in services:
         has = _credential_names(type(service))
         headers = getattr(service, "headers", None) if "headers" in has else None
-        env = getattr(service, "env", None) if "env" in has else None
-        args = getattr(service, "args", None) if "args" in has else None
-        blocks = (
-            ("headers", *headers.items()) if headers else (),
-            ("env", *env.items()) if env else (),
-            ("args", *args) if args else (),
-        )
-        if headers and blocks[0] not in seen:
-            seen.add(blocks[0])
+        if headers and first_time("headers", *headers.items()):
             found.update(header_secrets(headers))
         url = getattr(service, "url", None) if "url" in has else None
         if url:
             found.update(url_secrets(url))
-        if env and blocks[1] not in seen:
-            seen.add(blocks[1])
+        env = getattr(service, "env", None) if "env" in has else None
+        if env and first_time("env", *env.items()):
             found.update(env_secrets(env))
-        if args and blocks[2] not in seen:
-            seen.add(blocks[2])
+        args = getattr(service, "args", None) if "args" in has else None
+        if args and first_time("args", *args):
             found.update(arg_secrets(args))
     return found
 
