@@ -457,10 +457,11 @@ class _Parser:
             if all_empty and _is_credential_path(path):
                 return _DROP
             return text
+        shallow = len(path) < _REPR_DEPTH
         if isinstance(value, dict):
             out: dict[Any, Any] | None = None
             for index, (key, item) in enumerate(value.items()):
-                if (type(item) is str and "$" not in item) or _nothing_to_expand(item):
+                if _nothing_to_expand(item) or (shallow and "$" not in repr(item)):
                     if out is not None:
                         out[key] = item  # the common case, without a path tuple per value
                     continue
@@ -475,7 +476,7 @@ class _Parser:
         if isinstance(value, list):
             items: list[Any] | None = None
             for index, item in enumerate(value):
-                if (type(item) is str and "$" not in item) or _nothing_to_expand(item):
+                if _nothing_to_expand(item) or (shallow and "$" not in repr(item)):
                     if items is not None:
                         items.append(item)
                     continue
@@ -626,6 +627,12 @@ def build_config(
     return Config(
         services=services, defaults=defaults, path=path, redactor=Redactor(found), warnings=list(warnings or [])
     )
+
+
+_REPR_DEPTH = 4
+"""Down to a service's settings blocks (`services.NAME.expect`), a block is skipped when its repr, one
+C-level pass, shows no `$`; deeper, values are walked one by one (a repr per level of a deeply nested
+value would read it once per level)."""
 
 
 def _nothing_to_expand(item: Any) -> bool:
