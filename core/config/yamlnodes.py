@@ -388,6 +388,11 @@ def _plain_events(loader: Any) -> Any:
     constructors = loader.yaml_constructors
     resolve = loader.resolve
     get_event = loader.get_event
+    resolvers = loader.yaml_implicit_resolvers
+    first_chars = frozenset(resolvers)
+    """The characters an implicitly typed scalar (a number, a boolean, null, a timestamp) can start with."""
+    shortcut = None not in resolvers and not loader.yaml_path_resolvers
+    """resolve() would consult nothing else (no wildcard or path resolvers: never so for the safe loader)."""
     # Locals, not `yaml.X` lookups: this loop runs once per value of the file.
     scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
     mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
@@ -408,7 +413,10 @@ def _plain_events(loader: Any) -> Any:
             if tag is None and event.implicit[0]:
                 found = cache.get(value, no_key)
                 if found is no_key:
-                    resolved = resolve(scalar_node, value, (True, False))
+                    if shortcut and value and value[0] not in first_chars:
+                        resolved = _STR  # what resolve() finds: no implicit type starts so (`svc-12`, `http://`)
+                    else:
+                        resolved = resolve(scalar_node, value, (True, False))
                     if resolved == _STR:
                         found = value
                     elif resolved in plain_tags:
