@@ -189,7 +189,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if attached is not None:
             return attached.run() or 0
     from core.config import ConfigError  # here, not at the top: `lookout history` never loads the config models
-    from core.processes import enable_subreaper
 
     try:
         config = _load_discovered(args.all_projects) if args.discover else _load(args.config)
@@ -212,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             known = ", ".join(config.services) or "none"
             print(f"lookout: --only: no service named {', '.join(unknown)} (services: {known})", file=sys.stderr)
             return EXIT_UNKNOWN
+    from core.processes import enable_subreaper  # after --check, which starts no process (nor asyncio)
+
     enable_subreaper(sole_owner=True)  # orphans of our servers come to us, to be ended, not to PID 1
     if args.once:
         history = open_recording(args.history, config) if args.history and not args.no_history else None

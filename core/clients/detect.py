@@ -33,6 +33,7 @@ from core.clients.formats.common import ClientFormat
 from core.clients.jsonc import JsoncError, load_jsonc
 from core.clients.lint import as_warnings, lint
 from core.clients.model import ClientFile, LoadContext
+from core.clients.yamlfiles import YAML_SUFFIXES, in_continue_folder
 from core.config.errors import ConfigError
 from core.config.loader import Config
 
@@ -54,7 +55,6 @@ SUPPORTED = (
     "Zed settings.json (`context_servers`); Gemini CLI .gemini/settings.json; Codex .codex/config.toml "
     "(`[mcp_servers.NAME]`); Continue .continue/config.yaml (`mcpServers` list); Cline cline_mcp_settings.json"
 )
-YAML_SUFFIXES = (".yaml", ".yml")
 
 
 MAX_CLIENT_FILE_BYTES = 64 * 1024 * 1024
@@ -88,7 +88,7 @@ def by_name(path: Path) -> ClientFormat | None:
         return zed.FORMAT
     if name == "config.toml" and folder == ".codex":
         return codex.FORMAT
-    if path.suffix in YAML_SUFFIXES and (folder == ".continue" or (folder == "mcpServers" and grand == ".continue")):
+    if path.suffix in YAML_SUFFIXES and in_continue_folder(path):
         return continue_dev.FORMAT
     if name == "mcp_config.json":
         return windsurf.FORMAT

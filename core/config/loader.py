@@ -8,11 +8,13 @@ from __future__ import annotations
 import gc
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -70,10 +72,18 @@ class Config:
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None, max_bytes: int = MAX_CONFIG_BYTES) -> Config:
     """Read and validate a services.yaml, or an MCP client's own config file (its name or shape says
     which: see core.clients.detect), read with that client's rules. Raises ConfigError (never anything else)."""
-    from core.clients.detect import load_client_config, read_limit  # here: services.yaml never loads client formats
+    from core.clients.yamlfiles import YAML_SUFFIXES, plainly_services_yaml
 
     path = Path(path).expanduser()
-    text = read_config_text(path, max_bytes=read_limit(path, max_bytes))
+    yaml_file = path.suffix.lower() in YAML_SUFFIXES
+    if yaml_file:  # read with the default limit: only ~/.claude.json gets a larger one
+        text = read_config_text(path, max_bytes=max_bytes)
+        if plainly_services_yaml(path, text):  # the common case, without importing every client's reader
+            return parse_config(text, source=str(path), env=env, base_dir=path.parent, path=path)
+    from core.clients.detect import load_client_config, read_limit  # here: services.yaml never loads client formats
+
+    if not yaml_file:
+        text = read_config_text(path, max_bytes=read_limit(path, max_bytes))
 
     client_config = load_client_config(path, text, env=env)
     if client_config is not None:
@@ -175,6 +185,13 @@ class _Parser:
         """Each service's own settings (before defaults), to tell a set interval from an inherited one."""
         self.secrets: set[str] = set()
         self._policy_dumps: dict[tuple[int, str], dict[str, Any]] = {}
+        self._submodels: dict[tuple[type[BaseModel], str], Any] = {}
+        """Validated settings blocks by their frozen content, shared by the services that write the same."""
+        self._expanded: dict[str, tuple[str, bool]] = {}
+        """Each distinct string with a `$`, expanded once per load: (text, every variable was empty).
+        `Authorization: Bearer ${TOKEN}` repeats in every service that calls the same API."""
+        self.expands = True
+        """False when the text has no `$` at all: interpolation would hand every value back as it is."""
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -202,6 +219,7 @@ class _Parser:
 
     def parse(self, text: str, path: Path | None) -> Config:
         self.text = text
+        self.expands = "$" in text
         data = load_plain(text)
         problems: list[YamlProblem] = []
         try:
@@ -260,9 +278,7 @@ class _Parser:
         if self.issues:
             raise ConfigError(self._masked(self.issues))
         self._warn_about_intervals(data.get("defaults"), defaults, services)
-        secrets = set(self.secrets)
-        for service in services.values():
-            secrets.update(_secrets_in_credential_positions(service))
+        secrets = self.secrets | _fleet_secrets(services.values())
         if alerts is not None:
             secrets.update(alerts.secrets())
         return Config(
@@ -306,7 +322,7 @@ class _Parser:
             shown = f"{where[0]}.{_yaml_word(name)}"  # `services.12`, not the list index `services[12]`
             self.issues.append(ConfigIssue(self.source, self.line_of(where), shown, message))
             return None
-        if any(ch in name for ch in "\n\t"):
+        if "\n" in name or "\t" in name:
             self.issue(where, "a service name must be on one line")
             return None
         if has_controls(name):
@@ -332,10 +348,11 @@ class _Parser:
             self.issue((*where, "kind"), f"must be {_one_of(names)} (got {kind!r}{hint})")
             return None
         model = known.config_model
+        shape = _shape_of(model)
         merged = dict(raw)
         merged.setdefault("interval", defaults.interval)
         merged.setdefault("timeout", defaults.timeout)
-        if "startup_timeout" in model.model_fields:
+        if shape.startup_timeout:
             merged.setdefault("startup_timeout", defaults.startup_timeout)
         for policy in ("retry", "breaker"):
             override = raw.get(policy)
@@ -343,8 +360,14 @@ class _Parser:
                 merged[policy] = {**self._policy_fields(defaults, policy), **override}
             elif override is None:
                 merged[policy] = getattr(defaults, policy)  # the validated, frozen model: shared, not re-validated
+        for key, submodel, by_default in shape.blocks:
+            written = merged.get(key, _ABSENT)
+            if type(written) is dict:
+                merged[key] = self._shared_submodel(submodel, written)
+            elif written is _ABSENT and by_default:
+                merged[key] = self._shared_submodel(submodel, {})  # what its default_factory would build
         merged["name"] = name
-        if "cwd" in model.model_fields and isinstance(merged.get("cwd"), str) and merged["cwd"]:
+        if shape.cwd and isinstance(merged.get("cwd"), str) and merged["cwd"]:
             cwd = Path(merged["cwd"]).expanduser()
             merged["cwd"] = str(cwd if cwd.is_absolute() or self.base_dir is None else (self.base_dir / cwd))
         service = self._validate(model, merged, where)
@@ -359,6 +382,28 @@ class _Parser:
         if fields is None:
             fields = self._policy_dumps[key] = getattr(defaults, policy).model_dump()
         return fields
+
+    def _shared_submodel(self, model: type[BaseModel], raw: dict[Any, Any]) -> Any:
+        """One validated instance per distinct block (`expect: {status: [200, 204]}`, `retry: {attempts: 2}`)
+        for all the services that write it, instead of one validation per service.
+
+        The models are frozen, so sharing one is safe (the defaults' retry and breaker always were shared),
+        and the service's own validation takes the instance as it is. Only a block that validates alone is
+        shared: anything else is handed back as written, and the service's validation reports it exactly
+        as before (same message, same path). The key is the block's repr: YAML's plain data (strings,
+        numbers, booleans, null, timestamps, lists, mappings) reads back unambiguously from it, types and
+        key order included (`1`, `1.0` and `true` are equal in Python, not to a validator).
+        """
+        key = (model, repr(raw))
+        found = self._submodels.get(key)
+        if found is None:
+            try:
+                found = model.model_validate(raw)
+            except ValidationError:
+                found = raw
+            if len(self._submodels) < _SHARED_LIMIT:
+                self._submodels[key] = found
+        return found
 
     def _check_cwd(self, cwd: str, path: tuple[Any, ...]) -> None:
         """A missing working directory is a config mistake, not "command not found" at run time."""
@@ -388,34 +433,60 @@ class _Parser:
         A variable whose name marks it as a secret (GITHUB_TOKEN, API_KEY, ...) is
         masked wherever it lands; any other value is a secret only in a credential
         position, which is judged on the validated config (see parse()).
+
+        A mapping or list with nothing to expand is handed back as it is, not copied (the values are
+        only read from here on).
         """
+        if not self.expands:
+            return value
         if isinstance(value, str):
-            try:
-                result = interpolate(value, self.env)
-            except InterpolationError as error:
-                self.issue(path, str(error))
-                return value
-            for expansion in result.expansions:
-                if expansion.from_env and is_credential_name(expansion.variable):
-                    self.secrets.add(expansion.value)
-            if result.all_empty and _is_credential_path(path):
+            known = self._expanded.get(value)
+            if known is None:
+                try:
+                    result = interpolate(value, self.env)
+                except InterpolationError as error:
+                    self.issue(path, str(error))  # not remembered: each place that writes it is reported
+                    return value
+                for expansion in result.expansions:
+                    if expansion.from_env and is_credential_name(expansion.variable):
+                        self.secrets.add(expansion.value)
+                known = (result.text, result.all_empty)
+                if len(self._expanded) < _SHARED_LIMIT:
+                    self._expanded[value] = known
+            text, all_empty = known
+            if all_empty and _is_credential_path(path):
                 return _DROP
-            return result.text
+            return text
+        shallow = len(path) < _REPR_DEPTH
         if isinstance(value, dict):
-            out = {}
-            for key, item in value.items():
-                if _nothing_to_expand(item):
-                    out[key] = item  # the common case, without a path tuple per value
+            out: dict[Any, Any] | None = None
+            for index, (key, item) in enumerate(value.items()):
+                if _nothing_to_expand(item) or (shallow and "$" not in repr(item)):
+                    if out is not None:
+                        out[key] = item  # the common case, without a path tuple per value
                     continue
                 expanded = self._interpolate(item, (*path, key))
+                if out is None:
+                    if expanded is item:
+                        continue
+                    out = dict(islice(value.items(), index))  # the first change: copy what came before
                 if expanded is not _DROP:
                     out[key] = expanded
-            return out
+            return value if out is None else out
         if isinstance(value, list):
-            return [
-                item if _nothing_to_expand(item) else self._interpolate(item, (*path, i))
-                for i, item in enumerate(value)
-            ]
+            items: list[Any] | None = None
+            for index, item in enumerate(value):
+                if _nothing_to_expand(item) or (shallow and "$" not in repr(item)):
+                    if items is not None:
+                        items.append(item)
+                    continue
+                expanded = self._interpolate(item, (*path, index))
+                if items is None:
+                    if expanded is item:
+                        continue
+                    items = value[:index]
+                items.append(expanded)
+            return value if items is None else items
         return value
 
     def _check_dependencies(self, services: dict[str, ServiceConfig]) -> None:
@@ -483,6 +554,53 @@ class _Parser:
 
 
 _DROP = object()
+_SHARED_LIMIT = 10_000
+"""Distinct settings blocks remembered per load: a fleet of unique blocks must not grow it without end."""
+
+
+_ABSENT = object()
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What `_service` needs to know of a kind's model, read once per model (pydantic's `model_fields`
+    is a computed property, and a load would ask it per service)."""
+
+    startup_timeout: bool
+    cwd: bool
+    blocks: tuple[tuple[str, type[BaseModel], bool], ...]
+    """(field, frozen settings model, whether its default is a fresh `model()`): `expect`, `retry`, ...
+    Only a field that is the model itself (or it or None), with no validator of its own, is listed:
+    a `dict[str, Model]`, or a field whose validator expects the mapping, is validated as written."""
+
+
+_SHAPES: dict[type[BaseModel], _Shape] = {}
+
+
+def _shape_of(model: type[BaseModel]) -> _Shape:
+    found = _SHAPES.get(model)
+    if found is None:
+        validators = model.__pydantic_decorators__.field_validators.values()
+        validated = {name for decorator in validators for name in decorator.info.fields}
+        blocks = []
+        for name, info in model.model_fields.items():
+            submodel = _direct_model(info.annotation)
+            if submodel is None or not submodel.model_config.get("frozen") or info.metadata or name in validated:
+                continue
+            blocks.append((name, submodel, info.default_factory is submodel))
+        fields = model.model_fields
+        found = _SHAPES[model] = _Shape("startup_timeout" in fields, "cwd" in fields, tuple(blocks))
+    return found
+
+
+def _direct_model(annotation: Any) -> type[BaseModel] | None:
+    """`HttpExpect` or `McpCall | None` -> the model; anything else (a list or dict of models) -> None."""
+    if get_origin(annotation) in (Union, UnionType):
+        others = [arg for arg in get_args(annotation) if arg is not type(None)]
+        annotation = others[0] if len(others) == 1 else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
 
 
 class _ResolvedParser(_Parser):
@@ -520,12 +638,16 @@ def build_config(
     if parser.issues:
         redact = Redactor(secrets or set())
         raise ConfigError([ConfigIssue(i.file, i.line, i.path, redact(i.message)) for i in parser.issues])
-    found = set(secrets or ())
-    for service in services.values():
-        found.update(_secrets_in_credential_positions(service))
+    found = set(secrets or ()) | _fleet_secrets(services.values())
     return Config(
         services=services, defaults=defaults, path=path, redactor=Redactor(found), warnings=list(warnings or [])
     )
+
+
+_REPR_DEPTH = 4
+"""Down to a service's settings blocks (`services.NAME.expect`), a block is skipped when its repr, one
+C-level pass, shows no `$`; deeper, values are walked one by one (a repr per level of a deeply nested
+value would read it once per level)."""
 
 
 def _nothing_to_expand(item: Any) -> bool:
@@ -540,21 +662,53 @@ def _is_credential_path(path: tuple[Any, ...]) -> bool:
     return len(path) >= 2 and path[-2] in CREDENTIAL_FIELDS
 
 
-def _secrets_in_credential_positions(service: ServiceConfig) -> list[str]:
+def _fleet_secrets(services: Iterable[ServiceConfig]) -> set[str]:
     """Literal or interpolated, these values are credentials by where they sit (see core/redact.py).
 
     Positions are found by field name, whatever the kind: a new kind with `headers` or `env` is covered.
+    Only the names a model has are read: asking a pydantic model for a name it lacks goes through its
+    `__getattr__` and an AttributeError, twice per http service. The same headers, env or args, as a
+    fleet repeats them from service to service, are read once (same values, same secrets found).
     """
-    found = header_secrets(getattr(service, "headers", None) or {})
-    url = getattr(service, "url", None)
-    if url:
-        found += url_secrets(url)
-    env = getattr(service, "env", None)
-    if env:
-        found += env_secrets(env)
-    args = getattr(service, "args", None)
-    if args:
-        found += arg_secrets(args)
+    found: set[str] = set()
+    seen: set[tuple[Any, ...]] = set()
+
+    def first_time(*block: Any) -> bool:
+        try:
+            if block in seen:
+                return False
+            seen.add(block)
+        except TypeError:  # a kind whose values are not plain strings: read every time, as before
+            pass
+        return True
+
+    for service in services:
+        has = _credential_names(type(service))
+        headers = getattr(service, "headers", None) if "headers" in has else None
+        if headers and first_time("headers", *headers.items()):
+            found.update(header_secrets(headers))
+        url = getattr(service, "url", None) if "url" in has else None
+        if url:
+            found.update(url_secrets(url))
+        env = getattr(service, "env", None) if "env" in has else None
+        if env and first_time("env", *env.items()):
+            found.update(env_secrets(env))
+        args = getattr(service, "args", None) if "args" in has else None
+        if args and first_time("args", *args):
+            found.update(arg_secrets(args))
+    return found
+
+
+_CREDENTIAL_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _credential_names(model: type) -> frozenset[str]:
+    """Which of headers, url, env and args a service model has, as a field or any other attribute."""
+    found = _CREDENTIAL_NAMES.get(model)
+    if found is None:
+        fields = getattr(model, "__pydantic_fields__", {})
+        names = ("headers", "url", "env", "args")
+        found = _CREDENTIAL_NAMES[model] = frozenset(n for n in names if n in fields or hasattr(model, n))
     return found
 
 

@@ -366,7 +366,8 @@ class McpService(TokenSettings, ServiceBase):
         # `command:` means stdio.
         untyped = isinstance(data, dict) and "transport" not in data and "url" in data and "command" not in data
         model = handler({**data, "transport": "http"} if untyped else data)
-        model._untyped_url = untyped
+        if untyped:  # False is the attribute's default: a private attribute is set through pydantic's Python code
+            model._untyped_url = True
         return model
 
     @property

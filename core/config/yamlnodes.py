@@ -377,20 +377,29 @@ def load_plain(text: str) -> Any | None:
 
 
 def _plain_events(loader: Any) -> Any:
-    stack: list[Any] = []
-    keys: list[Any] = []
-    """Per open collection: the key awaiting its value (mappings) or _NO_KEY."""
+    stack: list[tuple[Any, bool, Any]] = []
+    """The enclosing collections, each saved as (collection, is a list, key awaiting its value)."""
+    top: Any = None
+    """The collection being filled (None at the top level), kept in locals with `in_list` and `key`:
+    this loop runs once per value of the file, and a local is cheaper than a look into `stack`."""
+    in_list = False
     cache: dict[str, Any] = {}
     """Plain scalar text -> its value: keys and words repeat from service to service (all immutable)."""
     constructors = loader.yaml_constructors
     resolve = loader.resolve
     get_event = loader.get_event
+    resolvers = loader.yaml_implicit_resolvers
+    first_chars = frozenset(resolvers)
+    """The characters an implicitly typed scalar (a number, a boolean, null, a timestamp) can start with."""
+    shortcut = None not in resolvers and not loader.yaml_path_resolvers
+    """resolve() would consult nothing else (no wildcard or path resolvers: never so for the safe loader)."""
     # Locals, not `yaml.X` lookups: this loop runs once per value of the file.
     scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
     mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
     mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     stream_end, document_start = yaml.StreamEndEvent, yaml.DocumentStartEvent
     scalar_node, no_key, plain_tags, collection_tags = yaml.ScalarNode, _NO_KEY, _SCALAR_TAGS, _COLLECTION_TAGS
+    key: Any = no_key
     root: Any = None
     documents = 0
     while True:
@@ -404,7 +413,10 @@ def _plain_events(loader: Any) -> Any:
             if tag is None and event.implicit[0]:
                 found = cache.get(value, no_key)
                 if found is no_key:
-                    resolved = resolve(scalar_node, value, (True, False))
+                    if shortcut and value and value[0] not in first_chars:
+                        resolved = _STR  # what resolve() finds: no implicit type starts so (`svc-12`, `http://`)
+                    else:
+                        resolved = resolve(scalar_node, value, (True, False))
                     if resolved == _STR:
                         found = value
                     elif resolved in plain_tags:
@@ -420,14 +432,16 @@ def _plain_events(loader: Any) -> Any:
         elif kind is mapping_start or kind is sequence_start:
             if event.anchor is not None or event.tag not in collection_tags or len(stack) >= MAX_DEPTH:
                 raise _Unusual
-            if stack and keys[-1] is no_key and type(stack[-1]) is dict:
+            if top is not None and not in_list and key is no_key:
                 raise _Unusual  # a collection as a mapping key
-            stack.append({} if kind is mapping_start else [])
-            keys.append(no_key)
+            stack.append((top, in_list, key))
+            in_list = kind is sequence_start
+            top = [] if in_list else {}
+            key = no_key
             continue
         elif kind is mapping_end or kind is sequence_end:
-            value = stack.pop()
-            keys.pop()
+            value = top
+            top, in_list, key = stack.pop()
         elif kind is stream_end:
             return root
         elif kind is document_start:
@@ -439,18 +453,14 @@ def _plain_events(loader: Any) -> Any:
             raise _Unusual
         else:
             continue
-        if not stack:
+        if top is None:
             root = value
-            continue
-        top = stack[-1]
-        if type(top) is list:
+        elif in_list:
             top.append(value)
-            continue
-        key = keys[-1]
-        if key is no_key:
-            keys[-1] = value
+        elif key is no_key:
+            key = value
         elif key in top:
             raise _Unusual  # a duplicate key: reported with both lines
         else:
             top[key] = value
-            keys[-1] = no_key
+            key = no_key
