@@ -18,10 +18,12 @@ triggers).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
@@ -34,7 +36,7 @@ from core.breaker import ServiceBreaker
 from core.bus import EventBus, ViewSubscription
 from core.clock import Clock, SystemClock
 from core.config import Config, ServiceConfig
-from core.config.summary import summarize_config
+from core.config.summary import LazySummary
 from core.durations import format_duration
 from core.events import (
     BreakerChanged,
@@ -130,9 +132,10 @@ class Engine:
         self._start_slots = ResizableSemaphore(_max_starting(config))
         self._reloading = asyncio.Lock()
         self._retired_http: dict[httpx2.AsyncClient, asyncio.Task[None]] = {}
-        self._services: dict[str, _Service] = {
-            name: self._build_service(name, service, config) for name, service in config.services.items()
-        }
+        with collections_paused():
+            self._services: dict[str, _Service] = {
+                name: self._build_service(name, service, config) for name, service in config.services.items()
+            }
 
     # -- lifecycle -----------------------------------------------------------
     async def __aenter__(self) -> Engine:
@@ -333,7 +336,8 @@ class Engine:
             added = tuple(n for n in config.services if n not in old)
             removed = tuple(n for n in old if n not in config.services)
             # Built before anything stops: a service that cannot be built leaves the running fleet as it was.
-            fresh = {n: self._build_service(n, config.services[n], config) for n in (*changed, *added)}
+            with collections_paused():
+                fresh = {n: self._build_service(n, config.services[n], config) for n in (*changed, *added)}
             await self._retire([old[n] for n in (*changed, *removed)])
             concurrency_changed = config.concurrency != self._config.concurrency
             self._config = config
@@ -430,7 +434,7 @@ class Engine:
             tags=tuple(config.tags),
             depends_on=tuple(config.depends_on),
             transport=getattr(config, "transport", None),
-            config_summary=summarize_config(config, fleet),
+            config_summary=LazySummary(config, fleet),
         )
 
     def _redact(self, text: str) -> str:
@@ -636,3 +640,20 @@ def _same(old: ServiceConfig, new: ServiceConfig) -> bool:
 def _consume(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()
+
+
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """No automatic cyclic collection while a fleet's services are built, then as it was.
+
+    Every service adds a few dozen long-lived objects, and the collector, triggered by their number,
+    walked the growing heap again and again: at 10,000 services that was half of building the engine
+    (1.34 s of CPU against 0.73 s with it paused). Nothing built here is garbage; whatever cycles are
+    left behind are collected as usual once it is over."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
