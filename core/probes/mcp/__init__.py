@@ -12,8 +12,11 @@ One job per module:
     server_text stderr, server logs and unreadable lines, relayed safely
     session     one connection, owned by a task of its own
     stdio       the spawned server process; pipes and framing: its stdin/stdout
+    sdk         the mcp SDK, imported in a worker thread on first need
 
-Importing this package imports the mcp SDK: the probe registry does so only
+Importing this package does not import the mcp SDK (most of a second): a
+session loads it (`sdk.load()`) after spawning a stdio server, so the server
+boots while the SDK imports. The probe registry imports this package only
 when a fleet has an MCP service.
 """
 

@@ -21,20 +21,43 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from mcp.client.stdio import get_default_environment
-from mcp.shared.message import SessionMessage
 
 from core.config import McpService
 from core.probes.mcp.pipes import ServerPipes, pump_stdin, pump_stdout
 from core.processes import Spawned, reap_orphans_async, spawn
 
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+    from mcp.shared.message import SessionMessage
+
+INHERITED_ENV = (
+    (
+        "APPDATA",
+        "HOMEDRIVE",
+        "HOMEPATH",
+        "LOCALAPPDATA",
+        "PATH",
+        "PATHEXT",
+        "PROCESSOR_ARCHITECTURE",
+        "SYSTEMDRIVE",
+        "SYSTEMROOT",
+        "TEMP",
+        "USERNAME",
+        "USERPROFILE",
+    )
+    if sys.platform == "win32"
+    else ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER")
+)
+"""What a server inherits of our environment: the SDK's `DEFAULT_INHERITED_ENV_VARS`, copied so spawning a
+server does not wait for the SDK's import (a test holds the two equal)."""
 STDERR_TAIL = 50
 """Lines of stderr kept per server (for "exited with code 1: <last line>")."""
 MAX_STDERR_LINE = 2000
@@ -96,8 +119,15 @@ class ServerProcess:
 
 
 def server_environment(service: McpService) -> dict[str, str]:
-    """What the server sees: the SDK's safe inherited variables (HOME, PATH, ...) plus the service's own."""
-    return get_default_environment() | dict(service.env)
+    """What the server sees: the SDK's safe inherited variables (HOME, PATH, ...) plus the service's own.
+
+    As the SDK's `get_default_environment`: a value that starts with "()" (a shell function) is not passed on."""
+    inherited: dict[str, str] = {}
+    for name in INHERITED_ENV:
+        value = os.environ.get(name)
+        if value is not None and not value.startswith("()"):
+            inherited[name] = value
+    return inherited | dict(service.env)
 
 
 @asynccontextmanager
@@ -130,8 +160,12 @@ async def stdio_transport(
         spawned.signal_group(signal.SIGKILL)
     stderr_task = asyncio.create_task(_read_stderr(read_fd, process, on_stderr))
 
-    incoming_writer, incoming = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-    outgoing, outgoing_reader = anyio.create_memory_object_stream[SessionMessage](0)
+    incoming_writer: MemoryObjectSendStream[SessionMessage | Exception]
+    incoming: MemoryObjectReceiveStream[SessionMessage | Exception]
+    incoming_writer, incoming = anyio.create_memory_object_stream(0)
+    outgoing: MemoryObjectSendStream[SessionMessage]
+    outgoing_reader: MemoryObjectReceiveStream[SessionMessage]
+    outgoing, outgoing_reader = anyio.create_memory_object_stream(0)
     writer_done = asyncio.Event()
     stopping: asyncio.Task[None] | None = None
 
