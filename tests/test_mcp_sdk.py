@@ -10,7 +10,7 @@ import pytest
 from mcp.client.stdio import DEFAULT_INHERITED_ENV_VARS, get_default_environment
 
 from core.config import McpService
-from core.probes.mcp.stdio import INHERITED_ENV, server_environment
+from core.probes.mcp.spawning import INHERITED_ENV, server_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -288,6 +288,9 @@ class McpSession:
     async def _timed(self, transport: Any) -> AsyncIterator[Any]:
         async with transport as streams:
             self.transport_ready_at = time.perf_counter()
+            spawned_at = self.process.spawn_started_at if self.process is not None else None
+            if spawned_at is not None and spawned_at < self.started_at:  # started early: it has booted since
+                self.started_at = spawned_at
             yield streams
 
     async def _handle_message(self, message: Any) -> None:
