@@ -360,13 +360,13 @@ def run_once(
     """
     import asyncio  # here, not at the top: `lookout history` is over before asyncio would have loaded
 
-    from core.report import exit_code, render_json, render_nagios, render_table
-
     try:
         snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose, history, pins))
     except KeyboardInterrupt:
         print("lookout: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    from core.report import exit_code, render_json, render_nagios, render_table  # after: the servers start sooner
+
     if stopped_by is not None:
         return _report_interrupted(snapshot, fmt, stopped_by)
     if fmt == "json":
