@@ -64,7 +64,9 @@ def _start() -> Future[None]:
         if _loading is None or (_loading.done() and _loading.exception() is not None):
             _loading = Future()
             _loading.set_running_or_notify_cancel()  # a waiter that gives up cancels its wait, never the import
-            threading.Thread(target=_import_all, args=(_loading,), name="mcp-sdk-import", daemon=True).start()
+            # Not a daemon: the interpreter's exit waits for the import to end, rather than freezing the thread
+            # mid-import while it holds a module's import lock that the exit itself may need.
+            threading.Thread(target=_import_all, args=(_loading,), name="mcp-sdk-import", daemon=False).start()
         return _loading
 
 
