@@ -72,14 +72,14 @@ async def test_a_server_that_cannot_start_early_is_left_to_its_probe_to_report(t
     assert result.status is Status.DOWN and "/nonexistent/mcp-server" in result.reason
 
 
-def test_once_spawns_its_stdio_server_before_it_imports_the_engine(tmp_path: Path) -> None:
+def test_once_spawns_its_stdio_server_before_it_imports_the_pins_and_the_engine(tmp_path: Path) -> None:
     config = tmp_path / "services.yaml"
     config.write_text(yaml.safe_dump({"services": {"docs": stdio_service("docs")}}))
     code = (
         "import json, sys\n"
         "seen = []\n"
         "def hook(event, args):\n"
-        "    if event == 'subprocess.Popen' or (event == 'import' and args[0] == 'core.engine'):\n"
+        "    if event == 'subprocess.Popen' or (event == 'import' and args[0] in ('core.engine', 'core.pins.store')):\n"
         "        seen.append(event if event != 'import' else args[0])\n"
         "sys.addaudithook(hook)\n"
         "from tui.cli import main\n"
@@ -89,4 +89,5 @@ def test_once_spawns_its_stdio_server_before_it_imports_the_engine(tmp_path: Pat
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["services"][0]["status"] == "up"
-    assert json.loads(done.stderr.strip().splitlines()[-1]) == ["subprocess.Popen", "core.engine"]  # one server
+    seen = json.loads(done.stderr.strip().splitlines()[-1])
+    assert seen == ["subprocess.Popen", "core.pins.store", "core.engine"]  # one server, first; then the pins

@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.once:
         history = open_recording(args.history, config) if args.history and not args.no_history else None
         lists_tools = any(service.kind == "mcp" for service in config.services.values())
-        pins = pin_store(args.history) if lists_tools and not args.no_history else None  # pins are for MCP tools
+        wants_pins = lists_tools and not args.no_history  # pins are for MCP tools
         try:
             return run_once(
                 config,
@@ -228,13 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 color=args.color,
                 verbose=args.verbose,
                 history=history,
-                pins=pins,
+                open_pins=partial(pin_store, args.history) if wants_pins else None,
             )
         finally:
             if history is not None:
                 history.close()
-            if pins is not None:
-                pins.close()
     from tui.app import run_app
 
     notices: list[str] = []  # said in the log pane: stderr is hidden behind the monitor's screen
@@ -352,16 +350,17 @@ def run_once(
     color: str = "auto",
     verbose: bool = False,
     history: HistoryStore | None = None,
-    pins: PinStore | None = None,
+    open_pins: Callable[[], PinStore] | None = None,
 ) -> int:
     """Probe once and print the report; the exit code follows the monitoring-plugins convention.
 
-    SIGTERM or SIGHUP stop the run, and every server it started, and exit UNKNOWN saying so.
+    SIGTERM or SIGHUP stop the run, and every server it started, and exit UNKNOWN saying so. `open_pins`
+    gives the tool pins to compare with, opened (and closed) by the run once its servers are spawned.
     """
     import asyncio  # here, not at the top: `lookout history` is over before asyncio would have loaded
 
     try:
-        snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose, history, pins))
+        snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose, history, open_pins))
     except KeyboardInterrupt:
         print("lookout: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -424,7 +423,7 @@ async def _probe_once(
     timeout: float,
     verbose: bool,
     history: HistoryStore | None = None,
-    pins: PinStore | None = None,
+    open_pins: Callable[[], PinStore] | None = None,
 ) -> tuple[FleetSnapshot, signal.Signals | None]:
     """(snapshot, the signal that cut the run short or None). The engine is stopped either way.
 
@@ -445,15 +444,19 @@ async def _probe_once(
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
     discard_early = None
+    pins = None
     try:
         # With --only, dependencies are probed so "depends on X, which is down" stays true, but only
         # the named services are reported.
         targets = with_dependencies(config.services, only) if only else None
         discard_early = await _start_servers_early(config, targets)
+        pins = open_pins() if open_pins is not None else None  # after the spawn: its import costs ~40 ms
         return await _run_engine_once(config, only, targets, stop_signal, timeout, verbose, history, pins)
     finally:
         if discard_early is not None:
             await discard_early()  # what no probe adopted (the run was cut short): after the engine's own stop
+        if pins is not None:
+            pins.close()
         for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)
 
