@@ -1,12 +1,17 @@
-"""MCP benchmark: `lookout --once` over 1, 10 and 50 local stdio servers, and the cost of a persistent check.
+"""MCP benchmark: `lookout --once` on one stdio server (median of N runs), over 10 and 50, and a persistent check.
 
-    python bench/mcp.py [--sizes 1,10,50] [--checks 200]
+    python bench/mcp.py [--runs 7] [--sizes 10,50] [--checks 200]
 
-For each size: the wall time of `lookout --once` (a real subprocess, as cron runs it), the
-servers' cold starts (min / median / max) against the slowest server's whole probe. Then,
-with one persistent session open, the CPU this process spends per liveness check (ping or
-server/discover) and per full check (liveness + every list call). The servers are the demo's
-SDK servers started with this Python. Figures, not assertions.
+First the figure issue 14 targets: the wall time of `lookout --once` (a real subprocess, as
+cron runs it) on one stdio server, every list (tools, resources, templates, prompts), median of
+`--runs` runs, with the CPU it took (lookout and the server) and the load average, since a busy
+machine inflates every wall figure. Then where that time goes: a timeline (when the server was
+spawned, when its own SDK import was done, when the report was out) and the CPU of each big
+import in a fresh interpreter. Then for each of `--sizes`: the wall time, the servers' cold
+starts (min / median / max) against the slowest server's whole probe. Then, with one persistent
+session open, the CPU this process spends per liveness check (ping or server/discover) and per
+full check (liveness + every list call). The servers are the demo's SDK servers started with
+this Python. Figures, not assertions.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,11 +45,35 @@ def server(name: str = "docs", *extra: str) -> dict:
     }
 
 
-def once(size: int) -> None:
-    services = {f"docs-{i:02d}": server() for i in range(size)}
+TIMED_SERVER = """
+import os, sys, time
+log = open(os.environ["BENCH_TIMELINE"], "a")
+log.write(f"spawned {time.time()}\\n")
+import mcp.server, mcp_types  # what the demo server imports first: the SDK's server half
+log.write(f"imported {time.time()}\\n")
+log.close()
+from core.demo.mcp_servers import main
+main(sys.argv[1:])
+"""
+"""The demo server, stamping when it started and when its SDK was imported (for the timeline)."""
+
+CLIENT = ("mcp.client.client", "mcp.client.sse", "mcp.client.streamable_http")
+IMPORTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("core.config (config models)", ("core.config",), ()),
+    ("+ core.engine", ("core.engine",), ("core.config",)),
+    ("+ the MCP probe", ("core.probes.mcp.probe",), ("core.engine",)),
+    ("+ the SDK's client", CLIENT, ("core.probes.mcp.probe",)),
+    ("the SDK's server (the demo's)", ("mcp.server", "mcp_types"), ()),
+)
+"""(label, modules timed, modules imported before, not timed): each row of lookout's costs adds to the last."""
+
+
+def run_once(services: dict[str, dict]) -> tuple[float, float, dict]:
+    """(wall s, CPU s of lookout and its servers, the JSON report) of one `lookout --once`."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "services.yaml"
         path.write_text(yaml.safe_dump({"defaults": {"timeout": "120s"}, "services": services}))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "tui.cli", "--once", "--format", "json", "-c", str(path)],
@@ -52,7 +83,72 @@ def once(size: int) -> None:
             timeout=600,
         )
         wall = time.perf_counter() - started
-    report = json.loads(done.stdout)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, json.loads(done.stdout)
+
+
+def one_server(runs: int) -> None:
+    """The headline: `--once` on one stdio server, median of `runs`, then where its time goes."""
+    load_before = os.getloadavg()[0]
+    walls, cpus = [], []
+    for _ in range(runs):
+        wall, cpu, report = run_once({"docs": server()})
+        assert report["services"][0]["status"] == "up", report["services"][0]["reason"]
+        walls.append(wall)
+        cpus.append(cpu)
+    load = f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    print(
+        f"lookout --once, 1 stdio server, all lists: {statistics.median(walls):.2f} s wall (median of {runs}; "
+        f"min {min(walls):.2f}, max {max(walls):.2f}), {statistics.median(cpus):.2f} s CPU with the server; {load}"
+    )
+    print(timeline(3))
+    print("import CPU in a fresh interpreter (min of 3):")
+    for label, modules, after in IMPORTS:
+        print(f"  {label:<30} {import_cpu(modules, after):6.0f} ms")
+
+
+def timeline(runs: int) -> str:
+    """Median seconds from `lookout --once` starting to the server's spawn, its SDK imported, the report out."""
+    marks: dict[str, list[float]] = {"spawned": [], "imported": [], "out": []}
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            stamps = Path(tmp) / "timeline"
+            timed = server() | {"args": ["-c", TIMED_SERVER, "docs"], "env": {"BENCH_TIMELINE": str(stamps)}}
+            started = time.time()
+            _, _, report = run_once({"docs": timed})
+            marks["out"].append(time.time() - started)
+            for line in stamps.read_text().splitlines():
+                what, _, at = line.partition(" ")
+                marks[what].append(float(at) - started)
+        assert report["services"][0]["status"] == "up", report["services"][0]["reason"]
+    spawned, imported, out = (statistics.median(marks[what]) for what in ("spawned", "imported", "out"))
+    return (
+        f"timeline, s after lookout starts (median of {runs}): server spawned {spawned:.2f}, "
+        f"its SDK imported {imported:.2f}, report out {out:.2f}"
+    )
+
+
+def import_cpu(modules: tuple[str, ...], after: tuple[str, ...] = ()) -> float:
+    """CPU ms a fresh interpreter spends importing `modules` once `after` are imported (neither the interpreter's
+    start nor `after` counted)."""
+    code = (
+        f"for name in {after!r}: __import__(name)\n"
+        "import time\n"
+        "started = time.process_time()\n"
+        f"for name in {modules!r}: __import__(name)\n"
+        "print((time.process_time() - started) * 1000)\n"
+    )
+    figures = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout)
+        for _ in range(3)
+    ]
+    return min(figures)
+
+
+def once(size: int) -> None:
+    services = {f"docs-{i:02d}": server() for i in range(size)}
+    wall, _, report = run_once(services)
     up = sum(1 for s in report["services"] if s["status"] == "up")
     colds = sorted(s["mcp"]["cold_start"] for s in report["services"] if s["mcp"]["cold_start"])
     slowest = max(s["latency_ms"] or 0 for s in report["services"])
@@ -96,12 +192,19 @@ async def persistent(checks: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,10,50")
-    parser.add_argument("--checks", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=7, help="runs of the one-server figure (its median is printed)")
+    parser.add_argument("--sizes", default="10,50", help="fleet sizes to time once each ('' for none)")
+    parser.add_argument("--checks", type=int, default=200, help="checks per persistent figure (0: skip them)")
     args = parser.parse_args()
-    print("servers   wall     up     cold start ms (min / median / max)   slowest probe ms")
-    for size in (int(s) for s in args.sizes.split(",")):
+    one_server(args.runs)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if sizes:
+        print()
+        print("servers   wall     up     cold start ms (min / median / max)   slowest probe ms")
+    for size in sizes:
         once(size)
+    if args.checks <= 0:
+        return
     print()
     asyncio.run(persistent(args.checks))
 

@@ -7,7 +7,7 @@ import httpx2
 from mcp.shared.exceptions import MCPError
 
 from core.probes.errors import TRANSPORT_RULES, Stage, describe, leaf, translate
-from core.probes.mcp.failures import MCP_RULES, describe_mcp
+from core.probes.mcp.failures import describe_mcp, mcp_rules
 from core.probes.mcp.session import HttpRefused
 from core.results import RateLimited
 
@@ -67,30 +67,30 @@ def test_spawn_errors_speak_only_for_a_command() -> None:
 
 def test_http_statuses_under_mcp_decide_retry_and_rate_limit() -> None:
     stage = Stage("server/discover")
-    unauthorized = translate(HttpRefused(401, "Unauthorized"), stage, MCP_RULES)
+    unauthorized = translate(HttpRefused(401, "Unauthorized"), stage, mcp_rules())
     assert unauthorized is not None
     assert (unauthorized.reason, unauthorized.retryable, unauthorized.http_status) == (
         "unauthorized: HTTP 401 Unauthorized during server/discover",
         False,
         401,
     )
-    limited = translate(HttpRefused(429, "Too Many Requests"), stage, MCP_RULES)
+    limited = translate(HttpRefused(429, "Too Many Requests"), stage, mcp_rules())
     assert isinstance(limited, RateLimited) and limited.reason == (
         "rate limited (HTTP 429 Too Many Requests during server/discover)"
     )
     # The SDK turned a 503 into a JSON-RPC error: the status the transport saw decides.
     seen = Stage("tools/list", http_error=(503, "Service Unavailable"))
-    outage = translate(MCPError(-32603, "upstream failed"), seen, MCP_RULES)
+    outage = translate(MCPError(-32603, "upstream failed"), seen, mcp_rules())
     assert outage is not None and (outage.reason, outage.retryable) == (
         "HTTP 503 Service Unavailable during tools/list",
         True,
     )
-    plain = translate(MCPError(-32601, "Method not found"), Stage("tools/list"), MCP_RULES)
+    plain = translate(MCPError(-32601, "Method not found"), Stage("tools/list"), mcp_rules())
     assert plain is not None and plain.reason == "tools/list failed: Method not found (error -32601)"
 
 
 def test_unknown_exceptions_are_described_by_type_and_closed_streams_as_one_thing() -> None:
-    assert translate(ValueError("bad"), Stage("tools/list"), MCP_RULES) is None
+    assert translate(ValueError("bad"), Stage("tools/list"), mcp_rules()) is None
     for closed in (anyio.ClosedResourceError(), anyio.BrokenResourceError(), anyio.EndOfStream(), BrokenPipeError()):
         assert describe(closed) == "the connection closed"
     assert describe(ValueError("  bad input ")) == "ValueError: bad input"

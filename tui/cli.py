@@ -13,7 +13,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -22,6 +22,8 @@ from core import __version__
 from core.durations import parse_duration
 
 if TYPE_CHECKING:
+    import asyncio
+
     from core.bus import ViewSubscription
     from core.config import Config
     from core.history import HistoryStore
@@ -217,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.once:
         history = open_recording(args.history, config) if args.history and not args.no_history else None
         lists_tools = any(service.kind == "mcp" for service in config.services.values())
-        pins = pin_store(args.history) if lists_tools and not args.no_history else None  # pins are for MCP tools
+        wants_pins = lists_tools and not args.no_history  # pins are for MCP tools
         try:
             return run_once(
                 config,
@@ -227,13 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 color=args.color,
                 verbose=args.verbose,
                 history=history,
-                pins=pins,
+                open_pins=partial(pin_store, args.history) if wants_pins else None,
             )
         finally:
             if history is not None:
                 history.close()
-            if pins is not None:
-                pins.close()
     from tui.app import run_app
 
     notices: list[str] = []  # said in the log pane: stderr is hidden behind the monitor's screen
@@ -351,21 +351,22 @@ def run_once(
     color: str = "auto",
     verbose: bool = False,
     history: HistoryStore | None = None,
-    pins: PinStore | None = None,
+    open_pins: Callable[[], PinStore] | None = None,
 ) -> int:
     """Probe once and print the report; the exit code follows the monitoring-plugins convention.
 
-    SIGTERM or SIGHUP stop the run, and every server it started, and exit UNKNOWN saying so.
+    SIGTERM or SIGHUP stop the run, and every server it started, and exit UNKNOWN saying so. `open_pins`
+    gives the tool pins to compare with, opened (and closed) by the run once its servers are spawned.
     """
     import asyncio  # here, not at the top: `lookout history` is over before asyncio would have loaded
 
-    from core.report import exit_code, render_json, render_nagios, render_table
-
     try:
-        snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose, history, pins))
+        snapshot, stopped_by = asyncio.run(_probe_once(config, only, timeout, verbose, history, open_pins))
     except KeyboardInterrupt:
         print("lookout: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    from core.report import exit_code, render_json, render_nagios, render_table  # after: the servers start sooner
+
     if stopped_by is not None:
         return _report_interrupted(snapshot, fmt, stopped_by)
     if fmt == "json":
@@ -423,13 +424,16 @@ async def _probe_once(
     timeout: float,
     verbose: bool,
     history: HistoryStore | None = None,
-    pins: PinStore | None = None,
+    open_pins: Callable[[], PinStore] | None = None,
 ) -> tuple[FleetSnapshot, signal.Signals | None]:
-    """(snapshot, the signal that cut the run short or None). The engine is stopped either way."""
+    """(snapshot, the signal that cut the run short or None). The engine is stopped either way.
+
+    Stdio MCP servers are spawned first (`core.probes.mcp.early`), before the engine is even imported:
+    they boot while it loads, and their probes adopt them. So the stop signals are handled from before
+    the first spawn: a run stopped at any point stops its servers and reports UNKNOWN."""
     import asyncio
 
-    from core.engine import Engine
-    from core.selection import restrict, with_dependencies
+    from core.selection import with_dependencies
 
     loop = asyncio.get_running_loop()
     stop_signal: asyncio.Future[signal.Signals] = loop.create_future()
@@ -437,6 +441,59 @@ async def _probe_once(
     def on_signal(signum: signal.Signals) -> None:
         if not stop_signal.done():
             stop_signal.set_result(signum)
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, on_signal, signum)
+    discard_early = None
+    pins = None
+    try:
+        # With --only, dependencies are probed so "depends on X, which is down" stays true, but only
+        # the named services are reported.
+        targets = with_dependencies(config.services, only) if only else None
+        discard_early = await _start_servers_early(config, targets)
+        pins = open_pins() if open_pins is not None else None  # after the spawn: its import costs ~40 ms
+        return await _run_engine_once(config, only, targets, stop_signal, timeout, verbose, history, pins)
+    finally:
+        if discard_early is not None:
+            await discard_early()  # what no probe adopted (the run was cut short): after the engine's own stop
+        if pins is not None:
+            pins.close()
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+
+
+async def _start_servers_early(
+    config: Config, targets: Sequence[str] | None
+) -> Callable[[], Coroutine[Any, Any, None]] | None:
+    """Spawn the run's stdio MCP servers now; returns what ends those no probe adopts (None: none started)."""
+    from core.config import McpService
+
+    services = [s for name, s in config.services.items() if targets is None or name in targets]
+    stdio = [s for s in services if isinstance(s, McpService) and s.transport == "stdio"]
+    if not stdio:
+        return None  # an HTTP-only fleet never loads the MCP code
+    from core.probes.base import default_max_starting
+    from core.probes.mcp.early import discard_early, start_early
+
+    await start_early(stdio, config.defaults.max_starting or default_max_starting())
+    return discard_early
+
+
+async def _run_engine_once(
+    config: Config,
+    only: Sequence[str] | None,
+    targets: Sequence[str] | None,
+    stop_signal: asyncio.Future[signal.Signals],
+    timeout: float,
+    verbose: bool,
+    history: HistoryStore | None,
+    pins: PinStore | None,
+) -> tuple[FleetSnapshot, signal.Signals | None]:
+    """Probe `targets` (None: all) once, unless `stop_signal` comes first."""
+    import asyncio
+
+    from core.engine import Engine
+    from core.selection import restrict
 
     engine = Engine(config, pins=pins)
     recorder = None
@@ -446,12 +503,7 @@ async def _probe_once(
         recorder = HistoryRecorder(history)
         engine.add_recorder(recorder)
     printer = asyncio.create_task(_print_logs(engine.subscribe())) if verbose else None
-    for signum in STOP_SIGNALS:
-        loop.add_signal_handler(signum, on_signal, signum)
     try:
-        # With --only, dependencies are probed so "depends on X, which is down" stays true, but only
-        # the named services are reported.
-        targets = with_dependencies(config.services, only) if only else None
         run = asyncio.create_task(engine.run_once(targets, timeout=timeout))
         waiters: set[asyncio.Future[Any]] = {run, stop_signal}
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -468,8 +520,6 @@ async def _probe_once(
             await recorder.aclose()
         if printer is not None:
             await printer
-        for signum in STOP_SIGNALS:
-            loop.remove_signal_handler(signum)
 
 
 async def _print_logs(view: ViewSubscription) -> None:

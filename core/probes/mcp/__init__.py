@@ -12,11 +12,30 @@ One job per module:
     server_text stderr, server logs and unreadable lines, relayed safely
     session     one connection, owned by a task of its own
     stdio       the spawned server process; pipes and framing: its stdin/stdout
+    sdk         the mcp SDK, imported in a worker thread on first need
+    spawning    a stdio server's start: its environment, its pipes
+    early       stdio servers started before the engine (`lookout --once`), adopted by their probes
 
-Importing this package imports the mcp SDK: the probe registry does so only
+Importing this package does not import the mcp SDK (most of a second): a
+session loads it (`sdk.load()`) after spawning a stdio server, so the server
+boots while the SDK imports. The probe registry imports this package only
 when a fleet has an MCP service.
 """
 
-from core.probes.mcp.probe import McpProbe, create_mcp_probe
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.probes.mcp.probe import McpProbe, create_mcp_probe
 
 __all__ = ["McpProbe", "create_mcp_probe"]
+
+
+def __getattr__(name: str) -> Any:
+    """The probe on first use: `early` (which `lookout --once` imports before its engine) stays light."""
+    if name in __all__:
+        from core.probes.mcp import probe
+
+        return getattr(probe, name)
+    raise AttributeError(name)

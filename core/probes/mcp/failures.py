@@ -13,17 +13,20 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from typing import Any
-
-from mcp.shared.exceptions import MCPError
+from typing import TYPE_CHECKING, Any
 
 from core.probes.errors import TRANSPORT_RULES, Rule, Stage, describe, http_status_failure, leaf, translate
+from core.probes.mcp import sdk
 from core.probes.mcp.server_text import ServerText
 from core.probes.mcp.session import HttpRefused, McpSession
 from core.results import ProbeError
 
 EXIT_WAIT = 1.0
 """How long to wait for a dead server's exit status to be collected."""
+
+
+if TYPE_CHECKING:
+    from mcp.shared.exceptions import MCPError
 
 
 def _mcp_error(exc: MCPError, stage: Stage) -> ProbeError:
@@ -33,18 +36,23 @@ def _mcp_error(exc: MCPError, stage: Stage) -> ProbeError:
     return ProbeError(f"{stage.what} failed: {exc.message} (error {exc.code})")
 
 
-MCP_RULES: tuple[Rule, ...] = (
-    (HttpRefused, lambda exc, stage: http_status_failure(exc.status, exc.phrase, stage.what)),
-    (MCPError, _mcp_error),
-    *TRANSPORT_RULES,
-)
-"""The SDK's exceptions first, then what every transport raises."""
+def _refused(exc: HttpRefused, stage: Stage) -> ProbeError:
+    return http_status_failure(exc.status, exc.phrase, stage.what)
+
+
+def mcp_rules() -> tuple[Rule, ...]:
+    """The SDK's exceptions first, then what every transport raises. The SDK's JSON-RPC error has a rule once
+    the SDK is imported (`sdk.mcp_error_type`); before that none can have been raised."""
+    error = sdk.mcp_error_type()
+    own: tuple[Rule, ...] = ((error, _mcp_error),) if error is not None else ()
+    return ((HttpRefused, _refused), *own, *TRANSPORT_RULES)
 
 
 def describe_mcp(exc: BaseException) -> str:
     """An exception in a few words; a JSON-RPC error by its message and code."""
     exc = leaf(exc)
-    if isinstance(exc, MCPError):
+    error = sdk.mcp_error_type()
+    if error is not None and isinstance(exc, error):
         return f"{exc.message} (error {exc.code})"
     return describe(exc)
 
@@ -65,7 +73,7 @@ async def stage_failure(
         early_exit = session is not None and session.client is None and code is not None and code >= 0
         return ProbeError(exit_reason(process, text), retryable=not early_exit)
     stage = Stage(what, command=command, http_error=session.http_error if session is not None else None)
-    failure = translate(error, stage, MCP_RULES) or ProbeError(f"{what} failed: {describe(error)}")
+    failure = translate(error, stage, mcp_rules()) or ProbeError(f"{what} failed: {describe(error)}")
     failure.reason = text.redact(failure.reason)
     return failure
 

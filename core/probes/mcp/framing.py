@@ -9,10 +9,12 @@ reported once, like bad JSON.
 
 from __future__ import annotations
 
-import mcp_types as types
-from mcp.shared.message import SessionMessage
+from typing import TYPE_CHECKING
 
 from core.sizes import format_size
+
+if TYPE_CHECKING:
+    from mcp.shared.message import SessionMessage
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Longest JSON-RPC line we read from a server: far above any sane message (a 5,000-tool list is ~5 MB)."""
@@ -59,12 +61,17 @@ class LineFramer:
 
 
 def parse_line(line: bytes) -> SessionMessage | Exception | None:
-    """One line from the server: a message, the parse error as a value (the session reports it), or None if blank."""
+    """One line from the server: a message, the parse error as a value (the session reports it), or None if blank.
+
+    Needs the SDK imported (`sdk.load()`): the pump that calls this waits for it first."""
+    from mcp.shared.message import SessionMessage
+    from mcp_types import jsonrpc_message_adapter
+
     text = line.decode("utf-8", "replace")
     if not text.strip():
         return None
     try:
-        message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
+        message = jsonrpc_message_adapter.validate_json(text, by_name=False)
     except ValueError as exc:
         return exc
     return SessionMessage(message)

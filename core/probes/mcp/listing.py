@@ -9,16 +9,17 @@ and all lists of one inventory share one `ListingBudget`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-from mcp import Client
-from mcp_types import PaginatedRequestParams
+from typing import TYPE_CHECKING, Any
 
 from core.pins.prints import tool_print
 from core.probes.mcp.inventory import Inventory, ListingBudget, collect_pages, listed_size, tool_info
 from core.probes.mcp.stages import Stages
 
-Fetch = Callable[[PaginatedRequestParams], Awaitable[Any]]
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp_types import PaginatedRequestParams
+
+Fetch = Callable[["PaginatedRequestParams"], Awaitable[Any]]
 
 
 async def list_inventory(client: Client, stages: Stages, redact: Callable[[str], str] = str) -> Inventory:
@@ -26,6 +27,8 @@ async def list_inventory(client: Client, stages: Stages, redact: Callable[[str],
 
     Each tool is fingerprinted here, from the SDK's record of what the server sent (`redact` masks secrets
     in the values kept for showing a diff; the hashes are over the raw text)."""
+    from mcp_types import PaginatedRequestParams  # loaded: there is a client
+
     caps = client.server_capabilities
     raw = client.session
     inventory = Inventory()

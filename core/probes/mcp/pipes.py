@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp.shared.message import SessionMessage
 
+from core.probes.mcp import sdk
 from core.probes.mcp.framing import LineFramer, OversizedMessage, parse_line
+
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+    from mcp.shared.message import SessionMessage
 
 READ_CHUNK = 64 * 1024
 """Bytes per read from the server's stdout; also how much may wait unread before the pipe is paused."""
@@ -82,10 +86,14 @@ class ServerPipes(asyncio.SubprocessProtocol):
 
 
 async def pump_stdout(pipes: ServerPipes, sink: MemoryObjectSendStream[SessionMessage | Exception]) -> None:
-    """Server stdout -> session, one message at a time (no read-ahead while a delivery waits)."""
+    """Server stdout -> session, one message at a time (no read-ahead while a delivery waits).
+
+    The session exists only once the SDK is loaded (`sdk.load()`, after the spawn): until then what the server
+    writes waits in the pipe, and parsing it never imports the SDK in the event loop's thread."""
     framer = LineFramer()
     delivering = True
     try:
+        await sdk.load()
         while chunk := await pipes.stdout.read(READ_CHUNK):
             if not delivering:
                 continue  # the session is gone: keep the pipe empty so the server can finish writing and exit

@@ -35,7 +35,7 @@ from core.config import McpService
 from core.deadline import Deadline
 from core.events import LogLevel
 from core.probes import expectations
-from core.probes.auth import bearer, mcp_refusal, refusal, token_health
+from core.probes.auth import bearer, refusal, token_health
 from core.probes.base import ProbeContext
 from core.probes.errors import leaf
 from core.probes.mcp.changes import InventoryWatch
@@ -295,6 +295,8 @@ class McpProbe:
             if isinstance(error, httpx2.HTTPStatusError):  # SSE: the SDK's client raised the GET's status
                 challenge = error.response.headers.get("www-authenticate", "")
             label = self._transport_label(session)
+            from core.probes.auth import mcp_refusal  # the SDK's OAuth helpers: loaded, a session was opened
+
             failure = await mcp_refusal.explain(
                 failure, challenge, self.ctx.http(), self.service.url or "", label, self.service.name
             )

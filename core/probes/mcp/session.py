@@ -28,18 +28,17 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
-import mcp_types as types
-from mcp import Client
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from core.config import McpService
 from core.probes.auth.token_health import HEALTH_HEADERS
+from core.probes.mcp import sdk
 from core.probes.mcp.stdio import ServerProcess, stdio_transport
+
+if TYPE_CHECKING:
+    from mcp import Client
 
 CLOSE_GRACE = 4.0
 """The SDK waits up to ~2s for a server to exit after stdin closes, then escalates; allow for that."""
@@ -153,8 +152,11 @@ class McpSession:
 
     def era(self) -> str:
         client = self.client
-        version = client.protocol_version if client else ""
-        return "modern" if version in MODERN_PROTOCOL_VERSIONS else "handshake"
+        if client is None:
+            return "handshake"
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS  # loaded: there is a client
+
+        return "modern" if client.protocol_version in MODERN_PROTOCOL_VERSIONS else "handshake"
 
     async def ping(self) -> None:
         """Liveness on an open session: `ping` in the handshake era, `server/discover` after it."""
@@ -202,20 +204,30 @@ class McpSession:
                 self._ready.exception()  # mark retrieved: failures are reported by the probe, not by asyncio
 
     async def _serve(self, transport: str) -> None:
-        """Connect over `transport`, hand the client over, and hold the session until asked to close."""
-        client = Client(
-            self._timed(self._transport(transport)),
-            mode=self.mode,
-            cache=None,  # a monitor must see the server, not a cache
-            read_timeout_seconds=self.timeout,
-            message_handler=self._handle_message,
-            logging_callback=self._handle_log,
-            client_info=types.Implementation(name="lookout", version=_version()),
-        )
-        async with client:
-            self.connected_at = time.perf_counter()
-            self._ready.set_result(client)
-            await self._closing.wait()
+        """Connect over `transport`, hand the client over, and hold the session until asked to close.
+
+        A stdio server is spawned before the SDK is loaded: it boots (importing its own SDK, often) while
+        we import ours. The network transports are the SDK's own, so they need it first."""
+        if transport != "stdio":
+            await sdk.load()
+        async with self._timed(self._transport(transport)) as streams:
+            await sdk.load()
+            from mcp import Client
+            from mcp_types import Implementation
+
+            client = Client(
+                _entered(streams),
+                mode=self.mode,
+                cache=None,  # a monitor must see the server, not a cache
+                read_timeout_seconds=self.timeout,
+                message_handler=self._handle_message,
+                logging_callback=self._handle_log,
+                client_info=Implementation(name="lookout", version=_version()),
+            )
+            async with client:
+                self.connected_at = time.perf_counter()
+                self._ready.set_result(client)
+                await self._closing.wait()
 
     def _may_fall_back(self) -> bool:
         """Streamable HTTP failed before the handshake, with a status an SSE-only server answers."""
@@ -228,6 +240,7 @@ class McpSession:
         )
 
     def _transport(self, transport: str) -> Any:
+        """The transport's context manager (the SDK's network transports need `sdk.load()` done first)."""
         if transport == "stdio":
             assert self.process is not None
             return stdio_transport(self.service, self.process, self._on_stderr)
@@ -238,6 +251,8 @@ class McpSession:
     @asynccontextmanager
     async def _sse_transport(self) -> AsyncIterator[Any]:
         """The legacy HTTP+SSE transport (2024-11-05 servers): the SDK's client, with the service's headers."""
+        from mcp.client.sse import sse_client
+
         async with sse_client(
             self.service.url or "", headers=dict(self.headers) or None, timeout=self.timeout, sse_read_timeout=3600
         ) as streams:
@@ -246,6 +261,8 @@ class McpSession:
     @asynccontextmanager
     async def _http_transport(self) -> AsyncIterator[Any]:
         """Streamable HTTP through httpx2 (TLS verified), with the service's headers and every POST's status seen."""
+        from mcp.client.streamable_http import streamable_http_client
+
         client = httpx2.AsyncClient(
             headers=dict(self.headers),
             timeout=httpx2.Timeout(self.timeout, read=max(self.timeout, 30.0)),
@@ -271,6 +288,9 @@ class McpSession:
     async def _timed(self, transport: Any) -> AsyncIterator[Any]:
         async with transport as streams:
             self.transport_ready_at = time.perf_counter()
+            spawned_at = self.process.spawn_started_at if self.process is not None else None
+            if spawned_at is not None and spawned_at < self.started_at:  # started early: it has booted since
+                self.started_at = spawned_at
             yield streams
 
     async def _handle_message(self, message: Any) -> None:
@@ -280,6 +300,12 @@ class McpSession:
     async def _handle_log(self, params: Any) -> None:
         with contextlib.suppress(Exception):
             self._on_log(params)
+
+
+@asynccontextmanager
+async def _entered(streams: Any) -> AsyncIterator[Any]:
+    """A transport already entered, in the shape the SDK's `Client` takes; `_serve` leaves it, after the client."""
+    yield streams
 
 
 def _version() -> str:

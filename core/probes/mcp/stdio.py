@@ -12,7 +12,8 @@ A monitor needs more from the child than the SDK's `anyio.open_process` can give
 
 The SDK's `Client` only needs two memory streams (messages in, messages out);
 the pipes and pumps between them and the process are in `pipes`, the line
-framing in `framing`. Shutdown follows the MCP spec: close stdin, wait, SIGTERM
+framing in `framing`, the spawn itself in `spawning` (or, for `lookout --once`,
+earlier still: `early`). Shutdown follows the MCP spec: close stdin, wait, SIGTERM
 the process group, SIGKILL it, and wait for the exit to be reaped.
 """
 
@@ -21,19 +22,24 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from mcp.client.stdio import get_default_environment
-from mcp.shared.message import SessionMessage
 
 from core.config import McpService
+from core.probes.mcp.early import claim
 from core.probes.mcp.pipes import ServerPipes, pump_stdin, pump_stdout
-from core.processes import Spawned, reap_orphans_async, spawn
+from core.probes.mcp.spawning import spawn_server
+from core.processes import Spawned, reap_orphans_async
+
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+    from mcp.shared.message import SessionMessage
 
 STDERR_TAIL = 50
 """Lines of stderr kept per server (for "exited with code 1: <last line>")."""
@@ -62,6 +68,8 @@ class ServerProcess:
     stderr_lines: int = 0
     stderr_closed: asyncio.Event = field(default_factory=asyncio.Event)
     spawned: Spawned | None = field(default=None, repr=False)
+    spawn_started_at: float | None = None
+    """`time.perf_counter()` when its spawn began (a server started early began before its session)."""
     kill_requested: bool = False
     """`kill_group()` came while the spawn was still under way: the server dies the moment it is known."""
 
@@ -95,11 +103,6 @@ class ServerProcess:
             self.spawned.signal_group(signal.SIGKILL)
 
 
-def server_environment(service: McpService) -> dict[str, str]:
-    """What the server sees: the SDK's safe inherited variables (HOME, PATH, ...) plus the service's own."""
-    return get_default_environment() | dict(service.env)
-
-
 @asynccontextmanager
 async def stdio_transport(
     service: McpService, process: ServerProcess, on_stderr: Callable[[str], None]
@@ -109,29 +112,25 @@ async def stdio_transport(
     Stderr goes to `on_stderr` line by line; the child is recorded in `process`. On exit the server is
     stopped, reaped, and whatever it orphaned is reaped too.
     """
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(read_fd, False)
-    try:
-        spawned, pipes = await spawn(
-            [service.command or "", *service.args],
-            ServerPipes,
-            env=server_environment(service),
-            cwd=service.cwd,
-            stderr=write_fd,
-        )
-    except BaseException:
-        os.close(read_fd)
-        raise
-    finally:
-        os.close(write_fd)  # the child holds its own copy; ours must go so EOF arrives when it exits
+    early = claim(service)
+    if early is not None:  # started before the engine existed (lookout --once): timed from its own spawn
+        process.spawn_started_at = early.started_at
+        spawned, pipes, read_fd = early.spawned, early.pipes, early.stderr_fd
+    else:
+        process.spawn_started_at = time.perf_counter()
+        spawned, pipes, read_fd = await spawn_server(service)
     process.spawned = spawned
     process.pid = spawned.pid
     if process.kill_requested:  # the probe gave up (a signal, a deadline) while asyncio was still connecting pipes
         spawned.signal_group(signal.SIGKILL)
     stderr_task = asyncio.create_task(_read_stderr(read_fd, process, on_stderr))
 
-    incoming_writer, incoming = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-    outgoing, outgoing_reader = anyio.create_memory_object_stream[SessionMessage](0)
+    incoming_writer: MemoryObjectSendStream[SessionMessage | Exception]
+    incoming: MemoryObjectReceiveStream[SessionMessage | Exception]
+    incoming_writer, incoming = anyio.create_memory_object_stream(0)
+    outgoing: MemoryObjectSendStream[SessionMessage]
+    outgoing_reader: MemoryObjectReceiveStream[SessionMessage]
+    outgoing, outgoing_reader = anyio.create_memory_object_stream(0)
     writer_done = asyncio.Event()
     stopping: asyncio.Task[None] | None = None
 
