@@ -63,6 +63,7 @@ async def lookout_scheduled(url: str, services: int, seconds: float, concurrency
 
     from core.config import parse_config
     from core.engine import Engine
+    from core.gcfreeze import freeze_once_settled
 
     extra = {"fresh_connection": True} if fresh else {}
     fleet = {f"svc-{i}": {"kind": "http", "url": f"{url}/ok/svc-{i}", **extra} for i in range(services)}
@@ -87,7 +88,10 @@ async def lookout_scheduled(url: str, services: int, seconds: float, concurrency
     engine = Engine(config)
     engine.add_recorder(recorder)
     async with engine:
-        await asyncio.sleep(1.5)  # let the first wave (spread over 1s) pass
+        # As `lookout serve` does: what the fleet built to run (and each service's first session) is frozen out
+        # of the cyclic collector's sight once every service has a first result (core.gcfreeze).
+        await freeze_once_settled(engine, limit=10.0)
+        await asyncio.sleep(0.5)
         before = sum(s.probes for s in engine.snapshot().services)
         profile_to = os.environ.get("LOOKOUT_BENCH_PROFILE")
         profiler = cProfile.Profile() if profile_to else None

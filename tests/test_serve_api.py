@@ -162,6 +162,27 @@ async def test_a_daemon_embedded_in_a_program_leaves_its_garbage_collector_alone
         assert gc.get_freeze_count() == before
 
 
+async def test_the_second_freeze_waits_for_every_services_first_result_or_the_limit(http_api, unique_key) -> None:
+    """`lookout serve` freezes at start and again once the fleet settled: then every service has its probe's
+    session and connection, which live as long as the daemon. A service that never answers does not hold
+    the second freeze back beyond the limit."""
+    import gc
+
+    from core.gcfreeze import freeze_once_settled
+
+    try:
+        async with running(fleet(http_api.url, unique_key)) as daemon:
+            await freeze_once_settled(daemon.engine, limit=60.0, poll=0.05)
+            assert all(service.probes > 0 for service in daemon.engine.snapshot().services)
+            assert gc.get_freeze_count() > 0
+        stuck = http(f"{http_api.url}/hang/{unique_key}", timeout="5m")
+        async with running(fleet(http_api.url, unique_key, stuck=stuck)) as daemon:
+            await freeze_once_settled(daemon.engine, limit=0.5, poll=0.05)
+            assert daemon.engine.snapshot().get("stuck").probes == 0
+    finally:
+        gc.unfreeze()
+
+
 async def test_readyz_waits_for_first_results_or_the_startup_timeout(http_api, unique_key) -> None:
     stuck = http(f"{http_api.url}/hang/{unique_key}", timeout="5m")
     config = fleet(http_api.url, unique_key, defaults={"startup_timeout": "10m"}, stuck=stuck)

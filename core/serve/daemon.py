@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import signal
 import socket
 import sys
@@ -30,6 +29,7 @@ import uvicorn
 from core.config import Config
 from core.engine import Engine
 from core.events import LogLevel
+from core.gcfreeze import freeze_once_settled
 from core.reload import ConfigWatcher, reload_from_file
 from core.serve import DEFAULT_HOST, DEFAULT_PORT
 from core.serve.api import HistoryProvider
@@ -120,8 +120,8 @@ class Daemon:
         otherwise. `watch`: reload when the config file changes (SIGHUP reloads either way).
         `alert_sink`: where alert notifications go (the outbox); alerts are evaluated only when this daemon
         records the history, else one log line says why they are off (`alerts_off`). `freeze_after_start`:
-        `gc.freeze()` once started, a process-wide setting, so only `lookout serve` (which owns its process)
-        asks for it, never a program embedding a Daemon."""
+        `gc.freeze()` once started and once the fleet settled (core.gcfreeze), a process-wide setting, so only
+        `lookout serve` (which owns its process) asks for it, never a program embedding a Daemon."""
         self.freeze_after_start = freeze_after_start
         self.config_path: Path | None = config.path
         self.engine = Engine(config)
@@ -204,6 +204,7 @@ class Daemon:
         for signum, handler in self.signals.items():
             loop.add_signal_handler(signum, handler)
         serving: asyncio.Task[None] | None = None
+        freezing: asyncio.Task[None] | None = None
         try:
             self._log_config()
             if self.record_into is not None:
@@ -226,10 +227,9 @@ class Daemon:
                 self.alert_stats = self.alerts.dispatcher.stats
             await self.engine.start()
             if self.freeze_after_start:
-                # What the daemon built to start (modules, models, config, the fleet's state) lives as long as
-                # it does: out of the cyclic collector's sight, a full collection scans only what probing makes
-                # since. bench/serve.py at 1000 services: lag p99 187 -> 145 ms quiet, 335 -> 170 ms scraped.
-                gc.freeze()
+                # What the daemon built to start, and what each service's first probe opened, lives as long as
+                # it does: out of the cyclic collector's sight (core.gcfreeze).
+                freezing = asyncio.create_task(freeze_once_settled(self.engine), name="lookout:gc-freeze")
             if self._watcher is not None:
                 self._watcher.start()
             serving = asyncio.create_task(server.serve(sockets=[sock]))
@@ -241,6 +241,9 @@ class Daemon:
                 self.failed = True
                 self.log.write(note("the HTTP server stopped on its own: stopping", level=LogLevel.ERROR))
         finally:
+            if freezing is not None:
+                freezing.cancel()
+                await asyncio.gather(freezing, return_exceptions=True)
             if self._watcher is not None:
                 await self._watcher.stop()
             for reload in list(self._reloads):
