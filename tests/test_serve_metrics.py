@@ -188,3 +188,40 @@ def test_long_service_names_stay_distinct_series() -> None:
         f"{stem}-0",
         f"{stem}-1",
     }
+
+
+async def test_a_rendering_in_steps_writes_the_same_bytes_as_one_rendering() -> None:
+    """`lookout serve` renders on its event loop a slice of services at a time; joined, the slices are
+    byte for byte prometheus_client's rendering of the whole fleet, as text and as OpenMetrics."""
+    from core.alerts.health import NotificationStats
+    from core.serve.metrics import STEP_SERVICES, render_in_steps
+
+    reset = NOW + timedelta(hours=1)
+    details = McpDetails(transport="stdio", tools=(ToolInfo("a"),), context_tokens=12, cold_start=800.0)
+    services = []
+    events = []
+    for n in range(STEP_SERVICES * 3 + 7):
+        name = f'svc-{n} "quoted" \\ back'
+        status = (Status.UP, Status.DOWN, Status.DEGRADED, Status.UNKNOWN)[n % 4]
+        mcp = n % 5 == 0
+        limits = (RateLimit(resource=f"core-{n}", limit=60, remaining=n, reset_at=reset),) if n % 3 == 0 else ()
+        services.append(
+            ServiceSnapshot(
+                ServiceInfo(name, "mcp" if mcp else "http", "http://127.0.0.1/", tags=("a", f"t{n % 2}")),
+                status=status,
+                tally=ProbeTally(probes=n, details=details if mcp else None),
+                live=ServiceLive(rate_limits=limits),
+                breaker=BreakerSnapshot(state=("closed", "open", "half-open")[n % 3]),
+            )
+        )
+        if status is not Status.UNKNOWN:
+            events.append(ProbeCompleted(NOW, name, _result(name, status, float(n), attempts=1 + n % 2)))
+    notifications = NotificationStats(counts={("hook", "delivered"): 3}, pending={"hook": 1})
+    frame = MetricsFrame(_fleet(*services), _recorded(*events).copy(), notifications)
+    for accept in ("", "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"):
+        whole = render(frame, accept)
+        stepped = await render_in_steps(frame, accept)
+        assert stepped[1] == whole[1]
+        assert stepped[0] == whole[0]
+    empty = MetricsFrame(_fleet(), {})
+    assert await render_in_steps(empty) == render(empty)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import gzip
-import sys
-import threading
 from datetime import UTC, datetime
 
 from core.results import Status
 from core.serve.metrics import MetricsFrame
-from core.serve.scrape import MIN_PERIOD, SWITCH_INTERVAL, ScrapeCache, accepts_gzip, yielding_to_the_loop
+from core.serve.scrape import MIN_PERIOD, ScrapeCache, accepts_gzip
 from core.snapshot import FleetSnapshot, ServiceInfo, ServiceSnapshot
 
 OPENMETRICS = "application/openmetrics-text;version=1.0.0"
@@ -94,28 +91,3 @@ def test_accept_encoding() -> None:
     assert not accepts_gzip("gzip;q=0")
     assert not accepts_gzip("identity")
     assert not accepts_gzip("")
-
-
-def test_a_rendering_pauses_the_collector_and_shortens_the_switch_interval_until_the_last_one_ends() -> None:
-    """Overlapping renderings (two formats) restore the process's settings once, as they were."""
-    before = (gc.isenabled(), sys.getswitchinterval())
-    first_in, second_done, seen = threading.Event(), threading.Event(), []
-
-    def first() -> None:
-        with yielding_to_the_loop():
-            first_in.set()
-            second_done.wait(10)
-            seen.append(("first, after the second ended", gc.isenabled(), sys.getswitchinterval()))
-
-    thread = threading.Thread(target=first)
-    thread.start()
-    first_in.wait(10)
-    with yielding_to_the_loop():
-        seen.append(("second", gc.isenabled(), sys.getswitchinterval()))
-    second_done.set()
-    thread.join(10)
-    assert seen == [
-        ("second", False, SWITCH_INTERVAL),
-        ("first, after the second ended", False, SWITCH_INTERVAL),
-    ]
-    assert (gc.isenabled(), sys.getswitchinterval()) == before

@@ -1,34 +1,33 @@
-"""/metrics from a cache refreshed off the event loop, so a scrape costs the daemon nothing it must wait for.
+"""/metrics from a cache refreshed in the background, so a scrape costs the daemon nothing it must wait for.
 
 prometheus_client renders ~25 series per service one sample at a time: for
-1,000 services that is a fraction of a second of CPU, longer still while it
-shares the interpreter with a busy engine. Rendering at scrape time would make
-the scrape that slow. Instead, once scraped, the cache keeps a rendering of each
-format asked for fresh: a refresher task renders it again (in a worker thread,
-over a frame taken on the loop) every `period`, and a scrape answers with the
-latest one. The period grows with the cost of a rendering (at most ~10% of a
-core goes to it, up to MAX_PERIOD), and the refresher stops when nobody has
-scraped for a while. Each rendering is gzipped in the thread too: Prometheus
-asks for gzip, and a fifteenth of the bytes is that much less for the loop to
-send. A scrape finding nothing fresh enough (the first, or after an idle
-spell) renders and waits; concurrent scrapes share that one rendering.
+1,000 services that is a fraction of a second of CPU. Rendering at scrape time
+would make the scrape that slow. Instead, once scraped, the cache keeps a
+rendering of each format asked for fresh: a refresher task renders it again
+every `period`, and a scrape answers with the latest one. A rendering runs on
+the event loop in steps of a few services, yielding in between
+(core.serve.metrics.render_in_steps), so probing never waits for more than a
+step; a worker thread did worse, as the loop then waited for the interpreter
+lock after each of its short sleeps. The period grows with the cost of a
+rendering (at most ~10% of a core goes to it, up to MAX_PERIOD), and the
+refresher stops when nobody has scraped for a while. Each rendering is gzipped
+in a worker thread (zlib works without the interpreter lock): Prometheus asks
+for gzip, and a fifteenth of the bytes is that much less for the loop to send.
+A scrape finding nothing fresh enough (the first, or after an idle spell)
+renders and waits; concurrent scrapes share that one rendering.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import gzip
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client.exposition import choose_encoder
 
-from core.serve.metrics import MetricsFrame, render
+from core.serve.metrics import MetricsFrame, render_in_steps
 
 MIN_PERIOD = 5.0
 """Seconds between refreshes at least: no scraper needs fresher figures than every 5 s."""
@@ -52,49 +51,9 @@ class Rendered:
     at: float
 
 
-def render_both(frame: MetricsFrame, accept: str) -> tuple[bytes, bytes, str]:
-    """(body, gzipped body, content type): both made in the worker thread, neither on the loop."""
-    with yielding_to_the_loop():
-        body, content_type = render(frame, accept)
-        return body, gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0), content_type
-
-
-SWITCH_INTERVAL = 0.001
-"""Seconds a thread may hold the GIL while another waits for it, during a rendering (Python's default: 5 ms)."""
-_quiet_lock = threading.Lock()
-_quiet_holders = 0
-_quiet_restore: tuple[bool, float] = (True, 0.005)
-
-
-@contextlib.contextmanager
-def yielding_to_the_loop() -> Iterator[None]:
-    """Render in a worker thread without stalling the event loop, which shares the GIL with it.
-
-    Two things made a rendering stall the loop for up to ~0.7 s at 1000 services: the cyclic garbage
-    collector, which the rendering's ~100k short-lived objects set off and which then walks the whole heap
-    (every result in every history ring) holding the GIL; and the GIL itself, which the loop waits up to
-    the switch interval for after each of its many short waits. So while any rendering runs, automatic
-    collection is paused (the rendering's objects are freed by reference counting the moment it ends;
-    collection resumes after, as before) and the switch interval is 1 ms. Both are process-wide settings:
-    counted, so overlapping renderings restore them once, when the last one ends.
-    """
-    global _quiet_holders, _quiet_restore
-    with _quiet_lock:
-        if _quiet_holders == 0:
-            _quiet_restore = (gc.isenabled(), sys.getswitchinterval())
-            gc.disable()
-            sys.setswitchinterval(SWITCH_INTERVAL)
-        _quiet_holders += 1
-    try:
-        yield
-    finally:
-        with _quiet_lock:
-            _quiet_holders -= 1
-            if _quiet_holders == 0:
-                enabled, interval = _quiet_restore
-                sys.setswitchinterval(interval)
-                if enabled:
-                    gc.enable()
+def gzipped(body: bytes) -> bytes:
+    """The body gzip-compressed (in a worker thread: zlib lets go of the interpreter while it works)."""
+    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -159,10 +118,11 @@ class ScrapeCache:
     async def _render_now(self, key: str) -> Rendered:
         frame = self._frame()
         began = time.perf_counter()
-        body, gzipped, content_type = await asyncio.to_thread(render_both, frame, self._accepts[key])
+        body, content_type = await render_in_steps(frame, self._accepts[key])
+        compressed = await asyncio.to_thread(gzipped, body)
         self._render_seconds = time.perf_counter() - began
         self.renders += 1
-        rendered = self._cache[key] = Rendered(body, gzipped, content_type, self._clock())
+        rendered = self._cache[key] = Rendered(body, compressed, content_type, self._clock())
         return rendered
 
     async def _refresh(self) -> None:
