@@ -545,5 +545,20 @@ def _print_schema() -> int:
     return emit(json.dumps(config_json_schema(), indent=2, sort_keys=True), 0)
 
 
+def run() -> None:
+    """The `lookout` command: `main`, then exit with its code.
+
+    Before the interpreter ends, everything is frozen out of the cyclic collector's sight: its last
+    full collection at exit would walk every object the run made (the SDK's models, the fleet's
+    state) only for the process to end, ~0.2-0.3 s of a `--once` run's wall time. Everything was
+    closed explicitly before; the memory goes back to the system with the process. Not in `main`,
+    which tests call in their own process."""
+    code = main()
+    import gc
+
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
