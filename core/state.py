@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from core.snapshot import (
 )
 
 BREAKER_HISTORY = 20
+_LIVE_FIELDS = frozenset(f.name for f in fields(ServiceLive))
 
 
 def latency_stats(history: Iterable[ProbeResult]) -> LatencyStats:
@@ -98,8 +99,20 @@ class ServiceState(ServiceFields):
         self.version += 1
 
     def set_live(self, **changes: Any) -> None:
-        """Change some of the live fields (`paused=True`, `gate_until=...`)."""
-        self.live = replace(self.live, **changes)
+        """Change some of the live fields (`paused=True`, `gate_until=...`).
+
+        Made by hand, not with `dataclasses.replace`: this runs three times a probe, and replace's generic
+        walk over the fields was ~2% of a scheduled HTTP probe's CPU."""
+        if not changes.keys() <= _LIVE_FIELDS:
+            raise TypeError(f"not a live field: {sorted(changes.keys() - _LIVE_FIELDS)}")
+        live = self.live
+        self.live = ServiceLive(
+            paused=changes.get("paused", live.paused),
+            probing=changes.get("probing", live.probing),
+            rate_limits=changes.get("rate_limits", live.rate_limits),
+            gate_until=changes.get("gate_until", live.gate_until),
+            next_probe_at=changes.get("next_probe_at", live.next_probe_at),
+        )
         self.version += 1
 
     def breaker_changed(self, at: datetime, old: str, new: str) -> None:

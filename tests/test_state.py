@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -98,3 +99,29 @@ def test_a_dependency_changing_the_shown_status_builds_it_again() -> None:
     own = state.snapshot(Breaker(), status=Status.UP, reason="")
     shown = state.snapshot(Breaker(), status=Status.DEGRADED, reason="depends on db, which is down")
     assert shown is not own and shown.status is Status.DEGRADED
+
+
+def test_set_live_changes_the_fields_it_names_and_keeps_every_other_one() -> None:
+    """set_live builds the new ServiceLive field by field: each field must survive a change of another."""
+    from dataclasses import fields
+
+    from core.ratelimit import RateLimit
+    from core.snapshot import ServiceLive
+
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    every = ServiceLive(
+        paused=True,
+        probing=True,
+        rate_limits=(RateLimit(resource="core", limit=60, remaining=1),),
+        gate_until=when,
+        next_probe_at=when,
+    )
+    assert all(getattr(every, f.name) != f.default for f in fields(ServiceLive)), "every field set off its default"
+    for name in (f.name for f in fields(ServiceLive)):
+        state = ServiceState(info=ServiceInfo("api", "http", "http://127.0.0.1/"))
+        state.live = every
+        changed = {"paused": False, "probing": False, "rate_limits": (), "gate_until": None, "next_probe_at": None}
+        state.set_live(**{name: changed[name]})
+        assert state.live == replace(every, **{name: changed[name]})
+    with pytest.raises(TypeError):
+        state.set_live(sleeping=True)
