@@ -12,7 +12,8 @@ the same way), and prints:
 - the CPU time of one full collection over them (what a generation-2 pass costs the event loop);
 - the CPU time to record a result into a full ring (append + the oldest leaving);
 - the CPU time of a fleet snapshot right after every service recorded one result, and of reading one
-  service's whole history from it (what the TUI's detail screen and /api/v1/services/NAME do).
+  service's whole history from it (what the TUI's detail screen and /api/v1/services/NAME do), and of
+  rebuilding every result of a full ring from a new view (its first reader pays it).
 
 CPU times, best of several runs: a loaded machine inflates them less than wall time. Figures, not
 assertions.
@@ -110,6 +111,8 @@ def main() -> None:
     per_snapshot = cpu_best(snapshot_all) / len(states)
     shown = states[0].snapshot(breaker, status=states[0].status, reason=states[0].reason)
     read = cpu_best(lambda: [r.latency_ms for r in shown.history if r.ok], runs=20)
+    ring = states[0].history
+    rebuild = cpu_best(lambda: list(ring.view()), runs=20)
 
     n = args.services * args.history
     print(f"result rings: {args.services} services x {args.history} HTTP results ({n} results)")
@@ -119,6 +122,7 @@ def main() -> None:
     print(f"  record a result (full ring)  {1e6 * per_record:8.2f} us CPU")
     print(f"  snapshot of a changed service{1e6 * per_snapshot:8.2f} us CPU")
     print(f"  read one service's history   {1e6 * read:8.2f} us CPU   (every result, as the detail screen does)")
+    print(f"  rebuild one full ring        {1e6 * rebuild:8.2f} us CPU   (a new view's first full read)")
 
 
 if __name__ == "__main__":

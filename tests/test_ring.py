@@ -1,15 +1,17 @@
-"""The result ring keeps rows of plain values, and every reader still gets results equal to those recorded."""
+"""The result ring keeps columns of plain values, and every reader still gets results equal to those recorded."""
 
 from __future__ import annotations
 
 import gc
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
-from core.details import AuthDetails, HttpDetails
+from core.details import AuthDetails, HttpDetails, McpDetails, ServerInfo
+from core.probes.expectations import latency_check, status_check
 from core.results import Check, ProbeResult, Status, TokenExpiry
-from core.ring import EMPTY_VIEW, HistoryRing, HistoryView, decode, encode
+from core.ring import EMPTY_VIEW, HistoryRing, HistoryView
 from core.snapshot import BreakerSnapshot, ServiceInfo
-from core.state import ServiceState
+from core.state import ServiceState, latency_stats, uptime
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
@@ -26,7 +28,7 @@ def http_result(k: int, **changes: object) -> ProbeResult:
         "http_status": 200,
         "timings": {"request": latency},
         "details": HttpDetails(http_version="".join(["HTTP/", "1.1"])),
-        "checks": (Check("".join(["status is ", "200"]), True, "HTTP 200 OK"), Check("latency", True, f"{k}ms")),
+        "checks": (Check("".join(["status is ", "200"]), True, "HTTP 200 OK"), Check("latency", True, f"{3 + k}ms")),
     }
     fields.update(changes)
     return ProbeResult(**fields)  # type: ignore[arg-type]
@@ -44,13 +46,70 @@ VARIED = [
     ProbeResult("api", NOW.replace(tzinfo=None), Status.UNKNOWN),
 ]
 
+LATE = datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=ZoneInfo("America/New_York"))  # the second 01:30 that day
+LATE_RESULT = http_result(15, started_at=LATE)
+SHAPES = [
+    *VARIED,
+    # HTTP as the pipeline makes it: {"request": latency} and latency_check's message, fast then slow.
+    http_result(10, checks=(status_check(200, "OK", [200]), latency_check(13.0, 2.0))),
+    http_result(11, latency_ms=2345.5, timings={"request": 2345.5}, checks=(latency_check(2345.5, 2.0),)),
+    http_result(12, timings={"request": 1.25}),  # a request time that is not the latency: kept as a value
+    # MCP: several timings, details of another kind, a retried attempt.
+    ProbeResult(
+        "mcp",
+        NOW + timedelta(microseconds=123457),
+        Status.UP,
+        latency_ms=41.0625,
+        attempts=3,
+        timings={"connect": 10.5, "handshake": 20.25, "tools/list": 10.3125},
+        details=McpDetails(server=ServerInfo(name="srv", version="1.0")),
+        checks=(Check("at least 3 tools", True, "4 tools"),),
+    ),
+    # Rate limited: degraded, contacted, a 429 and a reason.
+    http_result(13, status=Status.DEGRADED, reason="rate limited until 10:00", http_status=429, checks=()),
+    # Not contacted (breaker open): no latency, attempts 0.
+    http_result(14, status=Status.DOWN, reason="breaker open", contacted=False, attempts=0, latency_ms=None),
+    # Start times: another zone, the repeated hour of a DST change (fold), a fixed offset, a naive one.
+    LATE_RESULT,
+    http_result(16, started_at=datetime(1969, 7, 20, 20, 17, 40, 999999, tzinfo=timezone(timedelta(hours=-5)))),
+    http_result(17, started_at=datetime(2026, 12, 7, 1, 2, 3, 4)),
+    # A message holding the marker the ring uses for the latency, and one holding the latency twice.
+    http_result(18, checks=(Check("latency", True, "\x00 20ms"),)),
+    http_result(19, latency_ms=20.0, timings={"request": 20.0}, checks=(Check("latency", False, "20ms, 20ms"),)),
+    # Fields not of their plain types (never the pipeline's): the result is kept as it is.
+    http_result(20, latency_ms=7, timings={"request": 7}),
+    http_result(21, attempts=70000, http_status=None),
+]
 
-def test_a_row_gives_back_an_equal_result() -> None:
-    previous = None
-    for result in VARIED:
-        row = encode(result, previous)
-        assert decode(row, result.details) == result
-        previous = row
+
+def test_every_shape_comes_back_equal() -> None:
+    """Exactness first: each shape decoded from the columns, alone and after each other shape."""
+    ring = HistoryRing(maxlen=len(SHAPES))
+    ring.extend(SHAPES)
+    assert [ring[i] for i in range(len(SHAPES))] == SHAPES
+    assert list(ring.view()) == SHAPES
+    for result in SHAPES:
+        alone = HistoryRing()
+        alone.extend([result, VARIED[-1]])
+        assert alone[0] == result and alone.view()[0] == result
+    rebuilt = ring[SHAPES.index(LATE_RESULT)]
+    assert rebuilt.started_at.fold == 1 and rebuilt.started_at.tzinfo is LATE.tzinfo
+    assert rebuilt.started_at.utcoffset() == LATE.utcoffset()
+
+
+def test_a_full_ring_keeps_the_right_timings_and_figures() -> None:
+    """Rows leave from the front with their timing values: what stays still decodes, figures still agree."""
+    ring = HistoryRing(maxlen=7)
+    recorded: list[ProbeResult] = []
+    for round_ in range(3):
+        for result in SHAPES:
+            ring.append(result)
+            recorded.append(result)
+            kept = recorded[-7:]
+            assert len(ring) == len(kept)
+            assert ring.latency() == latency_stats(kept) and ring.uptime() == uptime(kept)
+        assert list(ring) == recorded[-7:] and ring[-1] is recorded[-1], round_
+        assert [ring[i] for i in range(-7, 0)] == recorded[-7:]
 
 
 def test_the_ring_hands_out_what_was_recorded_and_the_newest_itself() -> None:
@@ -89,8 +148,11 @@ def test_the_collector_stops_tracking_the_rows() -> None:
     ring.extend(http_result(k) for k in range(50))
     gc.collect()
     gc.collect()
-    assert not any(gc.is_tracked(row) for row in ring._rows)
-    assert len({id(details) for details in ring._details}) == 1
+    columns = ring._columns
+    assert not any(gc.is_tracked(shape) for shape in columns.shapes)
+    assert len({id(shape) for shape in columns.shapes}) == 1  # fifty probes, one shape: the latency is a number
+    assert len({id(details) for details in columns.details}) == 1
+    assert not columns.timings  # {"request": latency}: a flag, no value kept
 
 
 def test_a_row_with_a_token_expiry_keeps_its_checks() -> None:
