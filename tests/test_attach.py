@@ -377,6 +377,12 @@ async def test_attached_detail_screen_shows_the_daemons_figures_even_with_a_brok
                 assert time.monotonic() < deadline, "the daemon never probed"
                 await asyncio.sleep(0.05)
 
+        # the daemon's history writer commits about once a second: the file has them before the screen reads it
+        deadline = time.monotonic() + CONDITION_LIMIT
+        while _recorded_probes(serve, "up") < 4:
+            assert time.monotonic() < deadline, "the daemon never recorded its results"
+            await asyncio.sleep(0.1)
+
         # standalone reads the local file, and says what is wrong with it
         assert main(["--history", str(db), "--standalone"]) == 3
 
@@ -424,6 +430,12 @@ async def test_attached_detail_screen_shows_the_daemons_figures_even_with_a_brok
             assert times == sorted(times) and len(set(times)) == len(times)  # in order, none twice
     finally:
         serve.stop()
+
+
+def _recorded_probes(serve: Serve, name: str) -> int:
+    """Probes of the last hour in the daemon's history file, as its status API reads them."""
+    document = httpx2.get(f"{serve.url}/api/v1/services/{name}", trust_env=False, timeout=10).json()
+    return int(document.get("history", {}).get("windows", {}).get("1h", {}).get("probes", 0))
 
 
 def _ring(source: AttachedSource, name: str) -> tuple[ProbeResult, ...]:
