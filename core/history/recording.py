@@ -20,6 +20,7 @@ from core.history.lock import HistoryLocked
 from core.history.paths import default_history_path
 from core.history.recorder import HistoryRecorder
 from core.history.store import HistoryStore, HistoryUnavailable, Retention, open_history
+from core.results import ProbeResult
 from core.state import HISTORY
 
 
@@ -34,16 +35,25 @@ def open_recording(path: str | Path | None, config: Config, warn: Callable[[str]
         return None
 
 
+SEED_SLICE = 50
+"""Services whose stored results are read at once when the rings are seeded at start."""
+
+
 async def attach_history(engine: Engine, history: HistoryStore) -> HistoryRecorder:
     """Seed the engine (before it starts) from `history`, then record every event into it.
 
     The caller closes the returned recorder (`aclose`) after stopping the engine, so the last
     events are written.
     """
-    names = engine.names
-    stored = await asyncio.to_thread(lambda: {name: history.recent_results(name, HISTORY) for name in names})
-    for name, results in stored.items():
-        engine.seed_history(name, results)
+    names = list(engine.names)
+    # A slice of services at a time: the stored results are read as ProbeResults before each ring packs
+    # them, and reading the whole fleet's first (1000 x 120 results) left the process that much bigger
+    # for good, the memory freed in scattered pieces the allocator could not hand back.
+    for start in range(0, len(names), SEED_SLICE):
+        part = names[start : start + SEED_SLICE]
+        stored = await asyncio.to_thread(_read_recent, history, part)
+        for name, results in stored:
+            engine.seed_history(name, results)
     if engine.pins is None:
         from core.pins.store import PinStore
 
@@ -51,3 +61,7 @@ async def attach_history(engine: Engine, history: HistoryStore) -> HistoryRecord
     recorder = HistoryRecorder(history)
     engine.add_recorder(recorder)
     return recorder
+
+
+def _read_recent(history: HistoryStore, names: list[str]) -> list[tuple[str, list[ProbeResult]]]:
+    return [(name, history.recent_results(name, HISTORY)) for name in names]
