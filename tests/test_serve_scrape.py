@@ -91,3 +91,25 @@ def test_accept_encoding() -> None:
     assert not accepts_gzip("gzip;q=0")
     assert not accepts_gzip("identity")
     assert not accepts_gzip("")
+
+
+def test_renderings_pause_the_collector_and_the_last_one_resumes_it_as_it_was() -> None:
+    """Overlapping renderings (two formats) pause automatic collection; the last to end restores it, once."""
+    import gc
+
+    from core.serve.scrape import collections_paused
+
+    assert gc.isenabled()
+    with collections_paused():
+        assert not gc.isenabled()
+        with collections_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "the first rendering still runs"
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collections_paused():
+            pass
+        assert not gc.isenabled(), "a process that had it off keeps it off"
+    finally:
+        gc.enable()
