@@ -336,6 +336,27 @@ async def test_events_are_drawn_in_the_frame_of_the_next_second_not_one_frame_ea
         assert any(text.rstrip().endswith("more news") for text in log.shown_lines())
 
 
+async def test_a_tick_while_the_main_view_is_taken_down_draws_nothing_and_keeps_the_events() -> None:
+    """The frame timer can fire while the app closes and its widgets are being removed (a loaded machine
+    makes that likely): the tick draws nothing, raises nothing, and leaves the source's events where they are."""
+    import fleet_samples
+
+    from core.events import LogEvent
+    from tui.source import StaticSource
+
+    clock = fleet_samples.clock()
+    source = StaticSource(fleet_samples.fleet(), [], clock=clock)
+    app = LookoutApp(source, live=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await app.query_one(LogPane).remove()
+        await pilot.pause()
+        source._events.append(LogEvent(clock.now(), LogLevel.ERROR, "late news", "docs-mcp"))
+        await clock.advance(1)
+        app.refresh_view()
+        app.refresh_view(force=True)
+        assert [event.message for event in source.take_events()] == ["late news"]
+
+
 async def test_the_log_keeps_its_bound_of_events_and_draws_only_what_is_on_screen() -> None:
     """Past MAX_LINES the oldest events go; rows are wrapped for the screen, a bounded few kept drawn,
     and scrolling back shows the oldest kept event first."""

@@ -166,7 +166,10 @@ class LookoutApp(SecretSafeApp[int]):
         each frame repaints: a frame per event arriving between two seconds cost several times the CPU
         for changes a glance cannot tell apart. A change reaches the screen within a second.
         """
-        log = self.query_one(LogPane)
+        panes = self.query(LogPane)
+        if not panes or not self.query("#summary"):
+            return  # a timer's tick while the app closes and its main view is taken down: nothing to draw into
+        log = panes.first()
         events = self.source.take_events()
         if events:
             log.add_events(events)
