@@ -61,9 +61,9 @@ async def lookout_scheduled(url: str, services: int, seconds: float, concurrency
     """The real engine, scheduling N services on a 1s interval for `seconds` (`fresh`: fresh_connection)."""
     import yaml
 
+    from core.collector import freeze_once_settled
     from core.config import parse_config
     from core.engine import Engine
-    from core.gcfreeze import freeze_once_settled
 
     extra = {"fresh_connection": True} if fresh else {}
     fleet = {f"svc-{i}": {"kind": "http", "url": f"{url}/ok/svc-{i}", **extra} for i in range(services)}
@@ -89,7 +89,7 @@ async def lookout_scheduled(url: str, services: int, seconds: float, concurrency
     engine.add_recorder(recorder)
     async with engine:
         # As `lookout serve` does: what the fleet built to run (and each service's first session) is frozen out
-        # of the cyclic collector's sight once every service has a first result (core.gcfreeze).
+        # of the cyclic collector's sight once every service has a first result (core.collector).
         await freeze_once_settled(engine, limit=10.0)
         await asyncio.sleep(0.5)
         before = sum(s.probes for s in engine.snapshot().services)

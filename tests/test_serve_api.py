@@ -168,7 +168,7 @@ async def test_the_second_freeze_waits_for_every_services_first_result_or_the_li
     the second freeze back beyond the limit."""
     import gc
 
-    from core.gcfreeze import freeze_once_settled
+    from core.collector import freeze_once_settled
 
     try:
         async with running(fleet(http_api.url, unique_key)) as daemon:

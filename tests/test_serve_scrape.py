@@ -97,7 +97,7 @@ def test_renderings_pause_the_collector_and_the_last_one_resumes_it_as_it_was() 
     """Overlapping renderings (two formats) pause automatic collection; the last to end restores it, once."""
     import gc
 
-    from core.serve.scrape import collections_paused
+    from core.collector import collections_paused
 
     assert gc.isenabled()
     with collections_paused():

@@ -5,11 +5,9 @@ problem reported at once with file, line and field path.
 
 from __future__ import annotations
 
-import gc
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from core.collector import collections_paused
 from core.config.errors import ConfigError, ConfigIssue
 from core.config.interpolate import InterpolationError, interpolate
 from core.config.messages import reword, suggest
@@ -148,26 +147,8 @@ def parse_config(
     base_dir: Path | None = None,
     path: Path | None = None,
 ) -> Config:
-    with _collection_paused():
+    with collections_paused():
         return _Parser(source, os.environ if env is None else env, base_dir).parse(text, path)
-
-
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a config is built.
-
-    A load allocates a few objects per YAML value and keeps most of them: for 10,000 services
-    the collector ran hundreds of times over an ever larger heap and found nothing to free,
-    about a fifth of the load. Reference counting still frees what is dropped; whatever cycles
-    the load makes are collected once it is done. The collector is resumed only if it was on.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _Parser:

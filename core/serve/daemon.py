@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, TextIO
 
 import uvicorn
 
+from core.collector import freeze_once_settled
 from core.config import Config
 from core.engine import Engine
 from core.events import LogLevel
-from core.gcfreeze import freeze_once_settled
 from core.reload import ConfigWatcher, reload_from_file
 from core.serve import DEFAULT_HOST, DEFAULT_PORT
 from core.serve.api import HistoryProvider
@@ -120,7 +120,7 @@ class Daemon:
         otherwise. `watch`: reload when the config file changes (SIGHUP reloads either way).
         `alert_sink`: where alert notifications go (the outbox); alerts are evaluated only when this daemon
         records the history, else one log line says why they are off (`alerts_off`). `freeze_after_start`:
-        `gc.freeze()` once started and once the fleet settled (core.gcfreeze), a process-wide setting, so only
+        `gc.freeze()` once started and once the fleet settled (core.collector), a process-wide setting, so only
         `lookout serve` (which owns its process) asks for it, never a program embedding a Daemon."""
         self.freeze_after_start = freeze_after_start
         self.config_path: Path | None = config.path
@@ -228,7 +228,7 @@ class Daemon:
             await self.engine.start()
             if self.freeze_after_start:
                 # What the daemon built to start, and what each service's first probe opened, lives as long as
-                # it does: out of the cyclic collector's sight (core.gcfreeze).
+                # it does: out of the cyclic collector's sight (core.collector).
                 freezing = asyncio.create_task(freeze_once_settled(self.engine), name="lookout:gc-freeze")
             if self._watcher is not None:
                 self._watcher.start()

@@ -20,15 +20,14 @@ renders and waits; concurrent scrapes share that one rendering.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import gzip
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client.exposition import choose_encoder
 
+from core.collector import collections_paused
 from core.serve.metrics import MetricsFrame, render_in_steps
 
 MIN_PERIOD = 5.0
@@ -56,31 +55,6 @@ class Rendered:
 def gzipped(body: bytes) -> bytes:
     """The body gzip-compressed (in a worker thread: zlib lets go of the interpreter while it works)."""
     return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
-
-
-_pausing = 0
-_resume = True
-
-
-@contextlib.contextmanager
-def collections_paused() -> Iterator[None]:
-    """No automatic cyclic collection while a rendering runs (on the event loop, across its steps).
-
-    A rendering makes ~100k short-lived objects, freed by reference counting as it goes; counted by
-    the collector, they set off full collections over the daemon's heap in the middle of probing
-    (the worst ~60 ms at 1000 services). Overlapping renderings (two formats) are counted, so the
-    collector is resumed once, by the last one, if it ran before."""
-    global _pausing, _resume
-    if _pausing == 0:
-        _resume = gc.isenabled()
-        gc.disable()
-    _pausing += 1
-    try:
-        yield
-    finally:
-        _pausing -= 1
-        if _pausing == 0 and _resume:
-            gc.enable()
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
