@@ -96,6 +96,16 @@ async def rig(
             await evaluator.aclose()
 
 
+async def flap_once(r: Rig, upstream: Upstream, key: str) -> None:
+    """Down for 30 s, then up for 30 s."""
+    upstream.set(503, key)
+    await r.probe()
+    await r.advance(30)
+    upstream.set(200, key)
+    await r.probe()
+    await r.advance(30)
+
+
 def one(upstream: Upstream, key: str, **extra: Any) -> dict[str, Any]:
     return {"kind": "http", "url": upstream.at(key), **extra}
 
@@ -186,12 +196,7 @@ async def test_a_service_flapping_every_probe_says_firing_then_flapping_once_the
     rule = {"name": "r", "when": "down", "flap_window": "10m"}
     async with rig(config_for({"api": one(upstream, "flap")}, alerts_with(rule))) as r:
         for _ in range(6):
-            upstream.set(503, "flap")
-            await r.probe()
-            await r.advance(30)
-            upstream.set(200, "flap")
-            await r.probe()
-            await r.advance(30)
+            await flap_once(r, upstream, "flap")
         assert r.sink.transitions() == [Transition.FIRING, Transition.RESOLVED, Transition.FLAPPING]
         await r.advance(9 * 60)
         assert r.sink.transitions()[-1] is Transition.FLAPPING, "not closed for a whole window yet"
@@ -392,19 +397,11 @@ async def test_a_flap_spanning_a_restart_stays_quiet_and_ends_with_one_stable(
     )
     path = tmp_path / "history.db"
 
-    async def flap_once(r: Rig) -> None:
-        upstream.set(503, "flap-restart")
-        await r.probe()
-        await r.advance(30)
-        upstream.set(200, "flap-restart")
-        await r.probe()
-        await r.advance(30)
-
     history = open_history(path)
     try:
         async with rig(config, history=history) as first:
             for _ in range(3):
-                await flap_once(first)
+                await flap_once(first, upstream, "flap-restart")
         assert first.sink.transitions() == [Transition.FIRING, Transition.RESOLVED, Transition.FLAPPING]
     finally:
         history.close()

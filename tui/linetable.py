@@ -63,6 +63,20 @@ Cells = tuple[Any, ...]
 """One row's cells, one per column: a str (shown as written, never read as markup), a Text, or a Timed."""
 
 
+class _RowMessage(Message):
+    """A message about one row of a LineTable (named as DataTable's, which handlers already read)."""
+
+    def __init__(self, data_table: LineTable, cursor_row: int, row_key: str) -> None:
+        self.data_table = data_table
+        self.cursor_row = cursor_row
+        self.row_key = row_key
+        super().__init__()
+
+    @property
+    def control(self) -> LineTable:
+        return self.data_table
+
+
 class LineTable(ScrollView, can_focus=True):
     """Rows by key in a given order, one cursor row; see the module docstring for why."""
 
@@ -140,31 +154,11 @@ class LineTable(ScrollView, can_focus=True):
     }
     """
 
-    class RowHighlighted(Message):
+    class RowHighlighted(_RowMessage):
         """The cursor moved to another row (or the first row appeared under it)."""
 
-        def __init__(self, data_table: LineTable, cursor_row: int, row_key: str) -> None:
-            self.data_table = data_table
-            self.cursor_row = cursor_row
-            self.row_key = row_key
-            super().__init__()
-
-        @property
-        def control(self) -> LineTable:
-            return self.data_table
-
-    class RowSelected(Message):
+    class RowSelected(_RowMessage):
         """enter, or a click on the cursor row."""
-
-        def __init__(self, data_table: LineTable, cursor_row: int, row_key: str) -> None:
-            self.data_table = data_table
-            self.cursor_row = cursor_row
-            self.row_key = row_key
-            super().__init__()
-
-        @property
-        def control(self) -> LineTable:
-            return self.data_table
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
