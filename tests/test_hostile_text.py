@@ -45,7 +45,7 @@ SHOWN_CSI = "\\x1b[2J"
 """What `ESC [2J` (clear the screen) must look like: visible text, not an instruction to the terminal."""
 
 HTTP_HOSTILE = (
-    b"\x1b[2J\x1b]0;pwned\x07\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\\x1b]52;c;cHduZWQ=\x07\x7fend"
+    b"\x1b[2J\x1b]0;pwned\x07\x1b]8;;http://127.0.0.1:9/pwned\x1b\\click\x1b]8;;\x1b\\\x1b]52;c;cHduZWQ=\x07\x7fend"
 )
 LONG_PHRASE = ("p" * 270 + SECRET + " \x1b[2J" + " long" * 20_000).encode()
 """A 100k reason phrase whose secret starts at character 279 of the reason: a clip at 300 before redaction
@@ -64,7 +64,7 @@ from mcp_types import ListToolsResult, PaginatedRequestParams, Tool
 
 warnings.simplefilter("ignore")
 KEY = os.environ["API_KEY"]
-HOSTILE = "\x1b[2J\x1b]0;pwned\x07\x1b]8;;http://evil.example/\x1b\\link\x1b]8;;\x1b\\\x1b]52;c;cHduZWQ=\x07\x9b31m\x7f\u202e"
+HOSTILE = "\x1b[2J\x1b]0;pwned\x07\x1b]8;;http://127.0.0.1:9/pwned\x1b\\link\x1b]8;;\x1b\\\x1b]52;c;cHduZWQ=\x07\x9b31m\x7f\u202e"
 print(f"starting{HOSTILE} with key {KEY}", file=sys.stderr, flush=True)
 
 server = MCPServer("evil" + HOSTILE, title="title" + HOSTILE, version="6.6" + HOSTILE, log_level="ERROR")
@@ -299,7 +299,7 @@ async def test_engine_records_and_events_are_safe_and_redacted(tmp_path) -> None
     assert details.prompts[0].startswith("ask" + SHOWN_CSI)
     search = details.tools[0]
     assert search.description == (
-        "Search with ***.\\x1b[2J\\x1b]0;pwned\\x07\\x1b]8;;http://evil.example/\\x1b\\link\\x1b]8;;\\x1b\\"
+        "Search with ***.\\x1b[2J\\x1b]0;pwned\\x07\\x1b]8;;http://127.0.0.1:9/pwned\\x1b\\link\\x1b]8;;\\x1b\\"
         "\\x1b]52;c;cHduZWQ=\\x07\\x9b31m\\x7f\\u202e\nMore help."
     )
     schema_key = next(iter(search.input_schema["properties"]))
