@@ -24,7 +24,6 @@ config loaded in a worker thread): the last one out resumes the collector, if it
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import threading
 from collections.abc import Iterator
@@ -48,6 +47,8 @@ def freeze_now() -> None:
 async def freeze_once_settled(engine: Engine, *, limit: float = SETTLE_LIMIT, poll: float = POLL) -> None:
     """Freeze now (what start built), and again once every service not paused has a first result (the
     sessions and connections its probe opened), or after `limit` seconds, whichever comes first."""
+    import asyncio  # here: the config loader imports this module, and a plain load never needs asyncio
+
     freeze_now()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
