@@ -6,8 +6,9 @@ First the figure issue 14 targets: the wall time of `lookout --once` (a real sub
 cron runs it) on one stdio server, every list (tools, resources, templates, prompts), median of
 `--runs` runs, with the CPU it took (lookout and the server) and the load average, since a busy
 machine inflates every wall figure. Then where that time goes: a timeline (when the server was
-spawned, when its own SDK import was done, when the report was out) and the CPU of each big
-import in a fresh interpreter. Then for each of `--sizes`: the wall time, the servers' cold
+spawned, when its own SDK import was done, when the report was out), the floor (the same
+server under the SDK's own minimal `Client` doing the same lists, and the server alone: spawn to
+first answer, stdin closed to exit) and the CPU of each big import in a fresh interpreter. Then for each of `--sizes`: the wall time, the servers' cold
 starts (min / median / max) against the slowest server's whole probe. Then, with one persistent
 session open, the CPU this process spends per liveness check (ping or server/discover) and per
 full check (liveness + every list call). The servers are the demo's SDK servers started with
@@ -57,6 +58,43 @@ main(sys.argv[1:])
 """
 """The demo server, stamping when it started and when its SDK was imported (for the timeline)."""
 
+SDK_CLIENT = """
+import asyncio, sys
+from mcp import Client, StdioServerParameters
+
+async def main() -> None:
+    args = ["-m", "core.demo.mcp_servers", "docs"]
+    server = StdioServerParameters(command=sys.executable, args=args, cwd=sys.argv[1])
+    async with Client(server) as client:
+        await client.list_tools()
+        await client.list_resources()
+        await client.list_resource_templates()
+        await client.list_prompts()
+
+asyncio.run(main())
+"""
+"""The SDK's own client doing what `--once` does to one server (all four lists), and nothing else: no config, no
+report, no engine. What any Python monitor built on the SDK starts from."""
+
+SERVER_ALONE = """
+import json, subprocess, sys, time
+started = time.perf_counter()
+server = subprocess.Popen(
+    [sys.executable, "-m", "core.demo.mcp_servers", "docs"],
+    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+)
+request = {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}}
+server.stdin.write((json.dumps(request) + "\\n").encode())
+server.stdin.flush()
+server.stdout.readline()
+answered = time.perf_counter()
+server.stdin.close()
+server.wait()
+print(answered - started, time.perf_counter() - answered)
+"""
+"""The server with no client at all: spawned at once, asked one question, its stdin closed: (s to its first answer,
+s from EOF to its exit). No client, however lean, reports before the first nor exits cleanly before the second."""
+
 CLIENT = ("mcp.client.client", "mcp.client.sse", "mcp.client.streamable_http")
 IMPORTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("core.config (config models)", ("core.config",), ()),
@@ -103,6 +141,7 @@ def one_server(runs: int) -> None:
         f"min {min(walls):.2f}, max {max(walls):.2f}), {statistics.median(cpus):.2f} s CPU with the server; {load}"
     )
     print(timeline(3))
+    print(floor(runs))
     print("import CPU in a fresh interpreter (min of 3):")
     for label, modules, after in IMPORTS:
         print(f"  {label:<30} {import_cpu(modules, after):6.0f} ms")
@@ -126,6 +165,25 @@ def timeline(runs: int) -> str:
     return (
         f"timeline, s after lookout starts (median of {runs}): server spawned {spawned:.2f}, "
         f"its SDK imported {imported:.2f}, report out {out:.2f}"
+    )
+
+
+def floor(runs: int) -> str:
+    """The same server under the SDK's own minimal client, and alone: what no client on this machine gets below."""
+    sdk = []
+    alone: list[tuple[float, float]] = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", SDK_CLIENT, str(ROOT)], cwd=ROOT, check=True, capture_output=True)
+        sdk.append(time.perf_counter() - started)
+        command = [sys.executable, "-c", SERVER_ALONE]
+        done = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
+        first, exit_after = (float(x) for x in done.stdout.split())
+        alone.append((first, exit_after))
+    return (
+        f"floor (median of {runs}): the SDK's own Client, same lists, nothing else {statistics.median(sdk):.2f} s "
+        f"(min {min(sdk):.2f}); the server alone: first answer {statistics.median(a[0] for a in alone):.2f} s "
+        f"after its spawn, exit {statistics.median(a[1] for a in alone):.2f} s after its stdin closes"
     )
 
 
