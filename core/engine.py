@@ -474,7 +474,7 @@ class Engine:
             delay = service.next_due - self._clock.monotonic()
             if delay > 0 and not service.wake.is_set():
                 paused = service.state.paused
-                service.state.set_live(next_probe_at=None if paused else self._clock.now() + timedelta(seconds=delay))
+                service.state.set_next_probe_at(None if paused else self._clock.now() + timedelta(seconds=delay))
                 await self._clock.wait(service.wake, delay)
             forced = service.wake.is_set()
             service.wake.clear()
@@ -503,14 +503,21 @@ class Engine:
             return None  # a probe of this service is already running: that one answers
         async with service.lock:  # the fleet slot is the pipeline's to take, per attempt
             service.inflight = asyncio.current_task()
-            service.state.set_live(probing=True)
-            self._publish(
-                ProbeStarted(at=self._clock.now(), service=service.config.name, schedule_lag=self._lag(service))
-            )
+            service.state.set_probing(True)
+            self._seq += 1
+            if self._heard():  # the event is built only for someone: its seq is counted either way
+                self._enqueue(
+                    ProbeStarted(
+                        at=self._clock.now(),
+                        service=service.config.name,
+                        schedule_lag=self._lag(service),
+                        seq=self._seq,
+                    )
+                )
             try:
                 result = await service.pipeline.run()
             finally:
-                service.state.set_live(probing=False)
+                service.state.set_probing(False)
                 service.inflight = None
             self._record(service, result)
             return result
@@ -535,7 +542,9 @@ class Engine:
         if gate_until != state.gate_until:
             state.set_live(gate_until=gate_until)
         now = self._clock.now()
-        self._publish(ProbeCompleted(at=now, service=state.name, result=result))
+        self._seq += 1
+        if self._heard():  # a result is made safe where it is built (the pipeline): nothing to clean here
+            self._enqueue(ProbeCompleted(at=now, service=state.name, result=result, seq=self._seq))
         if result.status is not old_status:
             self._publish(
                 StatusChanged(at=now, service=state.name, old=old_status, new=result.status, reason=result.reason)
@@ -591,7 +600,17 @@ class Engine:
         with the seq before it.
         """
         self._seq += 1
-        self._outbox.append(replace(safe_event(event, self._config.redact), seq=self._seq))
+        if self._heard():
+            self._enqueue(replace(safe_event(event, self._config.redact), seq=self._seq))
+
+    def _heard(self) -> bool:
+        """Whether anyone takes events now (a recorder or a view). When nobody does, an event is only counted:
+        its seq is taken, nothing is built (a view subscribing later starts from a snapshot of that seq)."""
+        return bool(self._recorders) or self._bus.has_views
+
+    def _enqueue(self, event: Event) -> None:
+        """Deliver a safe, numbered event, after those already waiting."""
+        self._outbox.append(event)
         if self._delivering:
             return  # published from inside a delivery (a recorder acting on the engine): it goes next, in order
         self._delivering = True
