@@ -168,14 +168,16 @@ class ServicePipeline:
             await self._after_failure(was_open)
             return self._result(started_at, Status.DOWN, f"probe crashed: {type(bug).__name__}: {bug}")
         status, reason = outcome.status, outcome.reason
-        now = self._now()
-        warnings = self.gate.warnings(self.tracker.limits, now=now)
-        held = self.gate.check(now)
-        if not held.allowed:
-            warnings.append(held.reason)  # this answer spent the last request: say so now, not next probe
-        if warnings:
-            reason = "; ".join([reason, *warnings]) if reason else "; ".join(warnings)
-            status = Status.DEGRADED if status is Status.UP else status
+        limits = self.tracker.limits
+        if limits or self.gate.blocked_until() is not None:  # else there is nothing to warn about
+            now = self._now()
+            warnings = self.gate.warnings(limits, now=now)
+            held = self.gate.check(now)
+            if not held.allowed:
+                warnings.append(held.reason)  # this answer spent the last request: say so now, not next probe
+            if warnings:
+                reason = "; ".join([reason, *warnings]) if reason else "; ".join(warnings)
+                status = Status.DEGRADED if status is Status.UP else status
         return self._result(
             started_at,
             status,
