@@ -84,11 +84,12 @@ class _Service:
     pipeline: ServicePipeline
     probe: Probe
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     task: asyncio.Task[None] | None = None
     next_due: float = 0.0
     inflight: asyncio.Task[Any] | None = None
-    """The task running this service's probe now (its loop, or a `run_once`): what a reload cancels."""
+    """The task running this service's probe now (its loop, or a `run_once`): what a reload cancels. Also what
+    keeps a second probe of the service from starting meanwhile (set and cleared with no await in between
+    its check, the start, and the result's recording: a flag does what a lock did, without the coroutines)."""
     retired: bool = False
     """Stopped by a reload: a probe asked for before it (a `run_once` not yet begun) must not reopen it."""
 
@@ -499,28 +500,28 @@ class Engine:
     async def _probe(self, service: _Service) -> ProbeResult | None:
         if service.retired:
             return None  # gone with a reload: its probe is closed and its processes killed, and stay so
-        if service.lock.locked():
+        if service.inflight is not None:
             return None  # a probe of this service is already running: that one answers
-        async with service.lock:  # the fleet slot is the pipeline's to take, per attempt
-            service.inflight = asyncio.current_task()
-            service.state.set_probing(True)
-            self._seq += 1
-            if self._heard():  # the event is built only for someone: its seq is counted either way
-                self._enqueue(
-                    ProbeStarted(
-                        at=self._clock.now(),
-                        service=service.config.name,
-                        schedule_lag=self._lag(service),
-                        seq=self._seq,
-                    )
+        # The fleet slot is the pipeline's to take, per attempt.
+        service.inflight = asyncio.current_task()
+        service.state.set_probing(True)
+        self._seq += 1
+        if self._heard():  # the event is built only for someone: its seq is counted either way
+            self._enqueue(
+                ProbeStarted(
+                    at=self._clock.now(),
+                    service=service.config.name,
+                    schedule_lag=self._lag(service),
+                    seq=self._seq,
                 )
-            try:
-                result = await service.pipeline.run()
-            finally:
-                service.state.set_probing(False)
-                service.inflight = None
-            self._record(service, result)
-            return result
+            )
+        try:
+            result = await service.pipeline.run()
+        finally:
+            service.state.set_probing(False)
+            service.inflight = None
+        self._record(service, result)
+        return result
 
     def _lag(self, service: _Service) -> float | None:
         """How late a scheduled probe starts (monotonic seconds); None for a probe nobody scheduled.
