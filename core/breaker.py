@@ -121,7 +121,7 @@ class ServiceBreaker:
     # -- what views read -------------------------------------------------
     @property
     def state(self) -> str:
-        return self._cb.current_state
+        return self._storage.state  # what pybreaker's `current_state` reads
 
     @property
     def failures(self) -> int:
@@ -238,6 +238,12 @@ class ServiceBreaker:
             exc.__traceback__ = traceback
 
     def _record_success(self) -> None:
+        if self._storage.state == CLOSED:
+            # All pybreaker does with a closed breaker's success: reset the failure count (its closed state has
+            # no success hook, and this breaker's one listener hears only transitions). Done here directly: through
+            # `call` (lock, state lookup, listeners) it was ~2% of a scheduled HTTP probe's CPU.
+            self._storage.reset_counter()
+            return
         # If another path opened the breaker while this call ran, it stays open.
         with contextlib.suppress(pybreaker.CircuitBreakerError):
             self._feed(_noop)

@@ -125,6 +125,11 @@ class EventBus:
         self._views.append(view)
         return view
 
+    @property
+    def has_views(self) -> bool:
+        """Whether any view is subscribed (the engine builds the events nobody takes only as a count)."""
+        return bool(self._views)
+
     def take_snapshot(self) -> FleetSnapshot:
         return self._snapshot()
 

@@ -13,6 +13,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -49,12 +50,43 @@ class SystemClock:
         await asyncio.sleep(max(0.0, seconds))
 
     async def wait(self, event: asyncio.Event, timeout: float) -> bool:
+        """One future, woken by the event or by one timer, whichever comes first.
+
+        The engine's schedule waits here once per probe, and the timer is what usually wakes it. Through
+        `asyncio.timeout(event.wait())` that wake is a cancellation (CancelledError thrown into the wait,
+        caught, turned into TimeoutError): ~15 us a probe at 1000 services, where a future resolved by
+        the timer costs half. The future joins the event's own waiters, as `Event.wait` does with its
+        own; an event without that list (another implementation) takes the cancelling path.
+        """
+        if event.is_set():
+            return True
+        waiters = getattr(event, "_waiters", None)
+        if not isinstance(waiters, deque):
+            return await _wait_cancelling(event, timeout)
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+        timer = loop.call_later(max(0.0, timeout), _resolve, woken)
+        waiters.append(woken)
         try:
-            async with asyncio.timeout(max(0.0, timeout)):
-                await event.wait()
-        except TimeoutError:
-            return event.is_set()
-        return True
+            await woken
+        finally:
+            timer.cancel()
+            waiters.remove(woken)
+        return event.is_set()
+
+
+def _resolve(future: asyncio.Future[bool]) -> None:
+    if not future.done():
+        future.set_result(False)
+
+
+async def _wait_cancelling(event: asyncio.Event, timeout: float) -> bool:
+    try:
+        async with asyncio.timeout(max(0.0, timeout)):
+            await event.wait()
+    except TimeoutError:
+        return event.is_set()
+    return True
 
 
 FAKE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)

@@ -84,11 +84,12 @@ class _Service:
     pipeline: ServicePipeline
     probe: Probe
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     task: asyncio.Task[None] | None = None
     next_due: float = 0.0
     inflight: asyncio.Task[Any] | None = None
-    """The task running this service's probe now (its loop, or a `run_once`): what a reload cancels."""
+    """The task running this service's probe now (its loop, or a `run_once`): what a reload cancels. Also what
+    keeps a second probe of the service from starting meanwhile (set and cleared with no await in between
+    its check, the start, and the result's recording: a flag does what a lock did, without the coroutines)."""
     retired: bool = False
     """Stopped by a reload: a probe asked for before it (a `run_once` not yet begun) must not reopen it."""
 
@@ -474,7 +475,7 @@ class Engine:
             delay = service.next_due - self._clock.monotonic()
             if delay > 0 and not service.wake.is_set():
                 paused = service.state.paused
-                service.state.set_live(next_probe_at=None if paused else self._clock.now() + timedelta(seconds=delay))
+                service.state.set_next_probe_at(None if paused else self._clock.now() + timedelta(seconds=delay))
                 await self._clock.wait(service.wake, delay)
             forced = service.wake.is_set()
             service.wake.clear()
@@ -499,21 +500,28 @@ class Engine:
     async def _probe(self, service: _Service) -> ProbeResult | None:
         if service.retired:
             return None  # gone with a reload: its probe is closed and its processes killed, and stay so
-        if service.lock.locked():
+        if service.inflight is not None:
             return None  # a probe of this service is already running: that one answers
-        async with service.lock:  # the fleet slot is the pipeline's to take, per attempt
-            service.inflight = asyncio.current_task()
-            service.state.set_live(probing=True)
-            self._publish(
-                ProbeStarted(at=self._clock.now(), service=service.config.name, schedule_lag=self._lag(service))
+        # The fleet slot is the pipeline's to take, per attempt.
+        service.inflight = asyncio.current_task()
+        service.state.set_probing(True)
+        self._seq += 1
+        if self._heard():  # the event is built only for someone: its seq is counted either way
+            self._enqueue(
+                ProbeStarted(
+                    at=self._clock.now(),
+                    service=service.config.name,
+                    schedule_lag=self._lag(service),
+                    seq=self._seq,
+                )
             )
-            try:
-                result = await service.pipeline.run()
-            finally:
-                service.state.set_live(probing=False)
-                service.inflight = None
-            self._record(service, result)
-            return result
+        try:
+            result = await service.pipeline.run()
+        finally:
+            service.state.set_probing(False)
+            service.inflight = None
+        self._record(service, result)
+        return result
 
     def _lag(self, service: _Service) -> float | None:
         """How late a scheduled probe starts (monotonic seconds); None for a probe nobody scheduled.
@@ -535,7 +543,9 @@ class Engine:
         if gate_until != state.gate_until:
             state.set_live(gate_until=gate_until)
         now = self._clock.now()
-        self._publish(ProbeCompleted(at=now, service=state.name, result=result))
+        self._seq += 1
+        if self._heard():  # a result is made safe where it is built (the pipeline): nothing to clean here
+            self._enqueue(ProbeCompleted(at=now, service=state.name, result=result, seq=self._seq))
         if result.status is not old_status:
             self._publish(
                 StatusChanged(at=now, service=state.name, old=old_status, new=result.status, reason=result.reason)
@@ -591,7 +601,17 @@ class Engine:
         with the seq before it.
         """
         self._seq += 1
-        self._outbox.append(replace(safe_event(event, self._config.redact), seq=self._seq))
+        if self._heard():
+            self._enqueue(replace(safe_event(event, self._config.redact), seq=self._seq))
+
+    def _heard(self) -> bool:
+        """Whether anyone takes events now (a recorder or a view). When nobody does, an event is only counted:
+        its seq is taken, nothing is built (a view subscribing later starts from a snapshot of that seq)."""
+        return bool(self._recorders) or self._bus.has_views
+
+    def _enqueue(self, event: Event) -> None:
+        """Deliver a safe, numbered event, after those already waiting."""
+        self._outbox.append(event)
         if self._delivering:
             return  # published from inside a delivery (a recorder acting on the engine): it goes next, in order
         self._delivering = True

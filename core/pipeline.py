@@ -56,6 +56,59 @@ class PipelineHooks:
     redact: Callable[[str], str]
 
 
+class _Backstop:
+    """Cancels the attempt's task BACKSTOP_GRACE after its deadline, unless the attempt is over first.
+
+    What `asyncio.timeout` did here, with one timer and no context manager: it is armed at the deadline
+    plus the grace, moved when the deadline moves, and held off while the deadline is paused (the probe
+    waits on Lookout's own account). `disarm` says whether it fired, and takes back its own cancel the
+    way `asyncio.Timeout` does, so a cancel from elsewhere (a shutdown) still propagates. It lets go of
+    the deadline and the task when disarmed: the deadline keeps `rearm` as a watcher, and no reference
+    cycle may outlive the attempt (a cycle is garbage only the cyclic collector frees, and at 1000
+    services every probe's cycles added up to full collections).
+    """
+
+    __slots__ = ("_cancelling", "_deadline", "_loop", "_task", "_timer", "fired")
+
+    def __init__(self, deadline: Deadline) -> None:
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("an attempt runs in a task")
+        self._task: asyncio.Task[Any] | None = task
+        self._cancelling = task.cancelling()
+        self._deadline: Deadline | None = deadline
+        self._timer: asyncio.TimerHandle | None = None
+        self.fired = False
+        deadline.watch(self.rearm)
+        self.rearm()
+
+    def rearm(self) -> None:
+        deadline = self._deadline
+        if deadline is None or self.fired:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not deadline.is_paused:
+            loop = self._loop
+            self._timer = loop.call_at(loop.time() + deadline.remaining() + BACKSTOP_GRACE, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        if self._task is not None:
+            self.fired = True
+            self._task.cancel()
+
+    def disarm(self) -> bool:
+        """Stop watching; True if the backstop cancelled the attempt and no other cancel is pending."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        task, self._task, self._deadline = self._task, None, None
+        return self.fired and task is not None and task.uncancel() <= self._cancelling
+
+
 class ServicePipeline:
     def __init__(
         self,
@@ -115,14 +168,16 @@ class ServicePipeline:
             await self._after_failure(was_open)
             return self._result(started_at, Status.DOWN, f"probe crashed: {type(bug).__name__}: {bug}")
         status, reason = outcome.status, outcome.reason
-        now = self._now()
-        warnings = self.gate.warnings(self.tracker.limits, now=now)
-        held = self.gate.check(now)
-        if not held.allowed:
-            warnings.append(held.reason)  # this answer spent the last request: say so now, not next probe
-        if warnings:
-            reason = "; ".join([reason, *warnings]) if reason else "; ".join(warnings)
-            status = Status.DEGRADED if status is Status.UP else status
+        limits = self.tracker.limits
+        if limits or self.gate.blocked_until() is not None:  # else there is nothing to warn about
+            now = self._now()
+            warnings = self.gate.warnings(limits, now=now)
+            held = self.gate.check(now)
+            if not held.allowed:
+                warnings.append(held.reason)  # this answer spent the last request: say so now, not next probe
+            if warnings:
+                reason = "; ".join([reason, *warnings]) if reason else "; ".join(warnings)
+                status = Status.DEGRADED if status is Status.UP else status
         return self._result(
             started_at,
             status,
@@ -155,29 +210,20 @@ class ServicePipeline:
     async def _attempt_within_deadline(self) -> ProbeOutcome:
         deadline = Deadline(attempt_budget(self.probe, self.service.timeout))
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        # The deadline keeps its watcher (`rearm`) and the watcher must reach the deadline and the backstop: held
-        # in a list emptied after the attempt, so no reference cycle outlives it (a cycle is garbage only the
-        # cyclic collector frees, and at 1000 services every probe's cycles added up to full collections).
-        watched: list[tuple[Deadline, asyncio.Timeout]] = []
+        backstop = _Backstop(deadline)
+        expired = False
         try:
-            async with asyncio.timeout(None) as backstop:
-
-                def rearm() -> None:
-                    if not watched or watched[0][1].expired():
-                        return
-                    # While the probe waits on Lookout's own account (deadline paused), so does the backstop.
-                    watching, timer = watched[0]
-                    remaining = watching.remaining()
-                    timer.reschedule(None if watching.is_paused else loop.time() + remaining + BACKSTOP_GRACE)
-
-                watched.append((deadline, backstop))
-                deadline.watch(rearm)
-                rearm()
-                try:
-                    outcome = await self.probe.attempt(deadline)
-                finally:
-                    watched.clear()
+            try:
+                outcome = await self.probe.attempt(deadline)
+            finally:
+                expired = backstop.disarm()
+        except asyncio.CancelledError:
+            if not expired:
+                raise  # a shutdown's or a reload's cancel, not the backstop's
+            raise ProbeError(
+                f"timed out after {format_duration(deadline.budget)}",
+                latency_ms=(time.perf_counter() - started) * 1000,
+            ) from None
         except TimeoutError:
             raise ProbeError(
                 f"timed out after {format_duration(deadline.budget)}",
@@ -191,6 +237,8 @@ class ServicePipeline:
         return outcome
 
     def _observe(self, reading: RateLimitReading | None, http_status: int | None) -> None:
+        if reading is None and http_status != 429:
+            return
         reading = reading or RateLimitReading()
         if not reading.limits and reading.retry_after is None and http_status != 429:
             return

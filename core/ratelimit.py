@@ -241,6 +241,8 @@ def parse_rate_limits(
     scheme: str = "auto",
 ) -> RateLimitReading:
     """Everything a response says about rate limits, in one reading."""
+    if not _may_name_limits(headers, body):
+        return NO_LIMITS
     lowered = _lower(headers)
     found: list[RateLimit] = []
     if scheme in ("auto", "github"):
@@ -257,6 +259,26 @@ def parse_rate_limits(
         for limit in found[:MAX_RESOURCES]
     ]
     return RateLimitReading(tuple(found), retry_after)
+
+
+NO_LIMITS = RateLimitReading()
+"""The reading of an answer that names no rate limit (most of them): one shared, frozen instance."""
+
+
+def _may_name_limits(headers: Mapping[str, str] | Any, body: Any) -> bool:
+    """Whether any reader could find something: a field named like a rate limit (every family's names contain
+    "ratelimit") or Retry-After, or a body with GitHub's `resources`. False means the full reading would be
+    empty; checking the names is a fraction of lowering every header into a dict first."""
+    if isinstance(body, dict) and "resources" in body:
+        return True
+    try:
+        for key in headers:
+            name = str(key).lower()
+            if "ratelimit" in name or name == "retry-after":
+                return True
+    except Exception:
+        return True  # an odd mapping: the full reading copes (it reads nothing from what it cannot read)
+    return False
 
 
 # -- tracking -----------------------------------------------------------------------------------
@@ -304,6 +326,8 @@ class RateLimitTracker:
 
     @property
     def limits(self) -> tuple[RateLimit, ...]:
+        if not self._limits:
+            return ()
         return tuple(self._limits[name] for name in sorted(self._limits))
 
 
@@ -321,6 +345,9 @@ class GateDecision:
     allowed: bool
     reason: str = ""
     until: datetime | None = None
+
+
+_ALLOWED = GateDecision(True)
 
 
 class RateLimitGate:
@@ -376,10 +403,10 @@ class RateLimitGate:
 
     def check(self, now: datetime) -> GateDecision:
         if self._until is None:
-            return GateDecision(True)
+            return _ALLOWED
         if now >= self._until:
             self.clear()
-            return GateDecision(True)
+            return _ALLOWED
         wait = (self._until - now).total_seconds()
         reason = (
             f"rate limited ({self._why}): not sending requests until "

@@ -115,6 +115,18 @@ class ServiceState(ServiceFields):
         )
         self.version += 1
 
+    def set_probing(self, probing: bool) -> None:
+        """`set_live(probing=...)` for the engine's two calls a probe: positional, no keyword check."""
+        live = self.live
+        self.live = ServiceLive(live.paused, probing, live.rate_limits, live.gate_until, live.next_probe_at)
+        self.version += 1
+
+    def set_next_probe_at(self, at: datetime | None) -> None:
+        """`set_live(next_probe_at=...)` for the schedule's one call a probe."""
+        live = self.live
+        self.live = ServiceLive(live.paused, live.probing, live.rate_limits, live.gate_until, at)
+        self.version += 1
+
     def breaker_changed(self, at: datetime, old: str, new: str) -> None:
         self.breaker_history.append((at, old, new))
         self.version += 1

@@ -117,6 +117,50 @@ async def test_the_probes_own_timeout_reason_wins_over_the_backstop() -> None:
     assert reasons == ["timed out after 1s waiting for the answer"] * 2
 
 
+class DeafProbe:
+    """Ignores its deadline and waits for ever: only the pipeline's backstop ends its attempt."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    async def attempt(self, deadline: Deadline) -> ProbeOutcome:
+        self.started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def reset(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _pipeline(probe: DeafProbe, timeout: str) -> ServicePipeline:
+    config = make_config({"svc": {"kind": "http", "url": "http://127.0.0.1:9/"}}, timeout=timeout)
+    service = config.services["svc"]
+    hooks = PipelineHooks(log=lambda level, message: None, rate_limits_changed=lambda limits: None, redact=str)
+    return ServicePipeline(service, probe, ServiceBreaker("svc", service.breaker), hooks, now=lambda: datetime.now(UTC))
+
+
+async def test_the_backstop_ends_an_attempt_that_ignores_its_deadline() -> None:
+    async with asyncio.timeout(60):  # a bound on a broken backstop (the test would hang), not a timing claim
+        results = await asyncio.gather(_pipeline(DeafProbe(), "200ms").run(), _pipeline(DeafProbe(), "300ms").run())
+    assert [(r.status.value, r.reason) for r in results] == [
+        ("down", "timed out after 200ms"),
+        ("down", "timed out after 300ms"),
+    ]
+
+
+async def test_a_cancel_from_outside_is_not_taken_for_the_backstop() -> None:
+    # A shutdown cancels the probe's task: that must propagate, not become a "timed out" result.
+    probe = DeafProbe()
+    task = asyncio.create_task(_pipeline(probe, "30s").run())
+    await probe.started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 def test_deadline_pauses_and_stage_limits() -> None:
     now = [100.0]
     deadline = Deadline(10, clock=lambda: now[0])

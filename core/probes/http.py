@@ -52,21 +52,33 @@ class HttpProbe:
         )
         """Ask only for encodings read_capped_aio decodes, unless the service's config chose its own (decided
         once: the service's headers are fixed, and a bearer token adds only Authorization)."""
+        self._headers = dict(service.headers)
+        self._bearer = token_health.bearer_of(self._headers)
+        """The token the config's own headers send (None: none); a token_command's is fetched per probe."""
 
     async def attempt(self, deadline: Deadline) -> ProbeOutcome:
         request_timeout = deadline.budget  # one request is the whole attempt: the configured limit, as reasons cite it
         service = self.service
         expect = service.expect
         started = time.perf_counter()
-        headers = await bearer.request_headers(service, dict(service.headers), self.ctx.now())
+        if service.token_command:
+            headers = await bearer.request_headers(service, dict(self._headers), self.ctx.now())
+            sent_bearer = token_health.bearer_of(headers)
+        else:
+            # What `bearer.request_headers` does for a service without a token command, without a coroutine:
+            # its own headers, and a JWT among them refused once expired.
+            headers, sent_bearer = self._headers, self._bearer
+            if sent_bearer is not None:
+                token_health.refuse_expired_jwt(sent_bearer, self.ctx.now())
         response, read = await self._request(request_timeout, headers)
         latency_ms = (time.perf_counter() - started) * 1000
+        answered_at = self.ctx.now()
         body = self._json_body(response, read)
         reading = parse_rate_limits(
             response.headers,
             body=body if body is not NOT_JSON else None,
             status=response.status_code,
-            now=self.ctx.now(),
+            now=answered_at,
             scheme=service.rate_limit.scheme,
         )
         self._raise_for_rate_limit(response, reading, latency_ms)
@@ -101,9 +113,7 @@ class HttpProbe:
         details = HttpDetails(http_version=response.http_version, body_truncated_at=read.truncated_at)
         if expect.max_latency is not None:
             checks.append(latency_check(latency_ms, expect.max_latency))
-        checks += token_health.token_checks(
-            token_health.bearer_of(headers), response.headers, self.ctx.now(), service.token_warn
-        )
+        checks += token_health.token_checks(sent_bearer, response.headers, answered_at, service.token_warn)
         reason = reason_of(checks)
         return ProbeOutcome(
             status=Status.DEGRADED if reason else Status.UP,

@@ -84,12 +84,18 @@ class _Inflate:
         return out
 
 
+_IDENTITY = _Identity()
+"""It keeps no state: one for every body sent without an encoding."""
+
+
 def _decoder_for(content_encoding: str) -> _Decoder | str:
     """The decoder for a Content-Encoding header, or why there is none."""
+    if not content_encoding:
+        return _IDENTITY
     codings = [part.strip().lower() for part in content_encoding.split(",") if part.strip()]
     codings = [coding for coding in codings if coding != "identity"]
     if not codings:
-        return _Identity()
+        return _IDENTITY
     if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
         return _Inflate(codings[0])
     return f"unsupported Content-Encoding {', '.join(codings)[:40]!r}"
@@ -119,13 +125,24 @@ async def read_capped_aio(response: aiohttp.ClientResponse, content_encoding: st
     """
     done = False
     try:
-        body, done = await _capped(response.content.iter_any(), content_encoding, cap)
+        stream = response.content
+        if stream.is_eof():
+            # The whole body came in with the head (a small answer usually does): what the loop below would read
+            # in one chunk is taken at once, with no async iteration. An error the stream holds is raised here too.
+            body, done = _capped_chunks(_whole(stream.read_nowait()), content_encoding, cap)
+        else:
+            body, done = await _capped(stream.iter_any(), content_encoding, cap)
         return body
     finally:
         if done:
             response.release()
         else:
             response.close()
+
+
+def _whole(data: bytes) -> tuple[bytes, ...]:
+    """A body read at once, as the chunks `iter_any` would have given (none for an empty body)."""
+    return (data,) if data else ()
 
 
 async def _capped(chunks: AsyncIterator[bytes], content_encoding: str, cap: int) -> tuple[CappedBody, bool]:
@@ -135,11 +152,32 @@ async def _capped(chunks: AsyncIterator[bytes], content_encoding: str, cap: int)
         return CappedBody(b"", problem=decoder), False
     content = bytearray()
     async for raw in chunks:
-        try:
-            # One byte past the cap is asked for: it tells a body of exactly `cap` bytes from a longer one.
-            content += decoder.feed(raw, cap + 1 - len(content))
-        except zlib.error as exc:
-            return CappedBody(bytes(content), problem=f"corrupt compressed body: {exc}"), False
-        if len(content) > cap:
-            return CappedBody(bytes(content[:cap]), truncated_at=cap), False
+        stop = _take(decoder, content, raw, cap)
+        if stop is not None:
+            return stop, False
     return CappedBody(bytes(content)), True
+
+
+def _capped_chunks(chunks: tuple[bytes, ...], content_encoding: str, cap: int) -> tuple[CappedBody, bool]:
+    """`_capped` over chunks already in hand."""
+    decoder = _decoder_for(content_encoding)
+    if isinstance(decoder, str):
+        return CappedBody(b"", problem=decoder), False
+    content = bytearray()
+    for raw in chunks:
+        stop = _take(decoder, content, raw, cap)
+        if stop is not None:
+            return stop, False
+    return CappedBody(bytes(content)), True
+
+
+def _take(decoder: _Decoder, content: bytearray, raw: bytes, cap: int) -> CappedBody | None:
+    """Decode one chunk into `content`; the body as kept when reading must stop here (past the cap, corrupt)."""
+    try:
+        # One byte past the cap is asked for: it tells a body of exactly `cap` bytes from a longer one.
+        content += decoder.feed(raw, cap + 1 - len(content))
+    except zlib.error as exc:
+        return CappedBody(bytes(content), problem=f"corrupt compressed body: {exc}")
+    if len(content) > cap:
+        return CappedBody(bytes(content[:cap]), truncated_at=cap)
+    return None
