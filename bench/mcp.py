@@ -6,13 +6,13 @@ First the figure issue 14 targets: the wall time of `lookout --once` (a real sub
 cron runs it) on one stdio server, every list (tools, resources, templates, prompts), median of
 `--runs` runs, with the CPU it took (lookout and the server) and the load average, since a busy
 machine inflates every wall figure. Then where that time goes: a timeline (when the server was
-spawned, when its own SDK import was done, when the report was out), the floor (the same
-server under the SDK's own minimal `Client` doing the same lists, and the server alone: spawn to
-first answer, stdin closed to exit) and the CPU of each big import in a fresh interpreter. Then for each of `--sizes`: the wall time, the servers' cold
-starts (min / median / max) against the slowest server's whole probe. Then, with one persistent
-session open, the CPU this process spends per liveness check (ping or server/discover) and per
-full check (liveness + every list call). The servers are the demo's SDK servers started with
-this Python. Figures, not assertions.
+spawned, when its own SDK import was done, when the report was out); the floor (the same server
+under the SDK's own minimal `Client` doing the same lists, and the server alone: spawn to first
+answer, stdin closed to exit); and the CPU of each big import in a fresh interpreter. Then for
+each of `--sizes`: the wall time, the servers' cold starts (min / median / max) against the
+slowest server's whole probe. Then, with one persistent session open, the CPU this process
+spends per liveness check (ping or server/discover) and per full check (liveness + every list
+call). The servers are the demo's SDK servers started with this Python. Figures, not assertions.
 """
 
 from __future__ import annotations
