@@ -326,6 +326,60 @@ async def test_a_connection_is_reused_by_the_next_probe_and_cookies_are_kept() -
     assert "cookie" not in seen[0].headers and seen[1].headers["cookie"] == "session=abc"
 
 
+def cookie_per_path(request: httpx2.Request) -> httpx2.Response:
+    """Sets a cookie naming the path asked for: whose cookie comes back says whose jar it was in."""
+    return answer(200, headers={"set-cookie": f"who={request.url.path.strip('/')}; Path=/"})
+
+
+def port_of(request: httpx2.Request) -> int:
+    return int(request.headers["x-test-client-port"])
+
+
+async def test_services_on_one_server_share_no_connection_and_no_cookie() -> None:
+    """The fleet shares one aiohttp session: each service still gets only its own connections and cookies."""
+    async with Loopback(cookie_per_path) as server:
+        one, two = make_probe(f"{server.url}/one"), make_probe(f"{server.url}/two")
+        try:
+            for probe in (one, two, one, two):
+                assert (await attempt(probe)).status is Status.UP
+        finally:
+            await one.aclose()
+            await two.aclose()
+    first_one, first_two, again_one, again_two = server.seen
+    assert "cookie" not in first_one.headers and "cookie" not in first_two.headers
+    assert again_one.headers["cookie"] == "who=one" and again_two.headers["cookie"] == "who=two"
+    assert port_of(first_one) == port_of(again_one) and port_of(first_two) == port_of(again_two)
+    assert port_of(first_one) != port_of(first_two)
+
+
+async def test_resetting_a_service_closes_its_connection_and_forgets_its_cookies_not_another_services() -> None:
+    """What the breaker's opening does (`reset`): that service starts afresh, the others keep what they have."""
+    async with Loopback(cookie_per_path) as server:
+        one, two = make_probe(f"{server.url}/one"), make_probe(f"{server.url}/two")
+        try:
+            await attempt(one)
+            await attempt(two)
+            await one.reset()
+            for _ in range(60):
+                if server.connections_closed:
+                    break
+                await asyncio.sleep(0.05)
+            assert server.connections_closed == 1
+            await attempt(one)
+            await attempt(two)
+        finally:
+            await one.aclose()
+            await two.aclose()
+        for _ in range(60):
+            if server.connections_closed == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert server.connections_closed == 3, "every connection closed with the last service"
+    first_one, first_two, again_one, again_two = server.seen
+    assert "cookie" not in again_one.headers and port_of(again_one) != port_of(first_one)
+    assert again_two.headers["cookie"] == "who=two" and port_of(again_two) == port_of(first_two)
+
+
 async def test_a_duplicated_header_is_read_as_its_values_joined() -> None:
     def handler(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(

@@ -142,11 +142,10 @@ class HttpProbe:
         content = service.body.encode() if service.body is not None else None
         method = service.method.upper()
         sent_headers = {**headers, **self._encodings}
-        session = self._session.session()
         client_timeout = self._session.timeout(timeout)
         try:
             for _ in range(MAX_REDIRECTS + 1):
-                response = await session.request(
+                response = await self._session.request(
                     method,
                     url,
                     headers=sent_headers,
