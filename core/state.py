@@ -8,7 +8,6 @@ go over every history again (a test holds the two to the same answers).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -73,7 +72,9 @@ class ServiceState(ServiceFields):
     status: Status = Status.UNKNOWN
     reason: str = "not probed yet"
     history: HistoryRing = field(default_factory=HistoryRing)
-    breaker_history: deque[tuple[datetime, str, str]] = field(default_factory=lambda: deque(maxlen=BREAKER_HISTORY))
+    breaker_history: tuple[tuple[datetime, str, str], ...] = ()
+    """The last BREAKER_HISTORY transitions, newest last (a tuple: most services have none, and an empty deque
+    of them cost 760 bytes a service)."""
     version: int = 0
     """Counts the changes of this record (and of the breaker's, as the engine reports them)."""
     _cached: tuple[int, ServiceSnapshot] | None = None
@@ -128,7 +129,7 @@ class ServiceState(ServiceFields):
         self.version += 1
 
     def breaker_changed(self, at: datetime, old: str, new: str) -> None:
-        self.breaker_history.append((at, old, new))
+        self.breaker_history = (*self.breaker_history, (at, old, new))[-BREAKER_HISTORY:]
         self.version += 1
 
     def snapshot(self, breaker: Callable[[], BreakerSnapshot], *, status: Status, reason: str) -> ServiceSnapshot:
@@ -150,7 +151,7 @@ class ServiceState(ServiceFields):
             latency=self.history.latency(),
             uptime=self.history.uptime(),
             breaker=_safe_breaker(breaker()),
-            breaker_history=tuple(self.breaker_history),
+            breaker_history=self.breaker_history,
         )
         self._cached = (self.version, shown)
         return shown

@@ -10,7 +10,7 @@ import pytest
 
 from core.results import ProbeResult, Status
 from core.snapshot import BreakerSnapshot, ServiceInfo
-from core.state import HistoryRing, ServiceState, latency_stats, uptime
+from core.state import BREAKER_HISTORY, HistoryRing, ServiceState, latency_stats, uptime
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -83,6 +83,18 @@ def test_any_change_builds_the_snapshot_again(change) -> None:  # type: ignore[n
         tuple(state.history),
         tuple(state.breaker_history),
     )
+
+
+def test_the_breaker_history_keeps_the_last_transitions_newest_last() -> None:
+    state = ServiceState(info=ServiceInfo("s", "http", "x"))
+    moves = [("closed", "open"), ("open", "half-open"), ("half-open", "closed")] * 9
+    for minute, (old, new) in enumerate(moves):
+        state.breaker_changed(NOW.replace(minute=minute), old, new)
+    kept = state.snapshot(Breaker(), status=Status.UP, reason="").breaker_history
+    assert len(kept) == BREAKER_HISTORY < len(moves)
+    assert [(when.minute, old, new) for when, old, new in kept] == [
+        (minute, old, new) for minute, (old, new) in enumerate(moves)
+    ][-BREAKER_HISTORY:]
 
 
 def test_a_service_being_probed_is_built_anew_each_time() -> None:
