@@ -150,7 +150,11 @@ def _proxy_environment() -> dict[str, str]:
             value = os.environ.get(f"{scheme.upper()}_PROXY")
         if value:
             found[scheme] = value
-    return found
+    return found or _NO_PROXY_ENVIRONMENT
+
+
+_NO_PROXY_ENVIRONMENT: dict[str, str] = {}
+"""What `_proxy_environment` gives when no proxy variable is set: one dict for every service (only ever read)."""
 
 
 def _bypassed(host: str, environment: dict[str, str]) -> bool:
@@ -179,7 +183,8 @@ class ServiceSession:
         """The connection keys this service's requests used since it opened (one per origin it reached)."""
         self._jar: aiohttp.CookieJar | None = None
         """The cookies its servers set, made when the first one is (most services never get one)."""
-        self._proxies: dict[tuple[str, str], str | None] = {}
+        self._proxies: dict[tuple[str, str], str | None] | None = None
+        """What `proxy_for` found, by (scheme, host): made only when the environment names a proxy."""
         self._environment: dict[str, str] | None = None
 
     async def request(self, method: str, url: URL, **options: Any) -> aiohttp.ClientResponse:
@@ -199,12 +204,16 @@ class ServiceSession:
 
     def proxy_for(self, url: URL) -> str | None:
         """The proxy the environment names for `url` (None: connect directly), read once per session."""
+        environment = self._environment
+        if environment is None:
+            environment = self._environment = _proxy_environment()
+        if not environment:
+            return None
+        if self._proxies is None:
+            self._proxies = {}
         key = (url.scheme, url.host or "")
         if key in self._proxies:
             return self._proxies[key]
-        if self._environment is None:
-            self._environment = _proxy_environment()
-        environment = self._environment
         proxy = environment.get(url.scheme) or environment.get("all")
         if proxy and url.host and _bypassed(url.host, environment):
             proxy = None
@@ -225,7 +234,7 @@ class ServiceSession:
         keys, self._keys = self._keys, []
         self._mark = next(_MARKS)  # a connection still in flight is never handed to this service again
         self._jar = None
-        self._proxies = {}
+        self._proxies = None
         self._environment = None
         if pool is not None:
             pool.connector.close_idle(keys)
