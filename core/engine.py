@@ -451,8 +451,8 @@ class Engine:
 
     def _ensure_http(self) -> httpx2.AsyncClient:
         """The httpx2 client the MCP probes' side requests share (OAuth token refresh, authorization metadata
-        after a refusal), made on first use (and again after `stop`). HTTP API probes do not use it: each has
-        an aiohttp session of its own (core.probes.http_session)."""
+        after a refusal), made on first use (and again after `stop`). HTTP API probes do not use it: they share
+        an aiohttp session, with connections of their own (core.probes.http_session)."""
         if self._http is None:
             self._http = httpx2.AsyncClient(
                 verify=True,

@@ -1,4 +1,4 @@
-"""HTTP API probes: one request over the service's own aiohttp session (core.probes.http_session).
+"""HTTP API probes: one request over the fleet's aiohttp session, on the service's connections (http_session).
 
 The probe fetches; the service's expectations (status, an optional JSON body
 subset, latency) are judged by `core.probes.expectations`, and with the

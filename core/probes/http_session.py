@@ -27,9 +27,9 @@ What a probe sees is what httpx2 gave it:
 * a response head past the limits (a line over MAX_FIELD bytes, more than MAX_HEADERS fields) is
   refused by the parser and becomes a reason ("response headers too large"), not a memory cost.
 
-How, at the cost of one pool: a session of its own per service (an aiohttp ClientSession, its
-TCPConnector, CookieJar and resolver) cost ~7 KB of a service's ~34 KB, more than its kept-alive
-connection's objects (`bench/memory.py`). So the services of one event loop share one session and
+How: a session of its own per service (an aiohttp ClientSession, its TCPConnector, CookieJar and
+resolver) cost ~7 KB of a service's ~32 KB, about as much as its kept-alive connection's objects
+(`bench/memory.py`). So the services of one event loop share one session and
 connector (a second pair for `fresh_connection` services, whose connector closes every connection
 after its answer), and each request runs in its service's scope (a context variable, set around
 the request): the connector files the connection under a key that carries the service's mark
