@@ -169,9 +169,9 @@ class ServiceSession:
     """One service's part of the shared HTTP session: its connections, its cookies, its proxy lookups.
 
     Opened at its first request (which takes a share of its event loop's `_Pool`) and closed with its
-    probe: `reset` and `aclose` close its idle connections and forget its cookies, and the next request
-    starts afresh (new connections: the service gets a new mark). Must be used from one event loop,
-    the engine's.
+    probe (the probe's `reset` and `aclose`): `aclose` closes its idle connections and forgets its cookies,
+    and the next request starts afresh (new connections: the service gets a new mark). Must be used from
+    one event loop, the engine's.
     """
 
     __slots__ = ("_environment", "_fresh", "_jar", "_keys", "_mark", "_pool", "_proxies")
