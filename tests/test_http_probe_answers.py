@@ -380,44 +380,6 @@ async def test_resetting_a_service_closes_its_connection_and_forgets_its_cookies
     assert again_two.headers["cookie"] == "who=two" and port_of(again_two) == port_of(first_two)
 
 
-async def test_bytes_a_server_sends_on_an_idle_kept_connection_end_it_and_the_next_probe_opens_another() -> None:
-    """A kept connection waits in the pool without its last answer's parser (the headers it held cost memory);
-    what a server writes on it meanwhile is still parsed when it arrives: garbage ends that connection, and
-    the next probe is answered on a new one, as when the last parser stayed."""
-    ports: list[int] = []
-    wrote_garbage = asyncio.Event()
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        ports.append(writer.get_extra_info("peername")[1])
-        first = len(ports) == 1
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
-                await reader.readuntil(b"\r\n\r\n")
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                await writer.drain()
-                if first:
-                    await asyncio.sleep(0.1)
-                    writer.write(b"\x00garbage that is no HTTP answer\r\n\r\n")
-                    await writer.drain()
-                    wrote_garbage.set()
-        writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    try:
-        probe = make_probe(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/health")
-        try:
-            assert (await attempt(probe)).status is Status.UP
-            await wrote_garbage.wait()
-            await asyncio.sleep(0.1)
-            assert (await attempt(probe)).status is Status.UP
-        finally:
-            await probe.aclose()
-    finally:
-        server.close()
-        await server.wait_closed()
-    assert len(ports) == 2, "the second probe came on a connection of its own"
-
-
 async def test_a_duplicated_header_is_read_as_its_values_joined() -> None:
     def handler(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(
