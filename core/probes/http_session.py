@@ -259,7 +259,7 @@ class _ServiceRequest(aiohttp.ClientRequest):
     def connection_key(self) -> ConnectionKey:
         key = super().connection_key
         service = _SCOPE.get()
-        marked: ConnectionKey = tuple.__new__(ConnectionKey, (*key[:6], service._mark, *key[7:]))
+        marked = key._replace(proxy_headers_hash=service._mark)
         service._used(marked)
         return marked
 
