@@ -5,9 +5,11 @@
 One loopback HTTP target (bench/http_target.py, a bare asyncio Protocol in its own process, which
 also counts the requests it answers) is probed at N requests per second by each contender in turn:
 
-* Lookout: the engine in its own process, N HTTP services on a 1 s interval, with its default
-  connection reuse, and again with `fresh_connection: true` (a new connection per probe, as
-  blackbox_exporter always does) when this Lookout has that per-service option;
+* Lookout: the engine in its own process, run as `lookout serve` runs it (`core.collector`: young
+  collections spaced, what the fleet built frozen once every service has a first result), N HTTP
+  services on a 1 s interval, with its default connection reuse, and again with
+  `fresh_connection: true` (a new connection per probe, as blackbox_exporter always does) when
+  this Lookout has that per-service option;
 * blackbox_exporter (`/usr/bin/prometheus-blackbox-exporter`, Debian's package), module
   `http_2xx`, driven by a separate driver process sending N `/probe?target=...` requests per
   second over keep-alive connections. The exporter serves that request *and* runs the probe.
@@ -39,6 +41,10 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 LOOKOUT_CODE = r"""
 import asyncio, sys, yaml
+try:
+    from core.collector import freeze_once_settled
+except ImportError:  # a --baseline checkout from before it
+    freeze_once_settled = None
 from core.config import parse_config
 from core.engine import Engine
 url, services, fresh = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "fresh"
@@ -49,7 +55,10 @@ fleet = {f"svc-{i}": {**service, "url": f"{url}/ok/svc-{i}"} for i in range(serv
 text = yaml.safe_dump({"defaults": {"interval": "1s", "timeout": "10s"}, "services": fleet})
 
 async def main():
-    async with Engine(parse_config(text, source="bench.yaml", env={})):
+    async with Engine(parse_config(text, source="bench.yaml", env={})) as engine:
+        # As `lookout serve` runs its engine: young collections spaced, what the fleet built frozen (core.collector).
+        if freeze_once_settled is not None:
+            await freeze_once_settled(engine, limit=10.0)
         print("ready", flush=True)
         await asyncio.Event().wait()
 

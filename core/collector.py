@@ -15,6 +15,13 @@ once every service has a first result. Process-wide: only a program that owns it
 (reference counting still frees it), so garbage is collected first, and the freeze is made twice
 at most, not on a timer.
 
+`freeze_once_settled` also spaces the young generation's collections (`space_young_collections`):
+a probe allocates a few hundred tracked objects (its task, coroutines, request and response,
+events) and reference counting frees nearly all of them, yet every 700 allocations Python walks
+the young generation, finds nothing, and starts again: 45-80 us a probe at 1000 services on a
+1 s interval (~10% of its CPU). With a threshold of YOUNG_THRESHOLD a young collection comes ten
+times less often and walks what is still alive then, about as much as before.
+
 `collections_paused`: no automatic collection while a burst of allocations runs whose objects are
 all either kept (a config loaded, a fleet built) or freed by reference counting as it goes (a
 /metrics rendering). The collector, triggered by their number, would walk the growing heap again
@@ -33,9 +40,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from core.engine import Engine
 
+YOUNG_THRESHOLD = 7000
+"""Allocations between two collections of the young generation (Python's default: 700)."""
 SETTLE_LIMIT = 120.0
 """Seconds after start at most to wait for every service's first result before the second freeze."""
 POLL = 0.5
+
+
+def space_young_collections() -> None:
+    """Collect the young generation every YOUNG_THRESHOLD allocations at least (a larger one set is kept)."""
+    young, *older = gc.get_threshold()
+    if young and young < YOUNG_THRESHOLD:  # 0: collections are off, left so
+        gc.set_threshold(YOUNG_THRESHOLD, *older)
 
 
 def freeze_now() -> None:
@@ -46,9 +62,11 @@ def freeze_now() -> None:
 
 async def freeze_once_settled(engine: Engine, *, limit: float = SETTLE_LIMIT, poll: float = POLL) -> None:
     """Freeze now (what start built), and again once every service not paused has a first result (the
-    sessions and connections its probe opened), or after `limit` seconds, whichever comes first."""
+    sessions and connections its probe opened), or after `limit` seconds, whichever comes first. Young
+    collections are spaced from the start (`space_young_collections`)."""
     import asyncio  # here: the config loader imports this module, and a plain load never needs asyncio
 
+    space_young_collections()
     freeze_now()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit

@@ -168,19 +168,38 @@ async def test_the_second_freeze_waits_for_every_services_first_result_or_the_li
     the second freeze back beyond the limit."""
     import gc
 
-    from core.collector import freeze_once_settled
+    from core.collector import YOUNG_THRESHOLD, freeze_once_settled
 
+    thresholds = gc.get_threshold()
     try:
+        gc.set_threshold(700, *thresholds[1:])
         async with running(fleet(http_api.url, unique_key)) as daemon:
             await freeze_once_settled(daemon.engine, limit=60.0, poll=0.05)
             assert all(service.probes > 0 for service in daemon.engine.snapshot().services)
             assert gc.get_freeze_count() > 0
+            assert gc.get_threshold() == (YOUNG_THRESHOLD, *thresholds[1:])  # young collections spaced
         stuck = http(f"{http_api.url}/hang/{unique_key}", timeout="5m")
         async with running(fleet(http_api.url, unique_key, stuck=stuck)) as daemon:
             await freeze_once_settled(daemon.engine, limit=0.5, poll=0.05)
             assert daemon.engine.snapshot().get("stuck").probes == 0
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
+def test_young_collections_are_spaced_but_never_switched_on_nor_made_more_frequent() -> None:
+    import gc
+
+    from core.collector import YOUNG_THRESHOLD, space_young_collections
+
+    thresholds = gc.get_threshold()
+    try:
+        for before, after in ((700, YOUNG_THRESHOLD), (YOUNG_THRESHOLD * 2, YOUNG_THRESHOLD * 2), (0, 0)):
+            gc.set_threshold(before, *thresholds[1:])
+            space_young_collections()
+            assert gc.get_threshold() == (after, *thresholds[1:])
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 async def test_readyz_waits_for_first_results_or_the_startup_timeout(http_api, unique_key) -> None:
