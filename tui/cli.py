@@ -190,7 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_UNKNOWN
         if attached is not None:
             return attached.run() or 0
-    from core.config import ConfigError  # here, not at the top: `lookout history` never loads the config models
+    from core.collector import collections_paused
+
+    with collections_paused():  # the config models live as long as the process: nothing for the collector to find
+        from core.config import ConfigError  # here, not at the top: `lookout history` never loads the config models
 
     try:
         config = _load_discovered(args.all_projects) if args.discover else _load(args.config)
@@ -492,10 +495,13 @@ async def _run_engine_once(
     """Probe `targets` (None: all) once, unless `stop_signal` comes first."""
     import asyncio
 
-    from core.engine import Engine
-    from core.selection import restrict
+    from core.collector import collections_paused
 
-    engine = Engine(config, pins=pins)
+    with collections_paused():  # imports and the fleet built: what lives as long as the run, no garbage to find
+        from core.engine import Engine
+        from core.selection import restrict
+
+        engine = Engine(config, pins=pins)
     recorder = None
     if history is not None:
         from core.history import HistoryRecorder
