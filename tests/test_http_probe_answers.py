@@ -269,6 +269,15 @@ async def test_a_303_turns_a_post_into_a_get_without_its_body() -> None:
     assert "content-type" not in seen[0].headers  # no type the service did not configure
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+async def test_no_request_carries_a_content_type_the_service_did_not_set(method: str) -> None:
+    async with probe_for(lambda request: answer(200), method=method) as (probe, seen):
+        outcome = await attempt(probe)
+    assert outcome.status is Status.UP
+    assert seen[0].method == method
+    assert "content-type" not in seen[0].headers
+
+
 async def test_more_than_five_redirects_is_down_and_final() -> None:
     async with probe_for(lambda request: answer(302, headers={"location": "/again"})) as (probe, seen):
         with pytest.raises(ProbeError) as raised:

@@ -83,6 +83,9 @@ USER_AGENT = f"lookout/{__version__}"
 EXACT_TIMEOUTS_BELOW = 3601.0
 """Seconds: aiohttp ceils timeouts from this length on; a service's timeout is at most 1 h."""
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+NO_CONTENT_TYPE = ("Content-Type",)
+"""`skip_auto_headers` of a request that may carry a body: aiohttp would type it, httpx2 sent no Content-Type the
+service did not set."""
 
 
 TLS_READ_BUFFER = 32 * 1024
@@ -385,7 +388,6 @@ class _Pool:
             headers={"User-Agent": USER_AGENT},
             cookie_jar=_ServiceCookies(),
             request_class=_ServiceRequest,
-            skip_auto_headers=("Content-Type",),  # httpx2 sent no Content-Type the service did not set
             auto_decompress=False,
             trust_env=False,  # proxies are looked up here (proxy_for), never netrc credentials
             max_line_size=MAX_FIELD,
