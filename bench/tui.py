@@ -342,6 +342,60 @@ def run_demo(
         print(f"RSS slope from minute 3      {slope(rss_points):+.2f} MB/min over {len(rss_points)} minutes")
 
 
+async def run_fill(minutes: float, size: tuple[int, int]) -> None:
+    """The demo's monitor in this process, headless: every minute, what its bounded stores hold.
+
+    The RSS of an idle demo creeps up for its first tens of minutes; this says which store fills, and
+    how far each is from its bound: the log pane's events (MAX_LINES), the tables' cell caches
+    (CELL_CACHE each, then cleared) and row strips (one per row), the result rings (HISTORY results
+    per service), and the objects the collector tracks.
+    """
+    import gc
+
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]  # bench/mcp.py is not mcp
+    from core.config import load_config
+    from core.demo.fleet import start_demo_fleet
+    from core.history.recording import open_recording
+    from core.ring import HISTORY
+    from tui.linetable import CELL_CACHE, LineTable
+    from tui.logpane import MAX_LINES, LogPane
+    from tui.source import EngineSource
+
+    fleet = start_demo_fleet()
+    history = None
+    try:
+        config = load_config(fleet.config_path)
+        history = open_recording(fleet.config_path.with_name("history.db"), config, warn=print)
+        app = LookoutApp(EngineSource(config, history=history), config_path=str(fleet.config_path))
+        async with app.run_test(size=size):
+            print(
+                f"demo headless at {size[0]}x{size[1]}, {minutes:g} min; bounds: log {MAX_LINES} events, "
+                f"cell caches {CELL_CACHE} entries a table, rings {HISTORY} results"
+            )
+            print(
+                f"{'min':>4} {'RSS MB':>7} {'log':>5} {'rendered':>9} {'styled':>7} {'strips':>6}"
+                f" {'rings min-max':>13} {'gc objects':>10}"
+            )
+            started = time.monotonic()
+            for minute in range(1, int(minutes) + 1):
+                await asyncio.sleep(max(0.0, started + 60 * minute - time.monotonic()))
+                log = app.query_one(LogPane)
+                tables = list(app.query(LineTable))
+                rings = [len(service.history) for service in app.source.snapshot().services]
+                print(
+                    f"{minute:>4} {rss_mb():>7.1f} {len(log.events):>5}"
+                    f" {sum(len(t._rendered) for t in tables):>9} {sum(len(t._styled) for t in tables):>7}"
+                    f" {sum(len(t._strips) for t in tables):>6} {min(rings):>6}-{max(rings):<6}"
+                    f" {len(gc.get_objects()):>10}",
+                    flush=True,
+                )
+    finally:
+        if history is not None:
+            history.close()
+        fleet.stop()
+
+
 def stop(process: subprocess.Popen[bytes], master: int) -> None:
     """q, as a user quits (so a profile is written); SIGTERM if that does not do it."""
     try:
@@ -377,11 +431,19 @@ def main() -> None:
     )
     parser.add_argument("--keys", default="", help="with --demo: keys to type 5 s in (e.g. 123: hide the tables)")
     parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="with --demo: run it in this process, headless, printing what its bounded stores hold each minute",
+    )
+    parser.add_argument(
         "--tracemalloc",
         metavar="DIR[:MINUTES]",
         help="with --demo: trace allocations, heap snapshots into DIR at MINUTES (default 3,13; bench/heapwatch.py)",
     )
     args = parser.parse_args()
+    if args.demo and args.headless:
+        asyncio.run(run_fill(args.soak, args.size))
+        return
     if args.demo:
         run_demo(args.soak, args.size, args.profile, args.keys, args.tracemalloc)
         return

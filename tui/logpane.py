@@ -30,7 +30,8 @@ from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
-from typing import Any
+from math import ceil
+from typing import Any, NamedTuple
 
 from rich._wrap import divide_line
 from rich.cells import cell_len
@@ -44,6 +45,7 @@ from textual.cache import LRUCache
 from textual.events import Resize
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -77,6 +79,15 @@ class _Row:
     """Its widest wrapped row, in cells."""
 
 
+class _Frame(NamedTuple):
+    style: Style
+    width: int
+    scroll_x: int
+    scroll_y: int
+    widest: int
+    """The console's width."""
+
+
 class LogPane(ScrollView, can_focus=True):
     """Keeps the last MAX_LINES events itself, so a filter change can redraw from them."""
 
@@ -108,10 +119,8 @@ class LogPane(ScrollView, can_focus=True):
         """First screen row of each row in `_rows`; None when it must be summed again."""
         self._wrapped: LRUCache[tuple[int, int], tuple[Style, int, int, list[Strip]]] = LRUCache(WRAPPED_CACHE)
         """Rows on screen as drawn (pane style, width, scroll_x, strips), by (row, measured width)."""
-        self._style: Style | None = None
-        """The pane's style for the frame being drawn (looked up once a frame, not twice a line)."""
-        self._console_width = 0
-        """The console's width for the frame being drawn (0: ask the console)."""
+        self._frame: _Frame | None = None
+        """What the lines of the render under way share."""
 
     def add_events(self, events: list[ViewItem]) -> None:
         """Keep the events' lines; the visible ones are drawn at the next `flush` (the app's next frame)."""
@@ -216,51 +225,80 @@ class LogPane(ScrollView, can_focus=True):
         Textual lays the whole screen out again (and repaints every widget) when a widget's virtual size
         changes, since a widget sized by its content would move its neighbours. This pane is sized by the
         stylesheet (a share of the screen, never `auto`), so only its scrollbars follow its content; they
-        are updated here as the layout would (`_scroll_update`, the scrollbars' own refresh). A change that
-        shows or hides the horizontal scrollbar (a pane narrower than MIN_WIDTH) changes the pane's
-        content region: that one takes the layout.
+        are told here, as the layout would tell them. A change that shows or hides a scrollbar (a pane
+        narrower than MIN_WIDTH, or a stylesheet without the always-shown vertical one) changes the
+        pane's content region: that one takes the layout.
         """
-        scroll_update = getattr(self, "_scroll_update", None)  # Textual's private step; the layout if it moved
-        if scroll_update is None or self.styles.height is None or self.styles.height.is_auto:
+        if self.styles.height is None or self.styles.height.is_auto or self.styles.overflow_y != "scroll":
             return False
         region = self.scrollable_content_region.width
-        if (size.width > region) != (self.virtual_size.width > region):
+        if (size.width > region) != (self.virtual_size.width > region) or not self.show_vertical_scrollbar:
             return False
         self.set_reactive(Widget.virtual_size, size)
-        scroll_update(size)
+        if self.show_horizontal_scrollbar:
+            self.horizontal_scrollbar.window_virtual_size = size.width
+        self._move_scrollbar(virtual=size.height)
         return True
 
-    def _drawn(self, row: _Row, width: int, scroll_x: int, style: Style) -> list[Strip]:
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """As ScrollView's, but the scrollbar is repainted only when it would look different."""
+        if self.show_vertical_scrollbar:
+            self._move_scrollbar(position=new_value)
+        if round(old_value) != round(new_value):
+            self.refresh(self.size.region)
+
+    def _move_scrollbar(self, *, virtual: int | None = None, position: float | None = None) -> None:
+        """Tell the vertical scrollbar the content's height or the scroll position; repaint it only if its
+        thumb moves or changes size.
+
+        A scrollbar repaint is dear (its segments carry mouse actions as style metadata, which every style
+        cache downstream misses): at the end of a long log it was a third of a frame, and it mostly
+        draws the same bar again, a thumb of a cell or two at the bottom, one line later.
+        """
+        bar = self.vertical_scrollbar
+        new_virtual = bar.window_virtual_size if virtual is None else virtual
+        new_position = bar.position if position is None else bar.validate_position(position)
+        if (new_virtual, new_position) == (bar.window_virtual_size, bar.position):
+            return
+        if bar.size.height and _bar(bar, new_virtual, new_position) == _bar(bar, bar.window_virtual_size, bar.position):
+            bar.set_reactive(ScrollBar.window_virtual_size, new_virtual)
+            bar.set_reactive(ScrollBar.position, new_position)
+            return
+        bar.window_virtual_size = new_virtual
+        bar.position = new_position
+
+    def _drawn(self, row: _Row, width: int, scroll_x: int, style: Style, widest: int) -> list[Strip]:
         """The row's screen lines as shown, kept while it is on screen (a scroll moves it, not redraws it)."""
         key = (row.seq, self._measured_at)
         cached = self._wrapped.get(key)
         if cached is not None and cached[:3] == (style, width, scroll_x):
             return cached[3]
-        console = self.app.console
-        widest = self._console_width or console.width
-        strips = screen_rows(console, row.line, self._measured_at, width, scroll_x, style, widest)
+        strips = screen_rows(self.app.console, row.line, self._measured_at, width, scroll_x, style, widest)
         self._wrapped[key] = (style, width, scroll_x, strips)
         return strips
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._style = self.rich_style  # a lookup through every ancestor's styles: once a frame
-        self._console_width = self.app.console.width
+        self._frame = self._make_frame()
         try:
             return super().render_lines(crop)
         finally:
-            self._style, self._console_width = None, 0
+            self._frame = None
+
+    def _make_frame(self) -> _Frame:
+        """What every line of a render shares, looked up once: the pane's style (a walk through every
+        ancestor's styles), its width, the scroll offset, the console's width (a system call or three)."""
+        scroll_x, scroll_y = self.scroll_offset
+        return _Frame(self.rich_style, self.scrollable_content_region.width, scroll_x, scroll_y, self.app.console.width)
 
     def render_line(self, y: int) -> Strip:
-        style = self._style or self.rich_style
-        scroll_x, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
+        style, width, scroll_x, scroll_y, widest = self._frame or self._make_frame()
         index = scroll_y + y
         starts = self._starts
         if starts is None or not self._rows or index >= self.virtual_size.height:
             return Strip.blank(width, style).apply_style(style)
         at = bisect_right(starts, index) - 1
         row = self._rows[at]
-        strips = self._drawn(row, width, scroll_x, style)
+        strips = self._drawn(row, width, scroll_x, style, widest)
         offset = index - starts[at]
         if offset >= len(strips):  # measured at another width a moment ago; the next frame has it right
             return Strip.blank(width, style).apply_style(style)
@@ -316,6 +354,21 @@ def line_text(line: LogEvent) -> str:
     text = _render(line)
     text.expand_tabs()
     return text.plain
+
+
+def _bar(bar: ScrollBar, virtual: int, position: float) -> list[Segment]:
+    """The vertical scrollbar as `bar` draws it (ScrollBar._render_bar's arguments) at this content height
+    and position; its colours are left out, the same for both sides of a comparison."""
+    window = bar.window_size if bar.window_size < virtual else 0
+    drawn = bar.renderer.render_bar(
+        size=bar.size.height,
+        virtual_size=ceil(virtual),
+        window_size=ceil(window),
+        position=position,
+        thickness=bar.thickness,
+        vertical=True,
+    )
+    return list(drawn.segments)
 
 
 def render_row(console: Console, text: Text, width: int) -> list[Strip]:
