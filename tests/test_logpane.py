@@ -146,3 +146,35 @@ async def test_new_lines_at_the_end_scroll_in_the_same_frame_without_a_screen_la
             assert log.render_line(bottom).text.rstrip() == shown[-1].rstrip()
             assert any(f"round {round} line 39 " in log.render_line(y).text for y in range(bottom + 1))
             assert log.scroll_offset.y == log.max_scroll_y
+
+
+async def test_a_frame_with_nothing_new_repaints_no_table_and_a_full_log_keeps_its_scrollbar() -> None:
+    """A second's refresh with the same snapshot at the same time changes nothing on screen, so it must ask
+    for no repaint (setting a table's count under it again repainted the whole table); and lines added
+    at the end of a long log move its content, not its scrollbar's thumb (a cell or two at the bottom), so the
+    scrollbar is not redrawn."""
+    import fleet_samples
+
+    from tui.panels import FleetTable
+
+    clock = fleet_samples.clock()
+    source = StaticSource(fleet_samples.fleet(), [], clock=clock)
+    app = LookoutApp(source, live=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        log = app.query_one(LogPane)
+        log.add_events([LogEvent(clock.now(), LogLevel.INFO, f"line {n}", "docs-mcp") for n in range(1000)])
+        app.refresh_view(force=True)
+        await pilot.pause()
+        await pilot.pause()
+        tables = list(app.query(FleetTable))
+        assert tables and all(not table._repaint_regions for table in tables)
+        app.refresh_view(force=True)
+        assert all(not table._repaint_regions for table in tables)
+
+        bar = log.vertical_scrollbar
+        assert not bar._repaint_regions
+        log.add_events([LogEvent(clock.now(), LogLevel.INFO, f"more {n}", "docs-mcp") for n in range(3)])
+        log.flush()
+        assert log.scroll_offset.y == log.max_scroll_y
+        assert not bar._repaint_regions and log._repaint_regions  # the lines moved, the thumb did not
+        assert bar.window_virtual_size == log.virtual_size.height == 1003  # the bar knows the content's height

@@ -237,7 +237,9 @@ class LogPane(ScrollView, can_focus=True):
         self.set_reactive(Widget.virtual_size, size)
         if self.show_horizontal_scrollbar:
             self.horizontal_scrollbar.window_virtual_size = size.width
-        self._move_scrollbar(virtual=size.height)
+        # New lines scroll the pane to its end (`_append`, the one caller): the bar is told both at once, so
+        # it is not redrawn for a moment between (new height, old position) that no frame would show.
+        self._move_scrollbar(virtual=size.height, position=self.max_scroll_y)
         return True
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
