@@ -2,7 +2,7 @@
 or `lookout demo` idling in a real pseudo-terminal.
 
     python bench/tui.py [--services 500,2000] [--seconds 20] [--presses 60] [--no-log]
-    python bench/tui.py --demo [--soak 10] [--size 160x45] [--profile FILE] [--keys 123]
+    python bench/tui.py --demo [--soak 10] [--size 160x45] [--profile FILE] [--keys 123] [--tracemalloc DIR]
 
 For each fleet size: frames written per second and the process's CPU while watching; then key
 presses (every third one a re-sort, the others cursor moves) with key-to-screen latency (from the
@@ -20,13 +20,16 @@ servers, Textual's output writer and the history writer). The stdio MCP servers 
 processes and not counted. At the end: the CPU after the first minute, and the RSS slope (MB per
 minute, least squares) from the third minute on. `--profile FILE` runs it under cProfile (main
 thread; open with `python -m pstats FILE`). `--keys 123` types those keys 5 s in (1, 2, 3 hide the
-three tables): to see what a panel costs by its absence. Figures, not assertions.
+three tables): to see what a panel costs by its absence. `--tracemalloc DIR[:3,13]` runs it under
+bench/heapwatch.py, which writes heap snapshots at those minutes for `heapwatch.py --diff A B` (what grew,
+by traceback). Figures, not assertions.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import fcntl
 import math
 import os
@@ -167,7 +170,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(len(ordered) * fraction) - 1)]
 
 
-async def run(size: int, seconds: float, presses: int, *, log: bool = True) -> None:
+async def run(size: int, seconds: float, presses: int, *, log: bool = True, profile: str | None = None) -> None:
     """One fleet size: watch for `seconds`, then `presses` key presses (every third a re-sort)."""
     source = ChurningSource(size)
     app = LookoutApp(source, config_path="bench")
@@ -188,7 +191,13 @@ async def run(size: int, seconds: float, presses: int, *, log: bool = True) -> N
         wall = time.perf_counter()
         cpu0 = time.process_time()
         ticks0 = source.ticks
+        profiler = cProfile.Profile() if profile else None
+        if profiler is not None:
+            profiler.enable()
         await asyncio.sleep(seconds)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{size}")
         fps = len(frames) / (time.perf_counter() - wall)
         watching = (time.process_time() - cpu0) / (time.perf_counter() - wall)
         per_tick = (time.process_time() - cpu0) / max(1, source.ticks - ticks0)
@@ -271,14 +280,20 @@ def drain(fd: int, counter: list[int]) -> None:
         counter[0] += len(chunk)
 
 
-def run_demo(minutes: float, size: tuple[int, int], profile: str | None, keys: str = "") -> None:
+def run_demo(
+    minutes: float, size: tuple[int, int], profile: str | None, keys: str = "", heap: str | None = None
+) -> None:
     columns, rows = size
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     command = [sys.executable]
     if profile:
         command += ["-m", "cProfile", "-o", profile]
-    command += ["-m", "tui.cli", "demo"]
+    if heap:
+        directory, _, at = heap.partition(":")
+        command += [str(ROOT / "bench" / "heapwatch.py"), directory, at or "3,13", "demo"]
+    else:
+        command += ["-m", "tui.cli", "demo"]
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         command, stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=env, start_new_session=True
@@ -327,6 +342,60 @@ def run_demo(minutes: float, size: tuple[int, int], profile: str | None, keys: s
         print(f"RSS slope from minute 3      {slope(rss_points):+.2f} MB/min over {len(rss_points)} minutes")
 
 
+async def run_fill(minutes: float, size: tuple[int, int]) -> None:
+    """The demo's monitor in this process, headless: every minute, what its bounded stores hold.
+
+    The RSS of an idle demo creeps up for its first tens of minutes; this says which store fills, and
+    how far each is from its bound: the log pane's events (MAX_LINES), the tables' cell caches
+    (CELL_CACHE each, then cleared) and row strips (one per row), the result rings (HISTORY results
+    per service), and the objects the collector tracks.
+    """
+    import gc
+
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]  # bench/mcp.py is not mcp
+    from core.config import load_config
+    from core.demo.fleet import start_demo_fleet
+    from core.history.recording import open_recording
+    from core.ring import HISTORY
+    from tui.linetable import CELL_CACHE, LineTable
+    from tui.logpane import MAX_LINES, LogPane
+    from tui.source import EngineSource
+
+    fleet = start_demo_fleet()
+    history = None
+    try:
+        config = load_config(fleet.config_path)
+        history = open_recording(fleet.config_path.with_name("history.db"), config, warn=print)
+        app = LookoutApp(EngineSource(config, history=history), config_path=str(fleet.config_path))
+        async with app.run_test(size=size):
+            print(
+                f"demo headless at {size[0]}x{size[1]}, {minutes:g} min; bounds: log {MAX_LINES} events, "
+                f"cell caches {CELL_CACHE} entries a table, rings {HISTORY} results"
+            )
+            print(
+                f"{'min':>4} {'RSS MB':>7} {'log':>5} {'rendered':>9} {'styled':>7} {'strips':>6}"
+                f" {'rings min-max':>13} {'gc objects':>10}"
+            )
+            started = time.monotonic()
+            for minute in range(1, int(minutes) + 1):
+                await asyncio.sleep(max(0.0, started + 60 * minute - time.monotonic()))
+                log = app.query_one(LogPane)
+                tables = list(app.query(LineTable))
+                rings = [len(service.history) for service in app.source.snapshot().services]
+                print(
+                    f"{minute:>4} {rss_mb():>7.1f} {len(log.events):>5}"
+                    f" {sum(len(t._rendered) for t in tables):>9} {sum(len(t._styled) for t in tables):>7}"
+                    f" {sum(len(t._strips) for t in tables):>6} {min(rings):>6}-{max(rings):<6}"
+                    f" {len(gc.get_objects()):>10}",
+                    flush=True,
+                )
+    finally:
+        if history is not None:
+            history.close()
+        fleet.stop()
+
+
 def stop(process: subprocess.Popen[bytes], master: int) -> None:
     """q, as a user quits (so a profile is written); SIGTERM if that does not do it."""
     try:
@@ -355,16 +424,33 @@ def main() -> None:
     parser.add_argument("--demo", action="store_true", help="`lookout demo` idle in a pseudo-terminal")
     parser.add_argument("--soak", type=float, default=5.0, metavar="MINUTES", help="with --demo: how long")
     parser.add_argument("--size", type=parse_size, default=(160, 45), metavar="COLSxROWS", help="with --demo")
-    parser.add_argument("--profile", metavar="FILE", help="with --demo: run it under cProfile into FILE")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="cProfile into FILE (--demo: the whole run; else the watching window, into FILE.SIZE)",
+    )
     parser.add_argument("--keys", default="", help="with --demo: keys to type 5 s in (e.g. 123: hide the tables)")
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="with --demo: run it in this process, headless, printing what its bounded stores hold each minute",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        metavar="DIR[:MINUTES]",
+        help="with --demo: trace allocations, heap snapshots into DIR at MINUTES (default 3,13; bench/heapwatch.py)",
+    )
     args = parser.parse_args()
+    if args.demo and args.headless:
+        asyncio.run(run_fill(args.soak, args.size))
+        return
     if args.demo:
-        run_demo(args.soak, args.size, args.profile, args.keys)
+        run_demo(args.soak, args.size, args.profile, args.keys, args.tracemalloc)
         return
     for i, size in enumerate(int(n) for n in args.services.split(",")):
         if i:
             print()
-        asyncio.run(run(size, args.seconds, args.presses, log=not args.no_log))
+        asyncio.run(run(size, args.seconds, args.presses, log=not args.no_log, profile=args.profile))
 
 
 if __name__ == "__main__":

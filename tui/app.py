@@ -109,6 +109,10 @@ class LookoutApp(SecretSafeApp[int]):
         self._summary: Text | None = None
         """The top line as last drawn: drawn again only when it differs (it does only when counts change)."""
         self._exit_signal: signal.Signals | None = None
+        self._log_pane: LogPane | None = None
+        self._summary_line: Static | None = None
+        self._tables: list[FleetTable] = []
+        """The main view's widgets, found once it is mounted."""
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -124,6 +128,10 @@ class LookoutApp(SecretSafeApp[int]):
         yield Footer()
 
     async def on_mount(self) -> None:
+        # Kept, not queried each tick: a query walks the whole DOM, and the timer ticks four times a second.
+        self._log_pane = self.query_one(LogPane)
+        self._summary_line = self.query_one("#summary", Static)
+        self._tables = list(self.query(FleetTable))
         if self.exit_on_signals:
             self._install_signal_handlers()
         self.theme = "ansi-dark" if self.use_ansi else "textual-dark"
@@ -166,10 +174,9 @@ class LookoutApp(SecretSafeApp[int]):
         each frame repaints: a frame per event arriving between two seconds cost several times the CPU
         for changes a glance cannot tell apart. A change reaches the screen within a second.
         """
-        panes = self.query(LogPane)
-        if not panes or not self.query("#summary"):
+        log, summary = self._log_pane, self._summary_line
+        if log is None or summary is None or not log.is_attached or not summary.is_attached:
             return  # a timer's tick while the app closes and its main view is taken down: nothing to draw into
-        log = panes.first()
         events = self.source.take_events()
         if events:
             log.add_events(events)
@@ -182,7 +189,7 @@ class LookoutApp(SecretSafeApp[int]):
         snapshot = self.source.snapshot()
         self._snapshot = snapshot
         marks = alert_marks(self.source, snapshot)
-        for table in self.query(FleetTable):
+        for table in self._tables:
             if table.display:
                 table.marks = marks
                 table.sync(snapshot, now, text=self.filter_text, sort=self.sort_mode)
@@ -217,7 +224,8 @@ class LookoutApp(SecretSafeApp[int]):
             return
         self._summary = text
         # One line high by the stylesheet whatever it says: no layout pass of the whole screen for it.
-        self.query_one("#summary", Static).update(text, layout=False)
+        summary = self._summary_line or self.query_one("#summary", Static)
+        summary.update(text, layout=False)
 
     # -- selection ------------------------------------------------------------------------------
 

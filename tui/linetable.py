@@ -32,8 +32,12 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui.cellcache import CellCache
+
 CELL_CACHE = 20_000
-"""Rendered cells kept (by content and width): badges, "12s ago" and the like repeat across rows."""
+"""Rendered cells kept (by content and width) per generation: badges, "12s ago" and the like repeat."""
+CELL_GENERATION = 600.0
+"""Seconds a generation of the cell caches lasts: a cell unused for one to two of them is forgotten."""
 CELL_PADDING = 1
 HEADER_HEIGHT = 1
 
@@ -178,10 +182,10 @@ class LineTable(ScrollView, can_focus=True):
         self._header: tuple[tuple[Any, ...], Strip] | None = None
         self._drawn: dict[int, tuple[Any, ...]] = {}
         """Row index -> what its line was last drawn from: a data change repaints only the lines that differ."""
-        self._rendered: dict[tuple[Any, ...], list[tuple[str, Style | None]]] = {}
+        self._rendered: CellCache[list[tuple[str, Style | None]]] = CellCache(CELL_CACHE, CELL_GENERATION)
         self._frame: Frame | None = None
         self._styles: tuple[Style, Style, Style, Style, Style] | None = None
-        self._styled: dict[tuple[Any, ...], list[Segment]] = {}
+        self._styled: CellCache[list[Segment]] = CellCache(CELL_CACHE, CELL_GENERATION)
         """Cells with their row's styles applied, by content, column and cursor/hover/header state."""
 
     # -- data -----------------------------------------------------------------------------------
@@ -488,8 +492,6 @@ class LineTable(ScrollView, can_focus=True):
         post = Style.from_color(color=component.color)
         segments: list[Segment] = []
         styled = self._styled
-        if len(styled) >= CELL_CACHE:
-            styled.clear()
         for column, (cell, (_, _, cell_width)) in enumerate(zip(cells, self._columns, strict=True)):
             content_key, text = _content_key(cell, cell_width)
             key = (content_key, column, header, cursor, hover)
@@ -515,8 +517,6 @@ class LineTable(ScrollView, can_focus=True):
             options = self.app.console_options.update_dimensions(width + 2 * CELL_PADDING, 1).update(no_wrap=True)
             lines = self.app.console.render_lines(Padding(text, (0, CELL_PADDING)), options)
             found = [(segment.text, segment.style) for segment in lines[0]]
-            if len(self._rendered) >= CELL_CACHE:
-                self._rendered.clear()
             self._rendered[key] = found
         return found
 

@@ -95,6 +95,8 @@ class FleetTable(LineTable):
         self._sort = ""
         self._last_sync: tuple[FleetSnapshot, datetime, str, str] | None = None
         self.flex_width = MIN_FLEX
+        self._subtitle: str | None = None
+        """The count under the table as last set."""
         self.marks: Mapping[str, str] = {}
         """Service name -> a short marker after the name (" !" while an alert fires), set before `sync`;
         the service column widens to keep marked names whole."""
@@ -183,7 +185,10 @@ class FleetTable(LineTable):
         count = self.row_count
         if replanned and selected is not None and selected in self._index:
             self.move_cursor(row=self._index[selected], animate=False)  # a resize keeps the row, not its index
-        self.border_subtitle = plain(f"{count}" if not text else f"{count} matching '{text}'")
+        subtitle = f"{count}" if not text else f"{count} matching '{text}'"
+        if subtitle != self._subtitle:  # Textual repaints the whole table on every set, even to the same text
+            self._subtitle = subtitle
+            self.border_subtitle = plain(subtitle)
 
     def _displayed(self, cells: Row) -> Row:
         if len(self._shown_at) == len(cells):
