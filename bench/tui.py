@@ -447,6 +447,9 @@ def main() -> None:
     if args.demo:
         run_demo(args.soak, args.size, args.profile, args.keys, args.tracemalloc)
         return
+    from core.collector import space_young_collections
+
+    space_young_collections()  # as the `lookout` command does from its start (tui.cli.run)
     for i, size in enumerate(int(n) for n in args.services.split(",")):
         if i:
             print()
