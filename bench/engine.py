@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def start_server(tls_dir: Path | None) -> tuple[subprocess.Popen[str], str]:
+def start_server(tls_dir: Path | None = None) -> tuple[subprocess.Popen[str], str]:
     """bench/http_target.py in its own process; with `tls_dir`, HTTPS (its CA written to tls_dir/ca.pem)."""
     command = [sys.executable, str(ROOT / "bench" / "http_target.py")]
     if tls_dir is not None:

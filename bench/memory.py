@@ -36,7 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CORE = os.environ.get("LOOKOUT_BENCH_CORE", str(ROOT))
 """The checkout whose `core` is measured: this one, or `--baseline PATH`'s."""
-sys.path.insert(0, CORE)
+
+from engine import start_server  # noqa: E402  bench/engine.py's loopback target (imported first: it puts ROOT on the path)
+
+sys.path.insert(0, CORE)  # before ROOT: `core` comes from CORE
 
 
 def rss_mb() -> float:
@@ -46,16 +49,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024 / 1e6
     return float("nan")
-
-
-def start_target(tls_dir: Path | None) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, str(ROOT / "bench" / "http_target.py")]
-    if tls_dir is not None:
-        command += ["--tls", str(tls_dir)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert process.stdout is not None
-    port = int(process.stdout.readline())
-    return process, f"{'https' if tls_dir else 'http'}://127.0.0.1:{port}"
 
 
 def site_tables(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int, per: int) -> None:
@@ -197,7 +190,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as directory:
         tls_dir = Path(directory) if args.tls else None
-        target, url = start_target(tls_dir)
+        target, url = start_server(tls_dir)
         env = dict(os.environ)
         if tls_dir is not None:
             env["SSL_CERT_FILE"] = str(tls_dir / "ca.pem")
