@@ -29,10 +29,10 @@ from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.geometry import Region, Size, Spacing
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.cellcache import CellCache
+from tui.framed import FramedScrollView
 
 CELL_CACHE = 20_000
 """Rendered cells kept (by content and width) per generation: badges, "12s ago" and the like repeat."""
@@ -81,7 +81,7 @@ class _RowMessage(Message):
         return self.data_table
 
 
-class LineTable(ScrollView, can_focus=True):
+class LineTable(FramedScrollView[Frame], can_focus=True):
     """Rows by key in a given order, one cursor row; see the module docstring for why."""
 
     ALLOW_SELECT = False
@@ -183,7 +183,6 @@ class LineTable(ScrollView, can_focus=True):
         self._drawn: dict[int, tuple[Any, ...]] = {}
         """Row index -> what its line was last drawn from: a data change repaints only the lines that differ."""
         self._rendered: CellCache[list[tuple[str, Style | None]]] = CellCache(CELL_CACHE, CELL_GENERATION)
-        self._frame: Frame | None = None
         self._styles: tuple[Style, Style, Style, Style, Style] | None = None
         self._styled: CellCache[list[Segment]] = CellCache(CELL_CACHE, CELL_GENERATION)
         """Cells with their row's styles applied, by content, column and cursor/hover/header state."""
@@ -438,15 +437,8 @@ class LineTable(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         return Frame(styles, self.size.width, scroll_x, scroll_y)
 
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._frame = self._make_frame()
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._frame = None
-
     def render_line(self, y: int) -> Strip:
-        frame = self._frame or self._make_frame()
+        frame = self.frame()
         styles, width, scroll_x, scroll_y = frame
         if y < HEADER_HEIGHT:
             signature: tuple[Any, ...] = (styles, width, scroll_x, self._show_hover and self._hover == -1)

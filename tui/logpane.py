@@ -43,8 +43,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
 from textual.events import Resize
-from textual.geometry import Region, Size
-from textual.scroll_view import ScrollView
+from textual.geometry import Size
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 from textual.widget import Widget
@@ -52,6 +51,7 @@ from textual.widget import Widget
 from core.bus import ViewItem
 from core.events import LogEvent, LogLevel
 from core.loglines import log_line
+from tui.framed import FramedScrollView
 
 MAX_LINES = 2000
 """Events kept (a long one wraps to several rows on screen)."""
@@ -88,7 +88,7 @@ class _Frame(NamedTuple):
     """The console's width."""
 
 
-class LogPane(ScrollView, can_focus=True):
+class LogPane(FramedScrollView[_Frame], can_focus=True):
     """Keeps the last MAX_LINES events itself, so a filter change can redraw from them."""
 
     DEFAULT_CSS = """
@@ -119,8 +119,6 @@ class LogPane(ScrollView, can_focus=True):
         """First screen row of each row in `_rows`; None when it must be summed again."""
         self._wrapped: LRUCache[tuple[int, int], tuple[Style, int, int, list[Strip]]] = LRUCache(WRAPPED_CACHE)
         """Rows on screen as drawn (pane style, width, scroll_x, strips), by (row, measured width)."""
-        self._frame: _Frame | None = None
-        """What the lines of the render under way share."""
 
     def add_events(self, events: list[ViewItem]) -> None:
         """Keep the events' lines; the visible ones are drawn at the next `flush` (the app's next frame)."""
@@ -279,13 +277,6 @@ class LogPane(ScrollView, can_focus=True):
         self._wrapped[key] = (style, width, scroll_x, strips)
         return strips
 
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._frame = self._make_frame()
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._frame = None
-
     def _make_frame(self) -> _Frame:
         """What every line of a render shares, looked up once: the pane's style (a walk through every
         ancestor's styles), its width, the scroll offset, the console's width (a system call or three)."""
@@ -293,7 +284,7 @@ class LogPane(ScrollView, can_focus=True):
         return _Frame(self.rich_style, self.scrollable_content_region.width, scroll_x, scroll_y, self.app.console.width)
 
     def render_line(self, y: int) -> Strip:
-        style, width, scroll_x, scroll_y, widest = self._frame or self._make_frame()
+        style, width, scroll_x, scroll_y, widest = self.frame()
         index = scroll_y + y
         starts = self._starts
         if starts is None or not self._rows or index >= self.virtual_size.height:
