@@ -36,7 +36,7 @@ from core.details import HttpDetails  # noqa: E402
 from core.probes.expectations import latency_check, safe_checks, status_check  # noqa: E402
 from core.results import ProbeResult, Status  # noqa: E402
 from core.snapshot import BreakerSnapshot, ServiceInfo  # noqa: E402
-from core.state import HISTORY, ServiceState  # noqa: E402
+from core.state import HISTORY, HistoryRing, ServiceState  # noqa: E402
 
 START = datetime(2026, 12, 7, tzinfo=UTC)
 
@@ -111,7 +111,8 @@ def main() -> None:
     per_snapshot = cpu_best(snapshot_all) / len(states)
     shown = states[0].snapshot(breaker, status=states[0].status, reason=states[0].reason)
     read = cpu_best(lambda: [r.latency_ms for r in shown.history if r.ok], runs=20)
-    ring = states[0].history
+    ring = HistoryRing()  # a ring no snapshot holds a view of: each `view()` is new, its results not yet rebuilt
+    ring.extend(http_result("alone", k) for k in range(args.history))
     rebuild = cpu_best(lambda: list(ring.view()), runs=20)
 
     n = args.services * args.history

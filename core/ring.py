@@ -4,27 +4,31 @@ A `ProbeResult` as the pipeline makes it is five objects the cyclic collector tr
 its checks tuple and each check) and ~430 bytes; 1000 services x 120 results is ~600,000 tracked objects and
 ~50 MB, and every full collection walks them while holding the interpreter. A ring here keeps, per result:
 
-- three numbers in `array`s (no object each): the start as wall-clock microseconds, the latency as a double,
-  and one packed integer with the status, attempts, HTTP status, contacted and two flags;
-- one reference to a "shape": the tuple of what rarely changes from probe to probe (service, the start's
-  tzinfo and fold, reason, full reason, the timings' keys, the checks as (condition, ok, message) atoms),
-  the previous result's tuple itself when equal, so a run of equal results holds one;
-- one reference to the result's details, the previous one's object when equal;
+- three numbers in `array`s (no object each): the start as microseconds after the ring's base (four bytes
+  while the ring spans less than ~71 minutes, else eight), the latency as a double, and one packed 32-bit
+  integer with the status, attempts, HTTP status, contacted and two flags;
+- its "shape": the tuple of what rarely changes from probe to probe (service, the start's tzinfo and fold,
+  reason, full reason, the timings' keys, the checks as (condition, ok, message) atoms), the previous
+  result's tuple itself when equal; and its details, the previous one's object when equal. Both are kept as
+  runs (each object once, with how many rows in a row hold it): a steady service's ring holds one of each;
 - the timings' values in a shared `array`, except when the timings are just {"request": latency}, the HTTP
   probe's, which is a flag;
 - a check message holding the formatted latency (latency_check's "12ms", "slow: 2.1s > 2s") keeps a marker
   in its place, the latency itself being in the row: the shape stays equal from probe to probe.
 
-An HTTP result costs ~50 bytes here (bench/rings.py: 79 a result, its state and newest result included). A
-result whose fields are not of the plain types above (never the pipeline's) is kept as itself. A reader still
-gets `ProbeResult`s: the newest as recorded (the same object), older ones rebuilt from the columns when asked
-for, equal (==) to what was recorded: tests/test_ring.py holds every shape to that. `bench/rings.py` prints
-what a full fleet's rings cost: memory, tracked objects, a full pass.
+An HTTP result costs ~24 bytes here, 8 of them the sorted latency the percentiles read (bench/rings.py: 51
+a result, its state, newest result and last snapshot included). A result whose fields are not of the plain
+types and ranges above (never the pipeline's) is kept as itself. A reader still gets `ProbeResult`s: the
+newest as recorded (the same object), older ones rebuilt from the columns when asked for, equal (==) to
+what was recorded: tests/test_ring.py holds every shape to that. A snapshot's view shares the columns; the
+ring copies them before its next write only while that view is still held (`HistoryRing.append`).
+`bench/rings.py` prints what a full fleet's rings cost: memory, tracked objects, a full pass.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from array import array
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Sequence
@@ -48,14 +52,18 @@ _MICROSECOND = timedelta(microseconds=1)
 _TOOK = "\x00"
 """Stands for the formatted latency in a kept check message (a message already holding it is kept as a Check)."""
 
-# The packed integer: HTTP status + 1 (0: none) in bits 0-15, attempts in 16-31, status index in 32-35, flags.
-_HTTP_MASK = 0xFFFF
-_ATTEMPTS_SHIFT = 16
-_STATUS_SHIFT = 32
-_CONTACTED = 1 << 36
-_NO_LATENCY = 1 << 37
-_REQUEST_ONLY = 1 << 38
+# The packed integer (32 bits, an array("I") entry): HTTP status + 1 (0: none) in bits 0-9, attempts in 10-17,
+# the status index in 18-21, then three flags. A result outside these ranges (never the pipeline's) is kept as is.
+_HTTP_MASK = 0x3FF
+_ATTEMPTS_SHIFT = 10
+_ATTEMPTS_MASK = 0xFF
+_STATUS_SHIFT = 18
+_CONTACTED = 1 << 22
+_NO_LATENCY = 1 << 23
+_REQUEST_ONLY = 1 << 24
 """The timings are {"request": latency}: nothing of them kept."""
+_OFFSET_LIMIT = 0xFFFFFFFF
+"""The largest start an array("I") holds as microseconds after the columns' base: ~71 minutes."""
 
 Shape = tuple[str, tzinfo | None, int, str, str, tuple[str, ...], tuple[Any, ...]]
 """(service, tzinfo, fold, reason, full_reason, timing keys, checks as flat (condition, ok, message, ...) atoms,
@@ -135,7 +143,7 @@ def _is_plain(result: ProbeResult) -> bool:
         and type(result.full_reason) is str
         and type(result.contacted) is bool
         and type(attempts) is int
-        and 0 <= attempts <= 0xFFFF
+        and 0 <= attempts <= _ATTEMPTS_MASK
         and (http is None or (type(http) is int and 0 <= http < _HTTP_MASK))
         and (latency is None or type(latency) is float)
         and type(timings) is dict
@@ -148,37 +156,150 @@ def _plain_timings(timings: dict[str, float]) -> bool:
     return all(type(key) is str and type(value) is float for key, value in timings.items())
 
 
-class _Columns:
-    """The rows: one entry per result in each of `shapes`, `details`, `packed`, `started`, `latency`; the
-    timings' values, in row order, in `timings`. A shape that is a `ProbeResult` is that row kept as is."""
+class _Runs:
+    """A column of references kept as runs: each distinct object once, with how many rows in a row hold it.
 
-    __slots__ = ("details", "latency", "packed", "shapes", "started", "timings")
+    The shapes and details of a service's results are the same object from probe to probe (`_Columns.append`
+    hands the previous one on when equal), so a full ring of 120 rows is mostly one run: ~0 bytes a row where
+    a list would take 8. Rows are told apart by identity, which is what `append` makes equal values share."""
+
+    __slots__ = ("counts", "values")
 
     def __init__(self) -> None:
-        self.shapes: list[Shape | ProbeResult] = []
-        self.details: list[Details | None] = []
-        self.packed = array("q")
-        self.started = array("q")
+        self.values: list[Any] = []
+        self.counts = array("I")
+
+    def copy(self) -> _Runs:
+        copy = _Runs.__new__(_Runs)
+        copy.values = self.values[:]
+        copy.counts = self.counts[:]
+        return copy
+
+    def append(self, value: Any) -> None:
+        values = self.values
+        if values and values[-1] is value:
+            self.counts[-1] += 1
+        else:
+            values.append(value)
+            self.counts.append(1)
+
+    def last(self) -> Any:
+        """The newest row's value (None for no rows: a row's value may itself be None, callers know which)."""
+        return self.values[-1] if self.values else None
+
+    def first(self) -> Any:
+        return self.values[0]
+
+    def pop_first(self) -> None:
+        if self.counts[0] == 1:
+            del self.values[0], self.counts[0]
+        else:
+            self.counts[0] -= 1
+
+    def __getitem__(self, index: int) -> Any:
+        for value, count in zip(self.values, self.counts, strict=True):
+            if index < count:
+                return value
+            index -= count
+        raise IndexError("row out of range")
+
+    def __iter__(self) -> Iterator[Any]:
+        for value, count in zip(self.values, self.counts, strict=True):
+            for _ in range(count):
+                yield value
+
+
+class _Columns:
+    """The rows: one entry per result in each of `shapes` and `details` (runs), `packed`, `started` (offsets
+    from `base`, microseconds) and `latency`; the timings' values, in row order, in `timings`. A shape that is a
+    `ProbeResult` is that row kept as is. Only a ring writes its columns, and never while a view shares them."""
+
+    __slots__ = (
+        "base",
+        "based",
+        "details",
+        "latency",
+        "length",
+        "packed",
+        "shapes",
+        "started",
+        "timings",
+        "wide_rows",
+    )
+
+    def __init__(self) -> None:
+        self.shapes = _Runs()
+        self.details = _Runs()
+        self.packed = array("I")
+        self.base = 0
+        self.started = array("I")
+        """Microseconds after `base` (since the epoch): four bytes a row while the ring spans < ~71 minutes,
+        eight (array "q", base 0) once a ring of slow probes spans more."""
+        self.based = False
+        """Whether `base` was set from a row's start (a row kept as itself has none of its own)."""
+        self.wide_rows = 0
+        """Rows appended since the starts were last kept as eight bytes (then, once all are newer, they may fit
+        four again)."""
         self.latency = array("d")
         self.timings = array("d")
+        self.length = 0
 
-    def frozen(self) -> _Columns:
-        """A copy the ring's later appends do not change (arrays copy as one block each)."""
+    def copy(self) -> _Columns:
+        """A copy for the ring to go on writing, while a view keeps this one (arrays copy as one block each)."""
         copy = _Columns.__new__(_Columns)
-        copy.shapes = self.shapes[:]
-        copy.details = self.details[:]
+        copy.shapes = self.shapes.copy()
+        copy.details = self.details.copy()
         copy.packed = self.packed[:]
+        copy.base = self.base
+        copy.based = self.based
+        copy.wide_rows = self.wide_rows
         copy.started = self.started[:]
         copy.latency = self.latency[:]
         copy.timings = self.timings[:]
+        copy.length = self.length
         return copy
+
+    def _start(self, micros: int) -> None:
+        """Append a start: an offset from the base while the ring's starts fit four bytes, else as it is."""
+        started = self.started
+        if not self.based:
+            self.based = True
+            if started.typecode == "I":
+                self.base = micros  # rows before this one are kept as themselves: their offset 0 means nothing
+        if started.typecode == "q":
+            started.append(micros)
+            self.wide_rows += 1
+            if self.wide_rows >= self.length:  # every row is newer than the widening: try four bytes again
+                self.wide_rows = 0
+                self._fit(list(started))
+            return
+        offset = micros - self.base
+        if 0 <= offset <= _OFFSET_LIMIT:
+            started.append(offset)
+        else:  # before the base (a clock stepped back) or past four bytes: a new base, or eight bytes
+            self._fit([value + self.base for value in started] + [micros])
+
+    def _fit(self, starts: list[int]) -> None:
+        """Keep `starts` (microseconds since the epoch) as offsets from the earliest when they fit four bytes,
+        else as they are (a ring of slow probes spanning more than ~71 minutes, or a clock that jumped)."""
+        low = min(starts)
+        if max(starts) - low <= _OFFSET_LIMIT:
+            self.base = low
+            self.started = array("I", [value - low for value in starts])
+        else:
+            self.base = 0
+            self.started = array("q", starts)
+            self.wide_rows = 0
 
     def append(self, result: ProbeResult) -> None:
         """`result` as a new last row, sharing the previous row's shape, details and strings where equal."""
         shapes, details = self.shapes, self.details
+        self.length += 1
         kept = result.details
-        if details and kept is not None and kept is not details[-1] and kept == details[-1]:
-            kept = details[-1]
+        if self.length > 1:
+            previous_details = details.last()
+            if kept is not None and kept is not previous_details and kept == previous_details:
+                kept = previous_details
         details.append(kept)
         latency = result.latency_ms
         packed = _STATUS_INDEX[result.status] << _STATUS_SHIFT | (_CONTACTED if result.contacted else 0)
@@ -187,7 +308,7 @@ class _Columns:
         if not _is_plain(result):
             shapes.append(result)
             self.packed.append(packed)
-            self.started.append(0)
+            self.started.append(self.started[-1] if self.started else 0)  # a start within the others' range
             self.latency.append(0.0)
             return
         http, timings, started = result.http_status, result.timings, result.started_at
@@ -198,7 +319,7 @@ class _Columns:
         elif timings:
             keys = tuple(timings)
             self.timings.extend(timings.values())
-        previous = shapes[-1] if shapes else None
+        previous = shapes.last()
         if type(previous) is tuple:
             shape: Shape = (
                 _same(result.service, previous[0]),
@@ -223,27 +344,31 @@ class _Columns:
             )
         shapes.append(shape)
         self.packed.append(packed)
-        self.started.append((started.replace(tzinfo=None) - _EPOCH) // _MICROSECOND)
+        self._start((started.replace(tzinfo=None) - _EPOCH) // _MICROSECOND)
         self.latency.append(0.0 if latency is None else latency)
 
-    def _width(self, index: int) -> int:
-        """How many timing values row `index` keeps."""
-        shape = self.shapes[index]
-        if type(shape) is not tuple or self.packed[index] & _REQUEST_ONLY:
+    def _width(self, shape: Any, packed: int) -> int:
+        """How many timing values a row of `shape` and `packed` keeps."""
+        if type(shape) is not tuple or packed & _REQUEST_ONLY:
             return 0
         return len(shape[5])
 
     def pop_oldest(self) -> None:
         """Drop the first row (a memmove of ~120 entries per column: cheaper than a ring index to keep)."""
-        width = self._width(0)
+        width = self._width(self.shapes.first(), self.packed[0])
         if width:
             del self.timings[:width]
-        del self.shapes[0], self.details[0], self.packed[0], self.started[0], self.latency[0]
+        self.shapes.pop_first()
+        self.details.pop_first()
+        del self.packed[0], self.started[0], self.latency[0]
+        self.length -= 1
 
-    def decode(self, index: int, offset: int, made: dict[Any, tuple[Check, ...]]) -> ProbeResult:
-        """Row `index` as the result it was; `offset`: where its timing values start in `timings`; `made`: the
-        checks made so far in this pass over the columns (they hold every key's tuple alive meanwhile)."""
-        shape = self.shapes[index]
+    def decode(
+        self, index: int, shape: Shape | ProbeResult, details: Details | None, offset: int, made: dict[Any, Any]
+    ) -> ProbeResult:
+        """Row `index`, of `shape` and `details`, as the result it was; `offset`: where its timing values start
+        in `timings`; `made`: the checks made so far in this pass over the columns (they hold every key's tuple
+        alive meanwhile)."""
         if type(shape) is not tuple:
             assert isinstance(shape, ProbeResult)
             return shape
@@ -256,37 +381,43 @@ class _Columns:
             timings = {"request": kept}  # only ever set with a latency
         else:
             timings = dict(zip(keys, self.timings[offset : offset + len(keys)], strict=True))
-        started = _EPOCH + self.started[index] * _MICROSECOND
+        started = _EPOCH + (self.base + self.started[index]) * _MICROSECOND
         return ProbeResult(
             service=service,
             started_at=started.replace(tzinfo=tz, fold=fold),
             status=_STATUSES[packed >> _STATUS_SHIFT & 0xF],
             reason=reason,
             latency_ms=latency,
-            attempts=packed >> _ATTEMPTS_SHIFT & 0xFFFF,
+            attempts=packed >> _ATTEMPTS_SHIFT & _ATTEMPTS_MASK,
             contacted=bool(packed & _CONTACTED),
             http_status=http - 1 if http else None,
             timings=timings,
-            details=self.details[index],
+            details=details,
             full_reason=full_reason,
             checks=_checks(checks, latency, made),
         )
 
     def decode_at(self, index: int) -> ProbeResult:
-        return self.decode(index, sum(self._width(i) for i in range(index)), {})
-
-    def decode_all(self, newest: ProbeResult | None) -> tuple[ProbeResult, ...]:
-        """Every row, oldest first; the last one `newest` itself when given."""
-        last = len(self.shapes) - 1
-        results = []
-        made: dict[Any, tuple[Check, ...]] = {}
         offset = 0
-        for index in range(last + 1):
+        for row, shape in enumerate(self.shapes):
+            if row == index:
+                return self.decode(index, shape, self.details[index], offset, {})
+            offset += self._width(shape, self.packed[row])
+        raise IndexError("row out of range")
+
+    def decode_all(self, newest: ProbeResult | None, length: int) -> tuple[ProbeResult, ...]:
+        """The first `length` rows, oldest first; the last one `newest` itself when given."""
+        last = length - 1
+        results = []
+        made: dict[Any, Any] = {}
+        offset = 0
+        packed = self.packed
+        for index, shape, details in zip(range(length), self.shapes, self.details, strict=False):
             if index == last and newest is not None:
                 results.append(newest)
             else:
-                results.append(self.decode(index, offset, made))
-            offset += self._width(index)
+                results.append(self.decode(index, shape, details, offset, made))
+            offset += self._width(shape, packed[index])
         return tuple(results)
 
 
@@ -301,23 +432,25 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
 class HistoryView(Sequence[ProbeResult]):
     """A ring's results as of one moment, oldest first: what a snapshot holds as its `history`.
 
-    Taking one copies the columns (a few blocks); the results are rebuilt the first time anything reads past
-    the newest one, and kept for the view's next reader. The newest is the recorded object itself, so
+    Taking one copies nothing: the view shares the ring's columns, and the ring, when it next records while
+    the view is still held, goes on in a copy of them (copy on write; a snapshot nobody holds any more costs
+    no copy). The results are rebuilt the first time anything reads past the newest one, and kept for the
+    view's next reader. The newest is the recorded object itself, so
     `history[-1] is last_result`. Equal to a tuple (or view) of equal results, as the tuple it replaces was.
     """
 
-    __slots__ = ("_columns", "_items", "_length", "_newest")
+    __slots__ = ("__weakref__", "_columns", "_items", "_length", "_newest")
 
     def __init__(self, columns: _Columns, newest: ProbeResult | None) -> None:
         self._columns = columns
-        self._length = len(columns.shapes)
+        self._length = columns.length
         self._newest = newest
         self._items: tuple[ProbeResult, ...] | None = None
 
     def _all(self) -> tuple[ProbeResult, ...]:
         items = self._items
         if items is None:
-            items = self._items = self._columns.decode_all(self._newest)
+            items = self._items = self._columns.decode_all(self._newest, self._length)
         return items
 
     def __len__(self) -> int:
@@ -362,7 +495,7 @@ class HistoryRing:
     against the functions over random histories, so they cannot drift from the data.
     """
 
-    __slots__ = ("_columns", "_contacted", "_last_ms", "_latencies", "_maxlen", "_newest", "_up")
+    __slots__ = ("_columns", "_contacted", "_last_ms", "_latencies", "_maxlen", "_newest", "_up", "_viewed")
 
     def __init__(self, maxlen: int = HISTORY) -> None:
         self._columns = _Columns()
@@ -373,6 +506,8 @@ class HistoryRing:
         self._last_ms: float | None = None
         self._contacted = 0
         self._up = 0
+        self._viewed: weakref.ref[HistoryView] | None = None
+        """The last view handed out, which shares the columns: while it lives, they are not written again."""
 
     @property
     def newest(self) -> ProbeResult | None:
@@ -380,19 +515,25 @@ class HistoryRing:
         return self._newest
 
     def view(self) -> HistoryView:
-        """The results as they are now, for a snapshot."""
-        if not self._columns.shapes:
+        """The results as they are now, for a snapshot: the last view handed out when nothing was recorded since
+        and it is still held (a fleet snapshot mostly hands out what the last one did)."""
+        columns = self._columns
+        if not columns.length:
             return EMPTY_VIEW
-        return HistoryView(self._columns.frozen(), self._newest)
+        viewed = self._viewed() if self._viewed is not None else None
+        if viewed is None:
+            viewed = HistoryView(columns, self._newest)
+            self._viewed = weakref.ref(viewed)
+        return viewed
 
     def __iter__(self) -> Iterator[ProbeResult]:
         return iter(self.view())
 
     def __len__(self) -> int:
-        return len(self._columns.shapes)
+        return self._columns.length
 
     def __getitem__(self, index: int) -> ProbeResult:
-        length = len(self._columns.shapes)
+        length = self._columns.length
         if index in (-1, length - 1) and self._newest is not None:
             return self._newest
         if not -length <= index < length:
@@ -401,7 +542,11 @@ class HistoryRing:
 
     def append(self, result: ProbeResult) -> None:
         columns = self._columns
-        if len(columns.shapes) >= self._maxlen:
+        if self._viewed is not None:
+            if self._viewed() is not None:
+                columns = self._columns = columns.copy()  # the view keeps the columns it was handed
+            self._viewed = None
+        if columns.length >= self._maxlen:
             self._forget()
             columns.pop_oldest()
         columns.append(result)
@@ -428,7 +573,7 @@ class HistoryRing:
         if _STATUSES[packed >> _STATUS_SHIFT & 0xF] in (Status.UP, Status.DEGRADED):
             self._up -= 1
             if not packed & _NO_LATENCY:
-                shape = columns.shapes[0]
+                shape = columns.shapes.first()
                 latency = columns.latency[0]
                 if isinstance(shape, ProbeResult) and shape.latency_ms is not None:
                     latency = shape.latency_ms  # kept as is: its latency may not be a float

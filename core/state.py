@@ -84,6 +84,7 @@ class ServiceState(ServiceFields):
         self.version += 1
 
     def record(self, result: ProbeResult) -> None:
+        self._cached = None  # stale now: let its history view go, so the ring need not copy to keep it
         self.history.append(result)
         self.status = result.status
         self.reason = result.reason
@@ -92,6 +93,7 @@ class ServiceState(ServiceFields):
 
     def seed(self, results: Iterable[ProbeResult]) -> None:
         """Start the history ring from stored results, oldest first (nothing else: nothing was probed yet)."""
+        self._cached = None
         self.history.extend(results)
         self.version += 1
 

@@ -169,3 +169,70 @@ def test_a_service_snapshot_shares_the_newest_result() -> None:
     assert isinstance(shown.history, HistoryView)
     assert shown.last_result is VARIED[-1] and shown.history[-1] is shown.last_result
     assert list(shown.history) == VARIED
+
+
+def test_starts_come_back_across_a_clock_step_back_and_spans_of_hours() -> None:
+    """Starts are kept as four-byte offsets from a base while they fit (~71 minutes): a clock stepped back
+    moves the base, a ring spanning hours widens the column; every start still comes back exactly."""
+    # seconds after NOW, in recording order: a step back, hours apart, days apart, then steady again
+    steps = [0, 1, 2, -30, 3, 3600, 4000, -5, 9000, 86400 * 3, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+    recorded = [http_result(k, started_at=NOW + timedelta(seconds=s, microseconds=k)) for k, s in enumerate(steps)]
+    for maxlen in (3, 5, len(recorded)):
+        ring = HistoryRing(maxlen=maxlen)
+        for count, result in enumerate(recorded, 1):
+            ring.append(result)
+            assert list(ring) == recorded[max(0, count - maxlen) : count], (maxlen, count)
+
+
+def test_a_result_outside_the_packed_ranges_is_kept_as_it_is() -> None:
+    """HTTP statuses past 1022 and attempts past 255 do not fit the packed row: the result is kept whole."""
+    odd = [http_result(1, http_status=1500), http_result(2, attempts=256), http_result(3, attempts=255)]
+    ring = HistoryRing()
+    ring.extend([*odd, http_result(4)])
+    assert list(ring)[:3] == odd and ring[0].http_status == 1500 and ring[1].attempts == 256
+
+
+def test_every_held_view_keeps_its_moment_while_the_ring_moves_on() -> None:
+    ring = HistoryRing(maxlen=4)
+    recorded: list[ProbeResult] = []
+    views = []
+    for k in range(12):
+        result = http_result(k % 3, started_at=NOW + timedelta(seconds=k)) if k % 4 else SHAPES[k]
+        ring.append(result)
+        recorded.append(result)
+        views.append((ring.view(), tuple(recorded[-4:])))
+        assert ring.view() is views[-1][0]  # nothing recorded since: the same view
+    for view, moment in views:
+        assert view == moment and list(view) == list(moment) and view[-1] is moment[-1]
+
+
+def test_a_view_nobody_holds_costs_the_ring_no_copy() -> None:
+    """Copy on write: the ring copies its columns before writing only while a view it handed out is held."""
+    ring = HistoryRing(maxlen=3)
+    ring.extend(http_result(k) for k in range(3))
+    columns = ring._columns
+    ring.view()  # dropped at once
+    ring.append(http_result(3))
+    assert ring._columns is columns
+    held = ring.view()
+    ring.append(http_result(4))
+    assert ring._columns is not columns and held._columns is columns
+    assert held == tuple(http_result(k) for k in range(1, 4))
+
+
+def test_a_recorded_service_lets_its_last_snapshot_go() -> None:
+    """The state's cached snapshot is stale once a result is recorded: it no longer holds the ring's view,
+    so recording into a full ring copies nothing while no one else holds that snapshot."""
+    state = ServiceState(info=ServiceInfo("api", "http", "x"), history=HistoryRing(maxlen=3))
+    for k in range(3):
+        state.record(http_result(k))
+    state.snapshot(BreakerSnapshot, status=Status.UP, reason="")
+    columns = state.history._columns
+    state.record(http_result(3))
+    assert state.history._columns is columns
+    shown = state.snapshot(BreakerSnapshot, status=Status.UP, reason="")
+    state.record(http_result(4))
+    assert list(shown.history) == [http_result(k) for k in (1, 2, 3)]
+    assert list(state.snapshot(BreakerSnapshot, status=Status.UP, reason="").history) == [
+        http_result(k) for k in (2, 3, 4)
+    ]
