@@ -13,10 +13,11 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+from core.wake import Wake
 
 
 class Clock(Protocol):
@@ -32,7 +33,7 @@ class Clock(Protocol):
         """Wait `seconds` of this clock's time."""
         ...
 
-    async def wait(self, event: asyncio.Event, timeout: float) -> bool:
+    async def wait(self, event: Wake, timeout: float) -> bool:
         """Wait until `event` is set (True) or `timeout` seconds of this clock's time pass (False)."""
         ...
 
@@ -49,44 +50,9 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
 
-    async def wait(self, event: asyncio.Event, timeout: float) -> bool:
-        """One future, woken by the event or by one timer, whichever comes first.
-
-        The engine's schedule waits here once per probe, and the timer is what usually wakes it. Through
-        `asyncio.timeout(event.wait())` that wake is a cancellation (CancelledError thrown into the wait,
-        caught, turned into TimeoutError): ~15 us a probe at 1000 services, where a future resolved by
-        the timer costs half. The future joins the event's own waiters, as `Event.wait` does with its
-        own; an event without that list (another implementation) takes the cancelling path.
-        """
-        if event.is_set():
-            return True
-        waiters = getattr(event, "_waiters", None)
-        if not isinstance(waiters, deque):
-            return await _wait_cancelling(event, timeout)
-        loop = asyncio.get_running_loop()
-        woken = loop.create_future()
-        timer = loop.call_later(max(0.0, timeout), _resolve, woken)
-        waiters.append(woken)
-        try:
-            await woken
-        finally:
-            timer.cancel()
-            waiters.remove(woken)
-        return event.is_set()
-
-
-def _resolve(future: asyncio.Future[bool]) -> None:
-    if not future.done():
-        future.set_result(False)
-
-
-async def _wait_cancelling(event: asyncio.Event, timeout: float) -> bool:
-    try:
-        async with asyncio.timeout(max(0.0, timeout)):
-            await event.wait()
-    except TimeoutError:
-        return event.is_set()
-    return True
+    async def wait(self, event: Wake, timeout: float) -> bool:
+        """The event's own timed wait: one future, woken by `set()` or by one timer (core.wake)."""
+        return await event.wait_at_most(timeout)
 
 
 FAKE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -99,7 +65,7 @@ class _Sleeper:
     order: int
     wakeup: asyncio.Future[None] = field(compare=False)
     task: asyncio.Task[object] | None = field(compare=False)
-    event: asyncio.Event | None = field(compare=False, default=None)
+    event: Wake | None = field(compare=False, default=None)
 
     @property
     def parked(self) -> bool:
@@ -147,7 +113,7 @@ class FakeClock:
         finally:
             self._unpark(sleeper)
 
-    async def wait(self, event: asyncio.Event, timeout: float) -> bool:
+    async def wait(self, event: Wake, timeout: float) -> bool:
         if event.is_set():
             return True
         if timeout <= 0:
@@ -204,7 +170,7 @@ class FakeClock:
             self._at += timedelta(seconds=mono - self._mono)
             self._mono = mono
 
-    def _park(self, seconds: float, event: asyncio.Event | None) -> _Sleeper:
+    def _park(self, seconds: float, event: Wake | None) -> _Sleeper:
         task = asyncio.current_task()
         sleeper = _Sleeper(
             self._mono + seconds, next(self._order), asyncio.get_running_loop().create_future(), task, event

@@ -63,6 +63,7 @@ from core.recorder import Recorder
 from core.results import ProbeResult, RateLimited, Status
 from core.snapshot import FleetSnapshot, ServiceInfo, ServiceSnapshot
 from core.state import ServiceState, apply_dependencies
+from core.wake import Wake
 
 if TYPE_CHECKING:
     from core.pins.store import PinStore
@@ -83,7 +84,7 @@ class _Service:
     state: ServiceState
     pipeline: ServicePipeline
     probe: Probe
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: Wake = field(default_factory=Wake)
     task: asyncio.Task[None] | None = None
     next_due: float = 0.0
     inflight: asyncio.Task[Any] | None = None

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.clock import FakeClock, SystemClock
+from core.wake import Wake
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -66,7 +67,7 @@ async def test_advance_lets_woken_work_finish_before_moving_on() -> None:
 
 async def test_wait_returns_when_the_event_is_set_or_the_timeout_passes() -> None:
     clock = FakeClock(START, monotonic=0.0)
-    event = asyncio.Event()
+    event = Wake()
     answers: list[tuple[bool, float]] = []
 
     async def waiter() -> None:
@@ -102,7 +103,7 @@ async def test_a_cancelled_sleeper_is_forgotten() -> None:
 
 async def test_system_clock_waits_on_the_real_loop() -> None:
     clock = SystemClock()
-    event = asyncio.Event()
+    event = Wake()
     assert await clock.wait(event, 0) is False
     event.set()
     assert await clock.wait(event, 60) is True

@@ -52,6 +52,7 @@ from core.clock import Clock, SystemClock
 from core.events import LogLevel
 from core.history.rows import Write
 from core.history.store import HistoryStore
+from core.wake import Wake
 
 BACKOFF_BASE = 5.0
 """Seconds before the second round of an undelivered notification; doubled each round after."""
@@ -92,7 +93,7 @@ class _Lane:
     channel: Channel
     guard: ChannelGuard
     queue: deque[_Delivery] = field(default_factory=deque)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: Wake = field(default_factory=Wake)
     firing: dict[str, Notification] = field(default_factory=dict)
     """Alertmanager: incident id -> its firing notification, re-sent until resolved."""
     resend_due: float | None = None
