@@ -11,7 +11,8 @@ one with /metrics scraped every --scrape-every seconds, gzipped as Prometheus as
 (answered from the cache that a worker thread refreshes; the first scrape, with nothing
 cached, shows what one rendering takes). The
 schedule's lag (ProbeStarted.schedule_lag) is read from the daemon's own /api/v1/events
-stream; CPU from /proc/PID/stat (it includes serving that stream: every event, as JSON); probes from
+stream; RSS (/proc/PID/status, in MiB and in MB, the issue's unit) a round after ready, after the quiet
+phase and after the scrapes; CPU from /proc/PID/stat (it includes serving that stream: every event, as JSON); probes from
 the stream's probe starts (quiet phase) and lookout_probes_total (scraping phase). The quiet
 phase comes before any scrape: once scraped, the cache renders every few seconds. Every garbage
 collection in the daemon is timed (gc.callbacks; CPU time, which load inflates less than lag).
@@ -119,6 +120,10 @@ def start_serve(config: Path, history: Path, pauses: Path) -> tuple[subprocess.P
 def _drain(stream) -> None:  # type: ignore[no-untyped-def]
     for _ in stream:
         pass
+
+
+MIB_TO_MB = 1024 * 1024 / 1e6
+"""The issue's targets are in MB (10^6 bytes); /proc reports KiB."""
 
 
 def cpu_seconds(pid: int) -> float:
@@ -235,8 +240,10 @@ def main() -> None:
             # Quiet: nothing scraped yet, so no rendering runs (the first scrape starts the cache's refresher,
             # which renders every few seconds from then on). Probes are counted by their starts in the stream.
             quiet_start, cpu0 = time.monotonic(), cpu_seconds(serve.pid)
+            rss_ready, _ = rss_mib(serve.pid)
             time.sleep(args.seconds)
             quiet_end, cpu1 = time.monotonic(), cpu_seconds(serve.pid)
+            rss_quiet, _ = rss_mib(serve.pid)
             began = time.perf_counter()
             first = client.get("/metrics")  # nothing cached yet: this scrape waits for a rendering
             cold = time.perf_counter() - began
@@ -269,7 +276,9 @@ def main() -> None:
         f"lookout serve: {args.services} HTTP services every {args.interval:g}s ({connections}), "
         f"phases of {args.seconds:g}s"
     )
-    print(f"  RSS                          {rss:8.1f} MiB (peak {peak:.1f} MiB)")
+    for point, mib in (("probing, a round after ready", rss_ready), ("after the quiet phase", rss_quiet)):
+        print(f"  RSS {point:28} {mib:8.1f} MiB ({mib * MIB_TO_MB:.1f} MB)")
+    print(f"  RSS {'after the scrapes':28} {rss:8.1f} MiB ({rss * MIB_TO_MB:.1f} MB; peak {peak:.1f} MiB)")
     print(
         f"  CPU per probe (quiet)        {1000 * (cpu1 - cpu0) / max(1, len(quiet)):8.3f} ms"
         f"   ({len(quiet)} probe starts)"

@@ -52,14 +52,15 @@ class ViewSubscription:
         self._ready = asyncio.Event()
         self._closed = False
         self._lost = 0
-        self.snapshot = bus.take_snapshot()
-        """The fleet as of `snapshot.seq`; the first event this view receives has the next seq."""
+        self._start: FleetSnapshot | None = bus.take_snapshot()
+        self.seq = self._start.seq
+        """The seq this view is in step from (its start, or its last resync): the next event it receives is seq + 1."""
         self.dropped = 0
         """Events this view lost, in all: what a slow view shows so its user knows."""
         self.resyncs = 0
 
     def _push(self, event: Event) -> None:
-        if event.seq <= self.snapshot.seq:
+        if event.seq <= self.seq:
             return  # subscribed (or resynced) while this event was being published: the snapshot holds it
         if self._lost or len(self._events) >= self._maxsize:
             self._lost += 1
@@ -68,9 +69,23 @@ class ViewSubscription:
             self._events.append(event)
         self._ready.set()
 
+    def take_start(self) -> FleetSnapshot:
+        """The fleet as of `seq`, when the view was made; handed out once.
+
+        The view does not keep it: a snapshot held for the life of a view (a log printer, an event stream
+        client) would keep every service's result-ring columns it shares (core.ring), so each ring would
+        copy its columns on its next result and the fleet's rings would stay in memory twice.
+        """
+        start = self._start
+        if start is None:
+            raise RuntimeError("a view's starting snapshot is handed out once")
+        self._start = None
+        return start
+
     def _resync(self) -> Resync:
-        self.snapshot = self._bus.take_snapshot()
-        resync = Resync(self.snapshot, self._lost)
+        snapshot = self._bus.take_snapshot()
+        self.seq = snapshot.seq
+        resync = Resync(snapshot, self._lost)
         self._lost = 0
         self.resyncs += 1
         return resync

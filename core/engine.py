@@ -27,8 +27,6 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import httpx2
-
 from core import __version__
 from core.breaker import ServiceBreaker
 from core.bus import EventBus, ViewSubscription
@@ -66,6 +64,8 @@ from core.state import ServiceState, apply_dependencies
 from core.wake import Wake
 
 if TYPE_CHECKING:
+    import httpx2
+
     from core.pins.store import PinStore
 
 logger = logging.getLogger(__name__)
@@ -150,7 +150,6 @@ class Engine:
         """Start probing every service on its own schedule."""
         if self._running:
             return
-        self._ensure_http()
         self._running = True
         self._schedule(list(self._services.values()))
         self._log(LogLevel.INFO, f"engine started: {len(self._services)} services", None)
@@ -263,7 +262,6 @@ class Engine:
         `timeout` bounds the whole run: a service still being probed then is
         cancelled and reported down with that reason, so a check never hangs.
         """
-        self._ensure_http()
         targets = [self._service(name) for name in (names if names is not None else self._services)]
         tasks = {asyncio.create_task(self._probe(service)): service for service in targets}
         if tasks:
@@ -453,8 +451,11 @@ class Engine:
     def _ensure_http(self) -> httpx2.AsyncClient:
         """The httpx2 client the MCP probes' side requests share (OAuth token refresh, authorization metadata
         after a refusal), made on first use (and again after `stop`). HTTP API probes do not use it: they share
-        an aiohttp session, with connections of their own (core.probes.http_session)."""
+        an aiohttp session, with connections of their own (core.probes.http_session). Imported here: a fleet
+        without MCP servers never loads httpx2, nor the CA store its client's TLS context reads."""
         if self._http is None:
+            import httpx2
+
             self._http = httpx2.AsyncClient(
                 verify=True,
                 follow_redirects=False,

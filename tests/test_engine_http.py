@@ -361,7 +361,7 @@ async def test_status_change_events_are_numbered_in_order_and_the_snapshot_follo
     assert after.status is Status.UP and after.last_result is not None and after.last_result.http_status == 200
     assert [r.status for r in after.history] == [Status.DOWN, Status.UP]
     seen = events.drain()
-    assert [e.seq for e in seen] == list(range(events.snapshot.seq + 1, engine.seq + 1))
+    assert [e.seq for e in seen] == list(range(events.seq + 1, engine.seq + 1))
     changes = [(e.old, e.new) for e in seen if isinstance(e, StatusChanged)]
     assert changes == [(Status.UNKNOWN, Status.DOWN), (Status.DOWN, Status.UP)]
     # One event per transition: the log line is the view's rendering of it, not a second event.

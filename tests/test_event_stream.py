@@ -6,6 +6,7 @@ Engine tests run a real engine against the loopback HTTP API (tests/fixtures_htt
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import math
 from datetime import UTC, datetime
@@ -76,7 +77,7 @@ async def test_a_view_that_sleeps_a_second_per_event_never_stalls_the_schedule(h
     truth = Everything()
     engine.add_recorder(truth)
     view = engine.subscribe(maxsize=2)
-    first_seq = view.snapshot.seq
+    first_seq = view.seq
     seen: list[ViewItem] = []
 
     async def slow_view() -> None:
@@ -144,7 +145,7 @@ async def test_a_view_gets_a_snapshot_and_every_later_event_even_mid_publish(htt
 
     assert [e.seq for e in truth.events] == list(range(1, engine.seq + 1))
     for view in views + mid_publish:
-        start: FleetSnapshot = view.snapshot
+        start: FleetSnapshot = view.take_start()
         events = view.drain()
         assert [e.seq for e in events] == list(range(start.seq + 1, engine.seq + 1))
         for name in names:
@@ -153,6 +154,32 @@ async def test_a_view_gets_a_snapshot_and_every_later_event_even_mid_publish(htt
             assert start.get(name).probes == len(before)
             assert start.get(name).last_result == (before[-1].result if before else None)
             assert start.get(name).probes + len(after) == final.get(name).probes
+
+
+async def test_a_view_hands_its_start_out_once_and_keeps_no_snapshot_that_would_pin_the_rings(
+    http_api, unique_key
+) -> None:
+    # A snapshot shares each result ring's columns; held for a view's whole life, it made every ring copy
+    # its columns on its next result (the fleet's rings twice in memory for as long as `lookout serve` ran).
+    config = make_config({"api": http(f"{http_api.url}/ok/{unique_key}")})
+    engine = Engine(config)
+    try:
+        await engine.run_once()
+        view = engine.subscribe()
+        start = view.take_start()
+        assert start.seq == view.seq == engine.seq and start.get("api").history
+        with pytest.raises(RuntimeError, match="once"):
+            view.take_start()
+        held = [item for item in gc.get_referents(view) if isinstance(item, FleetSnapshot)]
+        assert held == []
+        ring = engine._services["api"].state.history
+        del start
+        columns = ring._columns
+        await engine.run_once()
+        assert ring._columns is columns  # nobody held the old view: the ring wrote in place
+        assert [e.seq for e in view.drain()] == list(range(view.seq + 1, engine.seq + 1))
+    finally:
+        await engine.stop()
 
 
 def test_a_lost_stretch_reads_as_one_log_line() -> None:

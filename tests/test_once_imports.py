@@ -1,5 +1,5 @@
 """`lookout --once` imports only what its services need: an HTTP-only fleet loads neither the mcp SDK
-(about half a second of imports) nor Textual, nor the daemon's, history's, alerts' or demo's code.
+(about half a second of imports) nor httpx2, nor Textual, nor the daemon's, history's, alerts' or demo's code.
 
 An MCP fleet loads the SDK, but only once its stdio servers are spawned, and in a worker thread: the
 servers boot (importing their own SDK) while Lookout imports its own. Nothing in `core.probes.mcp`
@@ -8,8 +8,10 @@ imports the SDK at its top, or that overlap is lost."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import yaml
@@ -18,7 +20,8 @@ from tests.fixtures_mcp import stdio_service
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HEAVY = ("mcp", "mcp_types", "textual", "rich", "starlette", "uvicorn", "sqlite3")
+HEAVY = ("mcp", "mcp_types", "textual", "rich", "starlette", "uvicorn", "sqlite3", "httpx2", "httpcore2")
+"""httpx2 carries only the MCP transports and their OAuth fetches: HTTP API probes run on aiohttp."""
 UNNEEDED = ("core.serve", "core.history", "core.alerts", "core.demo", "core.probes.mcp", "tui.app")
 
 
@@ -77,3 +80,43 @@ def test_once_on_a_stdio_server_spawns_it_before_importing_the_sdk_off_the_main_
     assert seen[0] == ["spawn", True], seen[:3]  # the server first, from the event loop's thread
     sdk = [main for what, main in seen if what == "sdk"]
     assert sdk and not any(sdk), "the SDK is imported, and never in the main thread"
+
+
+SERVE_WRAPPER = """
+import atexit, json, sys
+from pathlib import Path
+report = Path(sys.argv.pop(1))
+atexit.register(lambda: report.write_text(json.dumps(sorted(sys.modules))))
+from tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_serve_on_an_http_fleet_imports_neither_httpx2_nor_the_mcp_sdk(http_api, tmp_path: Path) -> None:
+    """The daemon's resident set is what it imported plus what it keeps: on an HTTP API fleet, httpx2 (the MCP
+    transports' stack, ~3 MB) and the SDK (~25 MB) stay out, as does the CA store no http:// URL needs."""
+    config = tmp_path / "services.yaml"
+    config.write_text(yaml.safe_dump({"services": {"api": {"kind": "http", "url": f"{http_api.url}/ok/imports"}}}))
+    report = tmp_path / "modules.json"
+    command = [sys.executable, "-c", SERVE_WRAPPER, str(report), "serve", "-c", str(config), "--no-history"]
+    command += ["--listen", "127.0.0.1:0", "--log-format", "json"]
+    daemon = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    bound = threading.Timer(60, daemon.kill)  # a bound on a failure (no probe logged), not a measured figure
+    bound.start()
+    try:
+        assert daemon.stdout is not None
+        for line in daemon.stdout:
+            logged = json.loads(line)
+            if logged.get("service") == "api" and "-> up" in logged.get("message", ""):
+                break  # probed: the HTTP stack and everything a probe needs are loaded by now
+        else:
+            raise AssertionError(f"lookout serve ended before a probe ({daemon.wait()})")
+    finally:
+        bound.cancel()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=30)
+    assert daemon.returncode == 0
+    modules = json.loads(report.read_text())
+    assert "aiohttp" in modules and "core.probes.http_session" in modules
+    loaded = sorted(m for m in modules if m.split(".")[0] in ("httpx2", "httpcore2", "mcp", "mcp_types", "textual"))
+    assert loaded == []

@@ -6,7 +6,8 @@ import anyio
 import httpx2
 from mcp.shared.exceptions import MCPError
 
-from core.probes.errors import TRANSPORT_RULES, Stage, describe, leaf, translate
+from core.probes.errors import Stage, describe, leaf, translate
+from core.probes.httpx_errors import TRANSPORT_RULES
 from core.probes.mcp.failures import describe_mcp, mcp_rules
 from core.probes.mcp.session import HttpRefused
 from core.results import RateLimited

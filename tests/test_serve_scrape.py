@@ -7,7 +7,7 @@ import gzip
 from datetime import UTC, datetime
 
 from core.results import Status
-from core.serve.metrics import MetricsFrame
+from core.serve.metrics import STEP_SERVICES, MetricsFrame, render
 from core.serve.scrape import MIN_PERIOD, ScrapeCache, accepts_gzip
 from core.snapshot import FleetSnapshot, ServiceInfo, ServiceSnapshot
 
@@ -74,14 +74,24 @@ async def test_closing_stops_the_refresher() -> None:
     assert cache._refresher is None
 
 
-async def test_each_rendering_is_gzipped_too() -> None:
-    cache = ScrapeCache(Fleet().frame, clock=Clock())
+async def test_a_rendering_is_kept_gzipped_and_holds_exactly_the_exposition() -> None:
+    """Only the gzipped bytes are kept, compressed piece by piece: they must decompress to prometheus_client's
+    one-piece rendering, in both formats, across several slices of services."""
+    services = tuple(
+        ServiceSnapshot(ServiceInfo(f"api-{i}", "http", "http://127.0.0.1/"), status=Status.UP)
+        for i in range(2 * STEP_SERVICES + 3)
+    )
+    frame = MetricsFrame(FleetSnapshot(taken_at=datetime(2026, 12, 7, tzinfo=UTC), services=services), {})
+    cache = ScrapeCache(lambda: frame, clock=Clock())
     try:
-        rendered = await cache.get("")
+        for accept in ("", OPENMETRICS):
+            rendered = await cache.get(accept)
+            expected, content_type = render(frame, accept)
+            assert gzip.decompress(rendered.gzipped) == rendered.body == expected
+            assert rendered.content_type == content_type
+            assert len(rendered.gzipped) * 10 < len(expected)
     finally:
         await cache.aclose()
-    assert gzip.decompress(rendered.gzipped) == rendered.body
-    assert len(rendered.gzipped) < len(rendered.body)
 
 
 def test_accept_encoding() -> None:

@@ -26,12 +26,13 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeGuard
 
 from core.alerts.channels import Channel, build_channel
-from core.alerts.channels.alertmanager import Alertmanager
 from core.alerts.channels.settings import ChannelBase
 from core.alerts.delivery import ChannelGuard, RoundResult, round_backoff
 from core.alerts.health import ChannelHealth, DeliveryView, NotificationRecord, NotificationStats
@@ -54,6 +55,9 @@ from core.history.rows import Write
 from core.history.store import HistoryStore
 from core.wake import Wake
 
+if TYPE_CHECKING:
+    from core.alerts.channels.alertmanager import Alertmanager
+
 BACKOFF_BASE = 5.0
 """Seconds before the second round of an undelivered notification; doubled each round after."""
 BACKOFF_CAP = 300.0
@@ -68,6 +72,14 @@ Log = Callable[[LogLevel, str], None]
 def _no_log(level: LogLevel, text: str) -> None:
     return None
 
+
+
+def _alertmanager(channel: Channel) -> TypeGuard[Alertmanager]:
+    """Whether `channel` is an Alertmanager one (it keeps firing alerts and re-sends them), asked without
+    importing that module: a class never loaded has no instances, and a daemon with no Alertmanager channel
+    never loads it (nor httpx2, which it posts with)."""
+    module = sys.modules.get("core.alerts.channels.alertmanager")
+    return module is not None and isinstance(channel, module.Alertmanager)
 
 @dataclass
 class _Delivery:
@@ -215,7 +227,7 @@ class Dispatcher:
             lane.wake.set()
         for row in stored.firing:
             target = self._lanes.get(row.channel)
-            if target is not None and isinstance(target.channel, Alertmanager):
+            if target is not None and _alertmanager(target.channel):
                 target.firing[row.notification.incident_id] = row.notification
                 target.resend_due = now
                 target.wake.set()
@@ -258,7 +270,7 @@ class Dispatcher:
             if old is not None:
                 self._retire(old)
                 lane.queue = deque(item for item in old.queue if lane.channel.accepts(item.notification))
-                if isinstance(lane.channel, Alertmanager):
+                if _alertmanager(lane.channel):
                     lane.firing, lane.resend_due = old.firing, old.resend_due
             self._lanes[name] = lane
             if self._started and not self._closing:
@@ -320,12 +332,12 @@ class Dispatcher:
             with contextlib.suppress(ValueError):
                 lane.queue.remove(delivery)
             delivery.state, delivery.delivered_at, delivery.late, delivery.last_error = DELIVERED, now, late, ""
-            firing = isinstance(lane.channel, Alertmanager) and notification.transition is Transition.FIRING
+            firing = _alertmanager(lane.channel) and notification.transition is Transition.FIRING
             resolves = notification.incident_id if notification.transition is Transition.RESOLVED else None
             self._submit(Delivered(notification.key, delivery.channel, now, delivery.attempts, late, firing, resolves))
             self._succeeded(lane, now)
             self._count(lane, "delivered")
-            if isinstance(lane.channel, Alertmanager):
+            if _alertmanager(lane.channel):
                 self._track_firing(lane, lane.channel, notification)
             shown_late = " (late)" if late else ""
             self._log(
@@ -359,7 +371,7 @@ class Dispatcher:
 
     async def _resend(self, lane: _Lane) -> None:
         channel = lane.channel
-        assert isinstance(channel, Alertmanager)
+        assert _alertmanager(channel)
         firing = list(lane.firing.values())
         result = await lane.guard.run(lambda: channel.resend(firing))
         self._count(lane, "retried", max(0, result.attempts - 1))

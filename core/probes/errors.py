@@ -1,13 +1,15 @@
 """What an exception means for a probe, decided in one table (httpcore's `map_exceptions` model).
 
-Transports raise whatever their libraries raise: httpx2's network errors, an
-OS error from a spawn, an anyio stream closing under the SDK. A probe reports
+Transports raise whatever their libraries raise: httpx2's network errors
+(`core.probes.httpx_errors`), aiohttp's (`core.probes.http_errors`), an OS
+error from a spawn, an anyio stream closing under the SDK. A probe reports
 a *reason* a person can act on ("connection refused", "timed out after 2s
 (connecting)") and whether another attempt could help. Both probe kinds
 translate through `translate` and the rules here, matched by type (first
 match wins, so a subclass is listed before its base); a kind with exceptions
 of its own (the MCP SDK's) puts its rules in front of `TRANSPORT_RULES`, so
-this module never imports a kind's library.
+this module never imports a kind's library (nor an HTTP stack: a fleet of HTTP
+APIs never loads httpx2).
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpx2
 
-from core.durations import format_duration
 from core.results import ProbeError, RateLimited
 
 
@@ -122,37 +122,6 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-_PHASES: dict[type[BaseException], str] = {
-    httpx2.ConnectTimeout: "connecting",
-    httpx2.ReadTimeout: "waiting for the response",
-    httpx2.WriteTimeout: "sending the request",
-    httpx2.PoolTimeout: "waiting for a free connection",
-}
-
-
-def _timed_out(exc: httpx2.TimeoutException, stage: Stage) -> ProbeError:
-    if stage.limit is None:
-        return ProbeError(f"timed out waiting for {stage.what}")
-    return ProbeError(f"timed out after {format_duration(stage.limit)} ({_PHASES.get(type(exc), 'request')})")
-
-
-def _cannot_connect(exc: httpx2.ConnectError, stage: Stage) -> ProbeError:
-    reason = connect_reason(exc)
-    # A certificate that fails verification fails the same way a second later: not worth a retry.
-    return ProbeError(reason, retryable="certificate" not in reason.lower())
-
-
-def _reset(exc: httpx2.NetworkError, stage: Stage) -> ProbeError:
-    text = str(exc).lower()
-    if "reset" in text or not text:
-        return ProbeError("connection reset by peer")
-    return ProbeError(f"network error: {exc}")
-
-
-def _status(exc: httpx2.HTTPStatusError, stage: Stage) -> ProbeError:
-    return http_status_failure(exc.response.status_code, exc.response.reason_phrase, stage.what)
-
-
 def _command_not_found(exc: FileNotFoundError, stage: Stage) -> ProbeError | None:
     if stage.command is None:
         return None
@@ -165,17 +134,8 @@ def _not_permitted(exc: PermissionError, stage: Stage) -> ProbeError | None:
     return ProbeError(f"cannot run {stage.command}: permission denied", retryable=False)
 
 
-TRANSPORT_RULES: tuple[Rule, ...] = (
-    (httpx2.TimeoutException, _timed_out),
-    (httpx2.ConnectError, _cannot_connect),
-    (httpx2.RemoteProtocolError, lambda exc, stage: ProbeError("connection closed before a complete response")),
-    ((httpx2.ReadError, httpx2.WriteError), _reset),
-    (
-        httpx2.UnsupportedProtocol,
-        lambda exc, stage: ProbeError(f"unsupported URL scheme in {stage.target}", retryable=False),
-    ),
-    (httpx2.HTTPStatusError, _status),
+SPAWN_RULES: tuple[Rule, ...] = (
     (FileNotFoundError, _command_not_found),
     (PermissionError, _not_permitted),
 )
-"""Network and spawn failures, as every probe kind reports them."""
+"""A stdio server's command that cannot be started, as every probe kind reports it."""

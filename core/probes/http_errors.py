@@ -1,7 +1,7 @@
 """What aiohttp's exceptions mean for an HTTP API probe: the reasons httpx2's meant, in one table.
 
 HTTP API probes run on aiohttp (core.probes.http_session says why); the MCP transports stay on
-httpx2 with `core.probes.errors.TRANSPORT_RULES`. A person reads the same reason whichever stack
+httpx2 with `core.probes.httpx_errors.TRANSPORT_RULES`. A person reads the same reason whichever stack
 failed: "connection refused", "timed out after 2s (connecting)", "connection reset by peer",
 "TLS error: [SSL: CERTIFICATE_VERIFY_FAILED] ...", with the same retry decision. This table lives
 apart from `core.probes.errors` so a fleet of MCP servers never imports aiohttp.

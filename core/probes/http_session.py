@@ -16,7 +16,8 @@ What a probe sees is what httpx2 gave it:
 * idle connections closed after KEEPALIVE_EXPIRY seconds (httpx2's expiry): aiohttp's connector
   closes them on a timer of its own, so a fleet on long intervals keeps no socket open between
   probes;
-* one TLS context, built once for every service with httpx2's own defaults (same CA store);
+* one TLS context, built at the first HTTPS request for every service with httpx2's own defaults (same CA
+  store);
 * proxies from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), read once per
   probe, as httpx2's `trust_env` did; no netrc credentials, no DNS cache (a changed address is
   seen by the next new connection);
@@ -57,7 +58,6 @@ from types import MappingProxyType
 from typing import Any
 
 import aiohttp
-import httpx2
 from aiohttp.abc import AbstractCookieJar, ClearCookiePredicate
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.client_reqrep import ConnectionKey
@@ -97,7 +97,8 @@ def tls_context() -> ssl.SSLContext:
     """The one TLS context every service's connections are verified with: httpx2's defaults (the system's CA store,
     or SSL_CERT_FILE / SSL_CERT_DIR when set), as every probe had before.
 
-    Made at the first HTTP probe, which is also when asyncio's TLS read buffer is made smaller, for the whole
+    Made at the first HTTPS request (loading the CA store costs ~1-2 MB of OpenSSL's memory, which a fleet of
+    http:// services never needs), which is also when asyncio's TLS read buffer is made smaller, for the whole
     process: asyncio (3.11, 3.12) gives every TLS connection a zero-filled buffer of `SSLProtocol.max_size`,
     256 KiB, resident as long as the connection lives. A fleet keeps one connection per HTTPS service alive,
     so 1000 HTTPS services held ~250 MB in these buffers alone (measured: 500 kept connections, +109 MB;
@@ -108,6 +109,8 @@ def tls_context() -> ssl.SSLContext:
     protocol: Any = getattr(asyncio.sslproto, "SSLProtocol", None)
     if protocol is not None and getattr(protocol, "max_size", 0) > TLS_READ_BUFFER:
         protocol.max_size = TLS_READ_BUFFER
+    import httpx2  # here: a fleet of http:// services never loads it
+
     return httpx2.create_ssl_context(verify=True)
 
 
@@ -195,6 +198,8 @@ class ServiceSession:
         pool = self._pool
         if pool is None or pool.session.closed:
             pool = self._pool = _Pool.share(self._fresh)
+        if url.scheme == "https":
+            options["ssl"] = tls_context()  # per request: a fleet of http:// services never loads the CA store
         scope = _SCOPE.set(self)
         try:
             return await pool.session.request(method, url, **options)
@@ -372,7 +377,7 @@ class _Pool:
         self.key = key
         self.users = 0
         self.connector = _SharedConnector(
-            ssl=tls_context(),
+            # No TLS context here: each https request brings `tls_context()` (`request`), made at the first one.
             limit=0,  # the engine's concurrency bounds the requests in flight; a service makes one at a time
             keepalive_timeout=None if fresh else KEEPALIVE_EXPIRY,
             force_close=fresh,

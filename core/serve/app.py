@@ -58,7 +58,8 @@ def create_app(
         if accepts_gzip(request.headers.get("accept-encoding", "")):
             headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
             return Response(rendered.gzipped, media_type=rendered.content_type, headers=headers)
-        return Response(rendered.body, media_type=rendered.content_type, headers={"Vary": "Accept-Encoding"})
+        body = await asyncio.to_thread(lambda: rendered.body)
+        return Response(body, media_type=rendered.content_type, headers={"Vary": "Accept-Encoding"})
 
     async def status(request: Request) -> Response:
         return _json(status_document(engine.snapshot()))
@@ -148,8 +149,10 @@ async def _event_stream(engine: Engine) -> AsyncIterator[str]:
     """
     view = engine.subscribe(maxsize=EVENTS_QUEUE)
     try:
-        start = {"seq": view.snapshot.seq, "status": status_document(view.snapshot)}
-        yield _sse("snapshot", start, view.snapshot.seq)
+        snapshot = view.take_start()
+        start = {"seq": snapshot.seq, "status": status_document(snapshot)}
+        del snapshot  # not held while the stream lasts (see ViewSubscription.take_start)
+        yield _sse("snapshot", start, view.seq)
         while True:
             try:
                 item = await asyncio.wait_for(view.get(), KEEPALIVE)

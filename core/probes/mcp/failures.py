@@ -15,7 +15,8 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from core.probes.errors import TRANSPORT_RULES, Rule, Stage, describe, http_status_failure, leaf, translate
+from core.probes.errors import Rule, Stage, describe, http_status_failure, leaf, translate
+from core.probes.httpx_errors import TRANSPORT_RULES
 from core.probes.mcp import sdk
 from core.probes.mcp.server_text import ServerText
 from core.probes.mcp.session import HttpRefused, McpSession
