@@ -15,9 +15,10 @@ build on a busy machine. --no-log hides the log pane.
 `--demo` runs a real `lookout demo` in a pseudo-terminal of the given size (a real terminal size,
 real escape sequences; this script reads and discards what it draws) and leaves it idle for
 `--soak` minutes, printing every minute its RSS and the CPU it used in that minute: all of it, and
-the main thread's alone (the UI and the engine; the other threads are the demo's own HTTP/MCP
-servers, Textual's output writer and the history writer). The stdio MCP servers are separate
-processes and not counted. At the end: the CPU after the first minute, and the RSS slope (MB per
+the main thread's alone (the UI and the engine; the other threads are Textual's output writer and
+the history writer), and apart, the CPU of the demo's own HTTP/MCP servers (`core.demo.upstreams`,
+a process of their own, not counted in the app's). The stdio MCP servers are separate processes
+and not counted. At the end: the CPU after the first minute, and the RSS slope (MB per
 minute, least squares) from the third minute on. `--profile FILE` runs it under cProfile (main
 thread; open with `python -m pstats FILE`). `--keys 123` types those keys 5 s in (1, 2, 3 hide the
 three tables): to see what a panel costs by its absence. `--tracemalloc DIR[:3,13]` runs it under
@@ -258,6 +259,23 @@ def process_rss_mb(pid: int) -> float:
         return int(file.read().split()[1]) * PAGE / 2**20
 
 
+def servers_pid(parent: int) -> int | None:
+    """The demo's servers' process (`core.demo.upstreams`), a child of `parent`: measured apart."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as file:
+                cmdline = file.read()
+            with open(f"/proc/{entry}/stat", encoding="ascii") as file:
+                ppid = int(file.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"core.demo.upstreams" in cmdline:
+            return int(entry)
+    return None
+
+
 def slope(points: list[tuple[float, float]]) -> float:
     """Least-squares slope of (x, y) points."""
     if len(points) < 2:
@@ -304,15 +322,17 @@ def run_demo(
     pid = process.pid
     profiled = f", profile {profile}" if profile else ""
     print(f"lookout demo at {columns}x{rows}, pid {pid}, {minutes:g} min idle{profiled}")
-    print(f"{'min':>4} {'RSS MB':>8} {'dRSS':>6} {'CPU %':>6} {'main %':>7} {'out KB/s':>9}")
+    print(f"{'min':>4} {'RSS MB':>8} {'dRSS':>6} {'CPU %':>6} {'main %':>7} {'out KB/s':>9} {'servers %':>10}")
     if keys:
         threading.Timer(5.0, os.write, args=(master, keys.encode())).start()
     rss_points: list[tuple[float, float]] = []
     cpu_after_first: list[float] = []
     main_after_first: list[float] = []
+    servers_after_first: list[float] = []
     try:
         last_cpu, last_main, last_out, last_rss = cpu_seconds(pid), cpu_seconds(pid, pid), 0, process_rss_mb(pid)
         last = time.monotonic()
+        servers, last_servers = None, 0.0
         for minute in range(1, int(minutes) + 1):
             time.sleep(max(0.0, last + 60 - time.monotonic()))
             if process.poll() is not None:
@@ -322,14 +342,19 @@ def run_demo(
             cpu, main_cpu, out, rss = cpu_seconds(pid), cpu_seconds(pid, pid), written[0], process_rss_mb(pid)
             span = now - last
             share, main_share = (cpu - last_cpu) / span * 100, (main_cpu - last_main) / span * 100
+            servers = servers or servers_pid(pid)
+            servers_cpu = cpu_seconds(servers) if servers is not None else 0.0
+            servers_share = (servers_cpu - last_servers) / span * 100
             print(
                 f"{minute:>4} {rss:>8.1f} {rss - last_rss:>+6.1f} {share:>6.1f} {main_share:>7.1f}"
-                f" {(out - last_out) / span / 1024:>9.1f}",
+                f" {(out - last_out) / span / 1024:>9.1f} {servers_share:>10.1f}",
                 flush=True,
             )
+            last_servers = servers_cpu
             if minute > 1:
                 cpu_after_first.append(share)
                 main_after_first.append(main_share)
+                servers_after_first.append(servers_share)
             if minute >= 3:
                 rss_points.append((minute, rss))
             last_cpu, last_main, last_out, last_rss, last = cpu, main_cpu, out, rss, now
@@ -338,6 +363,7 @@ def run_demo(
     if cpu_after_first:
         print(f"CPU after the first minute   {statistics.fmean(cpu_after_first):.1f}% of one core")
         print(f"  main thread (UI + engine)  {statistics.fmean(main_after_first):.1f}%")
+        print(f"the demo's servers           {statistics.fmean(servers_after_first):.1f}% (their own process)")
     if len(rss_points) >= 2:
         print(f"RSS slope from minute 3      {slope(rss_points):+.2f} MB/min over {len(rss_points)} minutes")
 

@@ -147,7 +147,7 @@ def is_subreaper() -> bool:
     return _prctl(_PR_GET_CHILD_SUBREAPER, ctypes.addressof(flag), 0, 0, 0) == 0 and flag.value != 0
 
 
-def _die_with_parent_preexec() -> Callable[[], None] | None:
+def die_with_parent_preexec() -> Callable[[], None] | None:
     """What the child runs between fork and exec: die (SIGKILL) when the thread that forked it exits.
 
     If our side died between fork and prctl, the signal will never come: the child is already reparented,
@@ -226,7 +226,7 @@ async def spawn(
             env={**env, OWNER_ENV: f"{os.getpid()}:{serial}"},
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent_preexec(),
+            preexec_fn=die_with_parent_preexec(),
         )
     except BaseException:
         _registry.release(serial)

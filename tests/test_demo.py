@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
+import httpx2
 import pytest
 from fixtures_mcp import tagged_processes
 from helpers import make_config
@@ -55,7 +58,7 @@ def test_demo_config_is_a_valid_example() -> None:
 
 async def test_flapping_api_breaker_opens_half_opens_and_closes() -> None:
     with start_demo_fleet() as fleet:
-        api = fleet.servers[0].url
+        api = fleet.api_url
         config = make_config(
             {
                 "flaky-api": {
@@ -117,8 +120,48 @@ async def test_the_demo_records_its_own_history_and_alerts_into_its_own_webhook(
                 await asyncio.sleep(0.1)
             assert "offline-api" in delivered(), source.alerts_overview()
             async with httpx2.AsyncClient() as client:
-                counts = (await client.get(f"{fleet.servers[0].url}/_control/counts")).json()
+                counts = (await client.get(f"{fleet.api_url}/_control/counts")).json()
             assert counts.get("hooks/demo", 0) >= 1
         finally:
             await source.stop()
             history.close()
+
+
+KILLED_DEMO = """
+import sys, time
+from core.demo.fleet import start_demo_fleet
+fleet = start_demo_fleet()
+print(fleet.upstreams.pid, fleet.api_url, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_the_demo_servers_process_never_outlives_the_demo(tag, signum) -> None:
+    """The demo's servers run in a process of their own; however the demo ends (even SIGKILL, where nothing
+    of ours runs), they end with it: their stdin closes and, on Linux, the kernel kills them."""
+    env = {**os.environ, "LOOKOUT_TEST_TAG": tag}
+    demo = subprocess.Popen([sys.executable, "-c", KILLED_DEMO], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert demo.stdout is not None
+        servers_pid, api_url = demo.stdout.readline().split()
+        assert int(servers_pid) in tagged_processes(tag)
+        assert httpx2.get(f"{api_url}/ok/alive", trust_env=False, timeout=10).status_code == 200
+    finally:
+        demo.send_signal(signum)
+        demo.wait(30)
+    for _ in range(200):
+        if not tagged_processes(tag):
+            break
+        time.sleep(0.05)
+    assert tagged_processes(tag) == []
+
+
+def test_stopping_the_fleet_stops_its_servers_process() -> None:
+    with start_demo_fleet() as fleet:
+        servers = fleet.upstreams
+        assert servers is not None and servers.poll() is None
+        url = fleet.api_url
+    assert servers.returncode == 0  # stopped when asked (its stdin closed), not killed
+    with pytest.raises(httpx2.ConnectError):
+        httpx2.get(f"{url}/ok/gone", trust_env=False, timeout=5)
