@@ -8,14 +8,14 @@ into a history file of its own (a temporary one: never the user's). With --fresh
 has `fresh_connection: true` (a new connection per probe, as blackbox_exporter makes).
 After a warm-up (every service probed), two phases of `--seconds` each: a quiet one, then
 one with /metrics scraped every --scrape-every seconds, gzipped as Prometheus asks
-(answered from the cache that a worker thread refreshes; the first scrape, with nothing
-cached, shows what one rendering takes). The
-schedule's lag (ProbeStarted.schedule_lag) is read from the daemon's own /api/v1/events
-stream; RSS (/proc/PID/status, in MiB and in MB, the issue's unit) a round after ready, after the quiet
-phase and after the scrapes; CPU from /proc/PID/stat (it includes serving that stream: every event, as JSON); probes from
-the stream's probe starts (quiet phase) and lookout_probes_total (scraping phase). The quiet
-phase comes before any scrape: once scraped, the cache renders every few seconds. Every garbage
-collection in the daemon is timed (gc.callbacks; CPU time, which load inflates less than lag).
+(answered from the cache the daemon refreshes; the first scrape, with nothing cached, shows
+what one rendering takes). The quiet phase comes before any scrape: once scraped, the cache
+renders every few seconds. Read from the daemon: the schedule's lag (ProbeStarted.schedule_lag)
+from its own /api/v1/events stream; RSS (/proc/PID/status, in MiB and in MB, the issue's unit) a
+round after ready, after the quiet phase and after the scrapes; CPU from /proc/PID/stat (it
+includes serving that stream: every event, as JSON); probes from the stream's probe starts (quiet
+phase) and lookout_probes_total (scraping phase). Every garbage collection in the daemon is timed
+(gc.callbacks; CPU time, which load inflates less than lag).
 With --seed the history file starts with a full ring of results per service (as after a restart),
 which the phases are too short to fill by probing. Figures, not assertions: run it on a quiet
 machine and read the table.

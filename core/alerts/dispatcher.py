@@ -73,13 +73,13 @@ def _no_log(level: LogLevel, text: str) -> None:
     return None
 
 
-
 def _alertmanager(channel: Channel) -> TypeGuard[Alertmanager]:
     """Whether `channel` is an Alertmanager one (it keeps firing alerts and re-sends them), asked without
     importing that module: a class never loaded has no instances, and a daemon with no Alertmanager channel
     never loads it (nor httpx2, which it posts with)."""
     module = sys.modules.get("core.alerts.channels.alertmanager")
     return module is not None and isinstance(channel, module.Alertmanager)
+
 
 @dataclass
 class _Delivery:
