@@ -165,3 +165,12 @@ def test_stopping_the_fleet_stops_its_servers_process() -> None:
     assert servers.returncode == 0  # stopped when asked (its stdin closed), not killed
     with pytest.raises(httpx2.ConnectError):
         httpx2.get(f"{url}/ok/gone", trust_env=False, timeout=5)
+
+
+def test_the_servers_process_runs_this_core_whatever_the_current_directory_holds(tmp_path, monkeypatch) -> None:
+    """A user's project may well have a `core` package of its own: the demo's servers never import it."""
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "__init__.py").write_text("raise ImportError('the wrong core')\n")
+    monkeypatch.chdir(tmp_path)
+    with start_demo_fleet() as fleet:
+        assert httpx2.get(f"{fleet.api_url}/ok/here", trust_env=False, timeout=10).status_code == 200

@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -112,22 +113,30 @@ def start_demo_fleet(directory: Path | None = None) -> DemoFleet:
 
 
 def _start_upstreams(log: Path) -> subprocess.Popen[bytes]:
-    """`python -m core.demo.upstreams`, finding this very `core` (an uninstalled checkout included), its stderr
-    into `log` (a warning of theirs must not land on the terminal app's screen)."""
-    package_root = str(Path(__file__).resolve().parent.parent.parent)
-    paths = [package_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    """`python -P -m core.demo.upstreams` (-P: never a `core` package that happens to be in the current
+    directory), its stderr into `log` (a warning of theirs must not land on the terminal app's screen)."""
     with log.open("wb") as errors:
         return subprocess.Popen(
-            [sys.executable, "-m", "core.demo.upstreams"],
+            [sys.executable, "-P", "-m", "core.demo.upstreams"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errors,
-            env=env,
+            env=_child_environment(),
             start_new_session=True,
             # Killed when the thread starting it exits: the caller's thread must outlive the fleet (the main one does).
             preexec_fn=die_with_parent_preexec(),
         )
+
+
+def _child_environment() -> dict[str, str]:
+    """This environment, and where this very `core` was found when that is not where the interpreter looks
+    anyway (a checkout run as it is): the servers run the same code as the monitor."""
+    env = dict(os.environ)
+    root = Path(__file__).resolve().parent.parent.parent
+    installed = {Path(sysconfig.get_path(name)).resolve() for name in ("purelib", "platlib")}
+    if root not in installed:
+        env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
+    return env
 
 
 def _read_urls(process: subprocess.Popen[bytes], log: Path) -> dict[str, str]:
