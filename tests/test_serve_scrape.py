@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from core.results import Status
 from core.serve.metrics import STEP_SERVICES, MetricsFrame, render
-from core.serve.scrape import MIN_PERIOD, ScrapeCache, accepts_gzip
+from core.serve.scrape import GZIP_LEVEL, MIN_PERIOD, ScrapeCache, accepts_gzip
 from core.snapshot import FleetSnapshot, ServiceInfo, ServiceSnapshot
 
 OPENMETRICS = "application/openmetrics-text;version=1.0.0"
@@ -88,6 +88,7 @@ async def test_a_rendering_is_kept_gzipped_and_holds_exactly_the_exposition() ->
             rendered = await cache.get(accept)
             expected, content_type = render(frame, accept)
             assert gzip.decompress(rendered.gzipped) == rendered.body == expected
+            assert rendered.gzipped == gzip.compress(expected, compresslevel=GZIP_LEVEL, mtime=0)  # same bytes
             assert rendered.content_type == content_type
             assert len(rendered.gzipped) * 10 < len(expected)
     finally:
