@@ -208,6 +208,11 @@ class _Runs:
             for _ in range(count):
                 yield value
 
+    def newest_first(self) -> Iterator[Any]:
+        for value, count in zip(reversed(self.values), reversed(self.counts), strict=True):
+            for _ in range(count):
+                yield value
+
 
 class _Columns:
     """The rows: one entry per result in each of `shapes` and `details` (runs), `packed`, `started` (offsets
@@ -470,6 +475,37 @@ class HistoryView(Sequence[ProbeResult]):
     def __iter__(self) -> Iterator[ProbeResult]:
         return iter(self._all())
 
+    def recent_latencies(self, count: int) -> list[float]:
+        """The latencies of the newest `count` results that were up or degraded with one, oldest first: what
+        `[r.latency_ms for r in view if r.ok and r.latency_ms is not None][-count:]` gives, read off the columns
+        without rebuilding a result. A table's sparkline wants eight of them for each service that changed;
+        rebuilding the whole ring for those (~0.8 ms a full ring) grew with the rings for the demo's first
+        half hour."""
+        if count <= 0:
+            return []
+        if self._items is not None:
+            return _recent_latencies(reversed(self._items), count)
+        columns = self._columns
+        shapes = columns.shapes.newest_first()
+        for _ in range(columns.length - self._length):
+            next(shapes)  # rows past this view's (a view shares columns only while they are not written)
+        found: list[float] = []
+        for index in range(self._length - 1, -1, -1):
+            shape = next(shapes)
+            if index == self._length - 1 and self._newest is not None:
+                shape = self._newest
+            if type(shape) is not tuple:  # a result kept as it is (or the newest, as recorded)
+                if shape.ok and shape.latency_ms is not None:
+                    found.append(shape.latency_ms)
+            else:
+                packed = columns.packed[index]
+                if not packed & _NO_LATENCY and _STATUSES[packed >> _STATUS_SHIFT & 0xF] in _OK_STATUSES:
+                    found.append(columns.latency[index])
+            if len(found) == count:
+                break
+        found.reverse()
+        return found
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, HistoryView):
             other = other._all()
@@ -483,6 +519,25 @@ class HistoryView(Sequence[ProbeResult]):
 
 
 EMPTY_VIEW = HistoryView(_Columns(), None)
+_OK_STATUSES = (Status.UP, Status.DEGRADED)
+
+
+def recent_latencies(history: Sequence[ProbeResult], count: int) -> list[float]:
+    """`HistoryView.recent_latencies` of any history (a view, or the tuple an attached TUI gets)."""
+    if isinstance(history, HistoryView):
+        return history.recent_latencies(count)
+    return _recent_latencies(reversed(history), count)
+
+
+def _recent_latencies(newest_first: Iterable[ProbeResult], count: int) -> list[float]:
+    found: list[float] = []
+    for result in newest_first:
+        if len(found) == count:
+            break
+        if result.ok and result.latency_ms is not None:
+            found.append(result.latency_ms)
+    found.reverse()
+    return found
 
 
 class HistoryRing:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from core.details import AuthDetails, HttpDetails, McpDetails, ServerInfo
 from core.probes.expectations import latency_check, status_check
 from core.results import Check, ProbeResult, Status, TokenExpiry
-from core.ring import EMPTY_VIEW, HistoryRing, HistoryView
+from core.ring import EMPTY_VIEW, HistoryRing, HistoryView, recent_latencies
 from core.snapshot import BreakerSnapshot, ServiceInfo
 from core.state import ServiceState, latency_stats, uptime
 
@@ -236,3 +236,24 @@ def test_a_recorded_service_lets_its_last_snapshot_go() -> None:
     assert list(state.snapshot(BreakerSnapshot, status=Status.UP, reason="").history) == [
         http_result(k) for k in (2, 3, 4)
     ]
+
+
+def test_recent_latencies_read_off_the_columns_are_those_of_the_results() -> None:
+    """The tables' sparklines read the newest latencies off the columns; they must be the results' own."""
+    for maxlen in (1, 5, 7, len(SHAPES)):
+        ring = HistoryRing(maxlen=maxlen)
+        recorded: list[ProbeResult] = []
+        down = [http_result(30 + k, status=Status.DOWN, reason="HTTP 500", http_status=500) for k in range(3)]
+        for result in [*SHAPES, *down, *SHAPES[::-1], *VARIED, *down]:
+            ring.append(result)
+            recorded.append(result)
+            kept = recorded[-maxlen:]
+            for count in (0, 1, 3, 8, 200):
+                expected = [r.latency_ms for r in kept if r.ok and r.latency_ms is not None][-count:] if count else []
+                view = ring.view()
+                assert view._items is None  # a new view (the last one was let go): nothing rebuilt yet
+                assert view.recent_latencies(count) == expected  # off the columns
+                list(view)
+                assert view.recent_latencies(count) == expected  # off the results, once rebuilt
+                del view  # the next count reads a new view off the columns again
+                assert recent_latencies(tuple(kept), count) == expected  # a plain history (an attached TUI's)

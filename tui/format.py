@@ -75,7 +75,11 @@ def until(when: datetime | None, now: datetime) -> str:
     return "now" if seconds <= 0 else f"in {coarse(seconds)}"
 
 
-def sparkline(values: Sequence[float], width: int = 8) -> str:
+SPARKLINE_WIDTH = 8
+"""Values a sparkline draws: the newest ones."""
+
+
+def sparkline(values: Sequence[float], width: int = SPARKLINE_WIDTH) -> str:
     values = list(values)[-width:]
     if not values:
         return ""

@@ -17,8 +17,9 @@ from core.details import McpDetails
 from core.numbers import UPTIME_PRECISION, format_ms, format_percent
 from core.report import ellipsize
 from core.results import Status
+from core.ring import recent_latencies
 from core.snapshot import FleetSnapshot, ServiceSnapshot
-from tui.format import ago, badge, breaker_badge, plain, quota_bar, sparkline, until
+from tui.format import SPARKLINE_WIDTH, ago, badge, breaker_badge, plain, quota_bar, sparkline, until
 from tui.linetable import CELL_PADDING, LineTable, Timed
 
 Row = tuple[Any, ...]
@@ -242,7 +243,7 @@ class McpTable(FleetTable):
             return []
         d = s.details if isinstance(s.details, McpDetails) else None
         counts = f"{d.tool_count}/{d.resource_count}/{d.prompt_count}" if d else "-"
-        history = [r.latency_ms for r in s.history if r.latency_ms is not None and r.ok]
+        history = recent_latencies(s.history, SPARKLINE_WIDTH)
         return [
             (
                 s.name,
