@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 HISTORY = 120
 
 _STATUSES = tuple(Status)
+_OK_STATUSES = (Status.UP, Status.DEGRADED)
 _STATUS_INDEX = {status: index for index, status in enumerate(_STATUSES)}
 
 _EPOCH = datetime(1970, 1, 1)
@@ -519,7 +520,6 @@ class HistoryView(Sequence[ProbeResult]):
 
 
 EMPTY_VIEW = HistoryView(_Columns(), None)
-_OK_STATUSES = (Status.UP, Status.DEGRADED)
 
 
 def recent_latencies(history: Sequence[ProbeResult], count: int) -> list[float]:
@@ -625,7 +625,7 @@ class HistoryRing:
         if not packed & _CONTACTED:
             return
         self._contacted -= 1
-        if _STATUSES[packed >> _STATUS_SHIFT & 0xF] in (Status.UP, Status.DEGRADED):
+        if _STATUSES[packed >> _STATUS_SHIFT & 0xF] in _OK_STATUSES:
             self._up -= 1
             if not packed & _NO_LATENCY:
                 shape = columns.shapes.first()

@@ -194,7 +194,7 @@ async def test_a_rendering_in_steps_writes_the_same_bytes_as_one_rendering() -> 
     """`lookout serve` renders on its event loop a slice of services at a time; joined, the slices are
     byte for byte prometheus_client's rendering of the whole fleet, as text and as OpenMetrics."""
     from core.alerts.health import NotificationStats
-    from core.serve.metrics import STEP_SERVICES, render_in_steps
+    from core.serve.metrics import STEP_SERVICES, render_pieces_in_steps
 
     reset = NOW + timedelta(hours=1)
     details = McpDetails(transport="stdio", tools=(ToolInfo("a"),), context_tokens=12, cold_start=800.0)
@@ -220,8 +220,9 @@ async def test_a_rendering_in_steps_writes_the_same_bytes_as_one_rendering() -> 
     frame = MetricsFrame(_fleet(*services), _recorded(*events).copy(), notifications)
     for accept in ("", "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"):
         whole = render(frame, accept)
-        stepped = await render_in_steps(frame, accept)
-        assert stepped[1] == whole[1]
-        assert stepped[0] == whole[0]
+        pieces, content_type = await render_pieces_in_steps(frame, accept)
+        assert content_type == whole[1]
+        assert b"".join(pieces) == whole[0]
     empty = MetricsFrame(_fleet(), {})
-    assert await render_in_steps(empty) == render(empty)
+    pieces, content_type = await render_pieces_in_steps(empty)
+    assert (b"".join(pieces), content_type) == render(empty)

@@ -153,7 +153,7 @@ def _read_urls(process: subprocess.Popen[bytes], log: Path) -> dict[str, str]:
     except ValueError:
         said = ""
         with contextlib.suppress(OSError):
-            said = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:][0]
+            said = next(reversed(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()), "")
         why = f"they exited ({process.poll()})" if process.poll() is not None else f"no answer in {START_TIMEOUT:.0f}s"
         raise DemoFleetError(f"the demo's servers did not start: {why}" + (f": {said}" if said else "")) from None
     return {key: str(urls[key]) for key in ("http", "mcp_http", "mcp_sse")}

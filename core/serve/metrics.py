@@ -69,12 +69,6 @@ class _Family:
         yield self._metric
 
 
-async def render_in_steps(frame: MetricsFrame, accept: str = "") -> tuple[bytes, str]:
-    """What `render` writes, made on the event loop a slice of services at a time (`render_pieces_in_steps`)."""
-    pieces, content_type = await render_pieces_in_steps(frame, accept)
-    return b"".join(pieces), content_type
-
-
 async def render_pieces_in_steps(frame: MetricsFrame, accept: str = "") -> tuple[list[bytes], str]:
     """What `render` writes, as pieces to be joined in order, made on the event loop a slice of services at a
     time, yielding in between.

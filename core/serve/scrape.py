@@ -6,7 +6,7 @@ would make the scrape that slow. Instead, once scraped, the cache keeps a
 rendering of each format asked for fresh: a refresher task renders it again
 every `period`, and a scrape answers with the latest one. A rendering runs on
 the event loop in steps of a few services, yielding in between
-(core.serve.metrics.render_in_steps), so probing never waits for more than a
+(core.serve.metrics.render_pieces_in_steps), so probing never waits for more than a
 step; a worker thread did worse, as the loop then waited for the interpreter
 lock after each of its short sleeps. The period grows with the cost of a
 rendering (at most ~10% of a core goes to it, up to MAX_PERIOD), and the
