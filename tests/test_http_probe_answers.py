@@ -30,7 +30,7 @@ from core.config import HttpService
 from core.deadline import Deadline
 from core.details import HttpDetails
 from core.engine import Engine
-from core.probes import http_session
+from core.probes import http_session, tls
 from core.probes.base import ProbeContext
 from core.probes.http import HttpProbe
 from core.report import to_json
@@ -447,7 +447,7 @@ async def test_https_is_verified_with_the_shared_context_and_its_connection_kept
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
-    http_session.tls_context.cache_clear()
+    tls.tls_context.cache_clear()
     try:
         async with Loopback(lambda request: answer(200), tls=server_context) as server:
             one, two = make_probe(f"{server.url}/a"), make_probe(f"{server.url}/b")
@@ -459,12 +459,12 @@ async def test_https_is_verified_with_the_shared_context_and_its_connection_kept
             finally:
                 await one.aclose()
                 await two.aclose()
-        assert http_session.tls_context() is http_session.tls_context()  # built once, for all
+        assert tls.tls_context() is tls.tls_context()  # built once, for all
     finally:
-        http_session.tls_context.cache_clear()  # the next test's context trusts what it should, not this CA
+        tls.tls_context.cache_clear()  # the next test's context trusts what it should, not this CA
     ports = {p: {int(r.headers["x-test-client-port"]) for r in server.seen if r.url.path == p} for p in ("/a", "/b")}
     assert len(ports["/a"]) == 1 and len(ports["/b"]) == 1 and ports["/a"] != ports["/b"]
-    assert asyncio.sslproto.SSLProtocol.max_size <= http_session.TLS_READ_BUFFER
+    assert asyncio.sslproto.SSLProtocol.max_size <= tls.TLS_READ_BUFFER
 
 
 async def test_proxies_from_the_environment_are_used_unless_no_proxy_names_the_host(

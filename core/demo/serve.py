@@ -53,8 +53,9 @@ def bind_loopback(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> ServedApp:
-    """Run `app` under uvicorn on host:port (0 = any free port) until `.stop()`."""
+def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0, tls_pem: str | None = None) -> ServedApp:
+    """Run `app` under uvicorn on host:port (0 = any free port) until `.stop()`; over HTTPS with `tls_pem`
+    (a file holding the certificate chain and its private key)."""
     sock = bind_loopback(host, port)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(
@@ -65,6 +66,7 @@ def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Serv
         timeout_graceful_shutdown=1,
         timeout_keep_alive=30,
         ws="none",
+        ssl_certfile=tls_pem,
     )
     server = uvicorn.Server(config)
     # uvicorn (>=0.29) installs no signal handlers off the main thread: signals stay Lookout's to handle.
@@ -78,7 +80,8 @@ def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Serv
             raise RuntimeError(f"the server on {host}:{bound} did not start within {START_TIMEOUT:.0f}s")
         time.sleep(0.01)
     shown = f"[{host}]" if ":" in host else host
-    return ServedApp(f"http://{shown}:{bound}", host, bound, server, thread, sock)
+    scheme = "https" if tls_pem else "http"
+    return ServedApp(f"{scheme}://{shown}:{bound}", host, bound, server, thread, sock)
 
 
 class ResetServer:

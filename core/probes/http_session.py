@@ -46,13 +46,12 @@ import asyncio.sslproto
 import itertools
 import logging
 import os
-import ssl
 import urllib.request
 import weakref
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from http.cookies import BaseCookie, Morsel, SimpleCookie
 from types import MappingProxyType
 from typing import Any
@@ -66,6 +65,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from core import __version__
+from core.probes.tls import tls_context
 from core.results import ProbeError
 
 logger = logging.getLogger(__name__)
@@ -86,32 +86,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 NO_CONTENT_TYPE = ("Content-Type",)
 """`skip_auto_headers` of a request that may carry a body: aiohttp would type it, httpx2 sent no Content-Type the
 service did not set."""
-
-
-TLS_READ_BUFFER = 32 * 1024
-"""Bytes asyncio's TLS layer reads into at once, per connection (see `tls_context`)."""
-
-
-@cache
-def tls_context() -> ssl.SSLContext:
-    """The one TLS context every service's connections are verified with: httpx2's defaults (the system's CA store,
-    or SSL_CERT_FILE / SSL_CERT_DIR when set), as every probe had before.
-
-    Made at the first HTTPS request (loading the CA store costs ~1-2 MB of OpenSSL's memory, which a fleet of
-    http:// services never needs), which is also when asyncio's TLS read buffer is made smaller, for the whole
-    process: asyncio (3.11, 3.12) gives every TLS connection a zero-filled buffer of `SSLProtocol.max_size`,
-    256 KiB, resident as long as the connection lives. A fleet keeps one connection per HTTPS service alive,
-    so 1000 HTTPS services held ~250 MB in these buffers alone (measured: 500 kept connections, +109 MB;
-    with 32 KiB, +40 MB). The size is only how much one read takes: a TLS record is at most 16 KiB, bodies
-    are capped well before it matters. httpx2's TLS (anyio's, over ssl.MemoryBIO) has no such buffer.
-    A smaller size already set is left alone.
-    """
-    protocol: Any = getattr(asyncio.sslproto, "SSLProtocol", None)
-    if protocol is not None and getattr(protocol, "max_size", 0) > TLS_READ_BUFFER:
-        protocol.max_size = TLS_READ_BUFFER
-    import httpx2  # here: a fleet of http:// services never loads it
-
-    return httpx2.create_ssl_context(verify=True)
 
 
 @dataclass(frozen=True, slots=True)
