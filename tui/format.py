@@ -7,6 +7,7 @@ Status is never colour alone: every badge carries a symbol and a word.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -59,20 +60,46 @@ def coarse(seconds: float) -> str:
     return format_duration(3600 * round(seconds / 3600))
 
 
+JUST_NOW = 5.0
+"""Seconds since an event that read as "just now"."""
+
+
+def clock_step(seconds: float) -> int:
+    """How finely a relative time is told: 1 s under 10 s, then 5 s, 10 s, a minute, an hour.
+
+    A clock column ("12s ago", "in 3m") is read at a glance, and every change of its text repaints its row:
+    told to the second, every row on screen was drawn again every second. Told this finely, the text of
+    one that is not counting down its last seconds changes every five seconds at most.
+    """
+    if seconds < 10:
+        return 1
+    if seconds < 60:
+        return 5
+    if seconds < 600:
+        return 10
+    return 60 if seconds < 36000 else 3600
+
+
 def ago(when: datetime | None, now: datetime) -> str:
+    """Time since `when`, rounded down to its `clock_step`: "42s ago" means at least 42 s."""
     if when is None:
         return "never"
     seconds = (now - when).total_seconds()
-    if seconds < 1:
+    if seconds < JUST_NOW:
         return "just now"
-    return f"{coarse(seconds)} ago"
+    step = clock_step(seconds)
+    return f"{coarse(step * math.floor(seconds / step))} ago"
 
 
 def until(when: datetime | None, now: datetime) -> str:
+    """Time left until `when`, rounded up to its `clock_step`: "in 45s" means at most 45 s, never "now" early."""
     if when is None:
         return "-"
     seconds = (when - now).total_seconds()
-    return "now" if seconds <= 0 else f"in {coarse(seconds)}"
+    if seconds <= 0:
+        return "now"
+    step = clock_step(seconds)
+    return f"in {coarse(step * math.ceil(seconds / step))}"
 
 
 SPARKLINE_WIDTH = 8
