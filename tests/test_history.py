@@ -392,3 +392,21 @@ async def test_inventory_fingerprints_are_stored_when_they_change(tmp_path, tag)
     assert rows[0][0] != rows[1][0]
     [change] = json.loads(rows[1][2])
     assert change["kind"] == "tools" and change["added"] == ["beta-feature"] and change["changed"] == ["search-docs"]
+
+
+def test_the_recorders_page_cache_is_bounded_below_sqlites_default(tmp_path) -> None:
+    """Its connection lives as long as the process: SQLite's default 2000 KiB cache filled as the file grew."""
+    from core.history.store import RECORDER_CACHE_KIB
+
+    seen: list[int] = []
+    store = open_history(
+        tmp_path / "h.db", connection_hook=lambda conn: seen.append(conn.execute("PRAGMA cache_size").fetchone()[0])
+    )
+    try:
+        for i in range(3000):
+            store.submit(ResultRow("api", NOW + i, "up", True, True, 1.0, 1, 200, ""))
+        assert store.flush()
+        assert store.rows_written == 3000
+    finally:
+        store.close()
+    assert seen == [-RECORDER_CACHE_KIB] and RECORDER_CACHE_KIB < 2000
