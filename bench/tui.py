@@ -374,7 +374,8 @@ async def run_fill(minutes: float, size: tuple[int, int]) -> None:
     The RSS of an idle demo creeps up for its first tens of minutes; this says which store fills, and
     how far each is from its bound: the log pane's events (MAX_LINES), the tables' cell caches
     (CELL_CACHE each, then cleared) and row strips (one per row), the result rings (HISTORY results
-    per service), and the objects the collector tracks.
+    per service), SQLite's own heap (its page caches: the history file's writer and readers), and the
+    objects the collector tracks.
     """
     import gc
 
@@ -401,7 +402,7 @@ async def run_fill(minutes: float, size: tuple[int, int]) -> None:
             )
             print(
                 f"{'min':>4} {'RSS MB':>7} {'log':>5} {'rendered':>9} {'styled':>7} {'strips':>6}"
-                f" {'rings min-max':>13} {'gc objects':>10}"
+                f" {'rings min-max':>13} {'sqlite MB':>9} {'gc objects':>10}"
             )
             started = time.monotonic()
             for minute in range(1, int(minutes) + 1):
@@ -413,13 +414,23 @@ async def run_fill(minutes: float, size: tuple[int, int]) -> None:
                     f"{minute:>4} {rss_mb():>7.1f} {len(log.events):>5}"
                     f" {sum(len(t._rendered) for t in tables):>9} {sum(len(t._styled) for t in tables):>7}"
                     f" {sum(len(t._strips) for t in tables):>6} {min(rings):>6}-{max(rings):<6}"
-                    f" {len(gc.get_objects()):>10}",
+                    f" {sqlite_heap_mb():>9.2f} {len(gc.get_objects()):>10}",
                     flush=True,
                 )
     finally:
         if history is not None:
             history.close()
         fleet.stop()
+
+
+def sqlite_heap_mb() -> float:
+    """Memory SQLite holds in this process (`sqlite3_memory_used`, from the library Python's sqlite3 loaded)."""
+    import ctypes
+    import ctypes.util
+
+    library = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    return float(library.sqlite3_memory_used()) / 1e6
 
 
 def stop(process: subprocess.Popen[bytes], master: int) -> None:
