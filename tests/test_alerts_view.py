@@ -162,7 +162,7 @@ def test_the_screen_lists_channels_then_notifications_and_says_when_there_is_not
     hook = next(line for line in lines if line.split()[:1] == ["hook"])
     assert hook.split()[:5] == ["hook", "webhook", "●", "ok", "0"]
     row = next(line for line in lines if "api" in line.split())
-    assert row.split() == ["4m59s", "ago", "api", "firing", "hook", "delivered", "pager", "failed"]
+    assert row.split() == ["4m50s", "ago", "api", "firing", "hook", "delivered", "pager", "failed"]
     assert render(overview_sections(AlertsOverview(), NOW)).split() == [
         *["Channels", "no", "channels", "configured", "(alerts.channels", "in", "the", "config)"],
         *["Recent", "notifications", "none", "sent", "since", "start"],
