@@ -79,3 +79,17 @@ def test_checks_are_made_safe_to_show() -> None:
     assert secret not in shown.condition and "***" in shown.condition
     assert "\x1b" not in shown.message and "\x07" not in shown.message
     assert len(shown.message) < 1000 and not shown.ok
+
+
+def test_a_check_with_nothing_to_make_safe_is_kept_as_it_is_and_one_with_something_is_not() -> None:
+    """The usual probe's checks are already safe: the same frozen Check goes on, judged once per answer."""
+    clean = ex.status_check(200, "OK", [200])
+    assert ex.status_check(200, "OK", [200]) is clean  # the same answer against the same list: made once
+    hostile = ex.status_check(200, "OK \x1b[2J", [200])
+    kept, cleaned = ex.safe_checks([clean, hostile], lambda text: text)
+    assert kept is clean
+    assert cleaned is not hostile and "\x1b" not in cleaned.message and cleaned.message.startswith("HTTP 200 OK")
+    (redacted,) = ex.safe_checks(
+        [ex.status_check(503, "token abc123456789", [200])], lambda t: t.replace("abc123456789", "***")
+    )
+    assert redacted.message == "HTTP 503 token *** (expected 200)" and not redacted.ok

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from core.durations import format_duration
@@ -29,16 +30,18 @@ def reason_of(checks: Iterable[Check]) -> str:
 
 
 def safe_checks(checks: Iterable[Check], redact: Callable[[str], str]) -> tuple[Check, ...]:
-    """Checks as they may be shown: a message may quote what a server sent (a body value, a tool's error)."""
-    return tuple(
-        Check(
-            condition=clean_line(redact(check.condition), REASON_LIMIT),
-            ok=check.ok,
-            message=clean_line(redact(check.message), REASON_LIMIT),
-            expiry=check.expiry,
-        )
-        for check in checks
-    )
+    """Checks as they may be shown: a message may quote what a server sent (a body value, a tool's error).
+
+    A check with nothing to redact or clean is kept as it is (it is frozen): `redact` and `clean_line` give
+    back the very string they were handed when they change nothing, and most probes' checks are such."""
+    safe = []
+    for check in checks:
+        condition = clean_line(redact(check.condition), REASON_LIMIT)
+        message = clean_line(redact(check.message), REASON_LIMIT)
+        if condition is not check.condition or message is not check.message:
+            check = Check(condition=condition, ok=check.ok, message=message, expiry=check.expiry)
+        safe.append(check)
+    return tuple(safe)
 
 
 # -- both kinds ---------------------------------------------------------------
@@ -58,6 +61,14 @@ def latency_check(latency_ms: float, max_latency: float) -> Check:
 
 def status_check(code: int, phrase: str, expected: Sequence[int]) -> Check:
     """`expect.status`: the answer's status is one of these."""
+    return _status_check(code, phrase, tuple(expected))
+
+
+@lru_cache(maxsize=512)
+def _status_check(code: int, phrase: str, expected: tuple[int, ...]) -> Check:
+    """One Check per answer a fleet keeps getting ("HTTP 200 OK" against 200), made once: a probe's checks
+    are judged, made safe and kept in the ring by the thousand a second, and the same frozen one is the
+    cheapest to do all three with. Bounded: a reason phrase is whatever the server sent."""
     wanted = "/".join(str(status) for status in expected)
     condition = f"status is {wanted}" if len(expected) == 1 else f"status is one of {wanted}"
     shown = f"HTTP {code} {phrase}" if phrase else f"HTTP {code}"
