@@ -42,7 +42,7 @@ shared session is closed with the loop's last service session.
 
 from __future__ import annotations
 
-import asyncio.sslproto
+import asyncio
 import itertools
 import logging
 import os

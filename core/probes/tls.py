@@ -1,7 +1,9 @@
 """The one TLS context every probe verifies servers with, made at the first HTTPS connection.
 
 Its own module: the HTTP probes' aiohttp session and the MCP transports' httpx2 clients share it, and
-an MCP-only run imports neither stack for it.
+an MCP-only run imports neither stack for it. An HTTP probe asks for it per https request; a remote MCP
+session asks when it connects, whatever its URL's scheme (its client is made before any redirect, and
+the MCP transports follow an http -> https upgrade on the same host).
 """
 
 from __future__ import annotations
