@@ -61,7 +61,7 @@ RECORDER_CACHE_KIB = 512
 """The recorder's page cache (SQLite's default: 2000 KiB). Its connection lives as long as the process, and
 its cache fills to the bound as the file grows: ~2.3 MB of the process after ten minutes of 1000 services,
 against 0.7 MB with this one. It only appends and rolls up: what it reads back, the OS caches anyway, and
-the writer thread's CPU was the same (`bench/history.py`)."""
+writing 120,000 results of 1000 services took the same CPU (2.6 s) with either cache."""
 
 
 def open_history(
