@@ -254,11 +254,12 @@ def main() -> None:
             f"target {url} (its CPU not counted)"
         )
         print(f"{'contender':<46} {'probes/s':>9} {'CPU ms/probe':>13}")
-        runs: dict[str, list[float]] = {label: [] for label, _ in contenders_of(url, target_port, options)}
+        contenders = contenders_of(url, target_port, options)
+        runs: dict[str, list[float]] = {label: [] for label, _ in contenders}
         for round_number in range(1, options.rounds + 1):
             if options.rounds > 1:
                 print(f"round {round_number}")
-            for label, run in contenders_of(url, target_port, options):
+            for label, run in contenders:
                 cpu, probes = run()
                 runs[label].append(report(label, cpu, probes, options.seconds))
         medians = {label: statistics.median(figures) for label, figures in runs.items()}
