@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from core.config import ServiceConfig
-from core.snapshot import FleetSnapshot
+if TYPE_CHECKING:  # `--once` asks for a selection before it spawns its servers: nothing here may slow that down
+    from core.config import ServiceConfig
+    from core.snapshot import FleetSnapshot
 
 
 def with_dependencies(services: Mapping[str, ServiceConfig], names: Iterable[str]) -> list[str]:

@@ -60,26 +60,33 @@ def test_once_on_a_stdio_server_spawns_it_before_importing_the_sdk_off_the_main_
     # Audit events see every spawn and every module loaded, in order, and from which thread.
     code = (
         "import json, sys, threading\n"
-        "seen = []\n"
+        "seen, before = [], []\n"
         "def hook(event, args):\n"
         "    main = threading.current_thread() is threading.main_thread()\n"
         "    if event == 'import' and args[0].split('.')[0] in ('mcp', 'mcp_types'):\n"
         "        seen.append(['sdk', main])\n"
         "    elif event == 'subprocess.Popen':\n"
         "        seen.append(['spawn', main])\n"
+        "        if len(seen) == 1:\n"
+        "            before.extend(m for m in sys.modules if m.startswith(('core.', 'tui.')))\n"
         "sys.addaudithook(hook)\n"
         "from tui.cli import main\n"
         f"status = main(['--once', '--format', 'json', '-c', {str(config)!r}])\n"
-        "print(json.dumps({'status': status, 'seen': seen}), file=sys.stderr)\n"
+        "print(json.dumps({'status': status, 'seen': seen, 'before': before}), file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["services"][0]["status"] == "up", report["services"][0]["reason"]
-    seen = json.loads(done.stderr.strip().splitlines()[-1])["seen"]
+    audit = json.loads(done.stderr.strip().splitlines()[-1])
+    seen = audit["seen"]
     assert seen[0] == ["spawn", True], seen[:3]  # the server first, from the event loop's thread
     sdk = [main for what, main in seen if what == "sdk"]
     assert sdk and not any(sdk), "the SDK is imported, and never in the main thread"
+    # Before the spawn: the config, the selection and the spawner; results and snapshots load while the server boots.
+    assert "core.config.loader" in audit["before"] and "core.probes.mcp.early" in audit["before"]
+    late = {"core.snapshot", "core.details", "core.results", "core.engine", "core.report", "core.probes.mcp.probe"}
+    assert sorted(late & set(audit["before"])) == []
 
 
 SERVE_WRAPPER = """

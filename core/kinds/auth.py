@@ -9,14 +9,18 @@ whether a client can register itself), then what could not be read.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.details import AuthDetails
 from core.kinds.base import DetailSection
-from core.snapshot import ServiceSnapshot
+
+if TYPE_CHECKING:
+    from core.details import AuthDetails
+    from core.snapshot import ServiceSnapshot
 
 
 def auth_of(service: ServiceSnapshot) -> AuthDetails | None:
+    from core.details import AuthDetails  # here: the config loader reads this module before `--once` spawns a server
+
     auth = getattr(service.details, "auth", None)
     return auth if isinstance(auth, AuthDetails) else None
 
@@ -76,6 +80,8 @@ def auth_from_json(given: Any) -> AuthDetails | None:
     def texts(name: str) -> tuple[str, ...]:
         value = given.get(name)
         return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
+
+    from core.details import AuthDetails
 
     status = given.get("http_status")
     registration = given.get("registration")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config.models import HttpService
 from core.kinds.auth import auth_json, auth_sections
 from core.kinds.base import ProbeKind
 from core.redact import Redactor
-from core.snapshot import ServiceSnapshot
+
+if TYPE_CHECKING:
+    from core.snapshot import ServiceSnapshot
 
 
 def describe_target(config: HttpService, redact: Redactor) -> str:

@@ -7,16 +7,18 @@ mcp SDK) is imported when an MCP service is first built.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config.models import McpService
-from core.details import McpDetails, ServerInfo
 from core.kinds.auth import auth_json, auth_sections
 from core.kinds.base import DetailColumn, DetailSection, ProbeKind
 from core.numbers import format_ms
 from core.redact import Redactor
 from core.sanitize import clean_line
-from core.snapshot import ServiceSnapshot
+
+if TYPE_CHECKING:
+    from core.details import McpDetails
+    from core.snapshot import ServiceSnapshot
 
 
 def describe_target(config: McpService, redact: Redactor) -> str:
@@ -27,6 +29,8 @@ def describe_target(config: McpService, redact: Redactor) -> str:
 
 
 def _details(service: ServiceSnapshot) -> McpDetails | None:
+    from core.details import McpDetails  # here: the config loader reads this module before `--once` spawns a server
+
     details = service.details
     return details if isinstance(details, McpDetails) else None
 
@@ -58,7 +62,12 @@ def report_fields(service: ServiceSnapshot) -> dict[str, Any]:
     # What answered ("sse (fallback)" for a url without a transport that only SSE served), else the config's.
     transport = found.transport if found and found.transport else service.transport
     d = found if found and found.protocol_version is not None else None  # a refusal found no server
-    server = d.server if d else ServerInfo()
+    if d is not None:
+        server = d.server
+    else:
+        from core.details import ServerInfo
+
+        server = ServerInfo()
     return {
         "transport": transport,
         "auth": auth_json(service),
