@@ -139,16 +139,23 @@ def compile_sources() -> None:
 def one_server(runs: int) -> None:
     """The headline: `--once` on one stdio server, median of `runs`, then where its time goes."""
     load_before = os.getloadavg()[0]
-    walls, cpus = [], []
+    walls, cpus, shares = [], [], []
     for _ in range(runs):
         wall, cpu, report = run_once({"docs": server()})
         assert report["services"][0]["status"] == "up", report["services"][0]["reason"]
         walls.append(wall)
         cpus.append(cpu)
+        first, exit_after = server_alone()  # right after, so both see the machine alike
+        shares.append(wall - first - exit_after)
     load = f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     print(
         f"lookout --once, 1 stdio server, all lists: {statistics.median(walls):.2f} s wall (median of {runs}; "
         f"min {min(walls):.2f}, max {max(walls):.2f}), {statistics.median(cpus):.2f} s CPU with the server; {load}"
+    )
+    print(
+        f"lookout's own share: {statistics.median(shares):.2f} s (median; min {min(shares):.2f}, max "
+        f"{max(shares):.2f}): each run's wall less what the server alone took just after it, to its first answer "
+        "and from its stdin closed to its exit"
     )
     print(timeline(3))
     print(floor(runs))
@@ -186,15 +193,19 @@ def floor(runs: int) -> str:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", SDK_CLIENT, str(ROOT)], cwd=ROOT, check=True, capture_output=True)
         sdk.append(time.perf_counter() - started)
-        command = [sys.executable, "-c", SERVER_ALONE]
-        done = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
-        first, exit_after = (float(x) for x in done.stdout.split())
-        alone.append((first, exit_after))
+        alone.append(server_alone())
     return (
         f"floor (median of {runs}): the SDK's own Client, same lists, nothing else {statistics.median(sdk):.2f} s "
         f"(min {min(sdk):.2f}); the server alone: first answer {statistics.median(a[0] for a in alone):.2f} s "
         f"after its spawn, exit {statistics.median(a[1] for a in alone):.2f} s after its stdin closes"
     )
+
+
+def server_alone() -> tuple[float, float]:
+    """(s from its spawn to its first answer, s from its stdin closed to its exit) of the server with no client."""
+    done = subprocess.run([sys.executable, "-c", SERVER_ALONE], cwd=ROOT, check=True, capture_output=True, text=True)
+    first, exit_after = (float(x) for x in done.stdout.split())
+    return first, exit_after
 
 
 def import_cpu(modules: tuple[str, ...], after: tuple[str, ...] = ()) -> float:
