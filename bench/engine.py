@@ -1,7 +1,7 @@
 """Engine benchmark: probes/s, CPU per probe, schedule lag and peak RSS, Lookout vs bare HTTP loops.
 
     python bench/engine.py [--seconds 8] [--sizes 10,100,1000,2000] [--concurrency 50]
-                           [--only lookout,lookout-fresh] [--tls] [--baseline /path/to/other/checkout]
+                           [--only lookout,lookout-fresh] [--tls] [--baseline /path/to/other/checkout] [--windows 6]
 
 The target runs in its own process (bench/http_target.py: a bare asyncio Protocol answering
 HTTP/1.1 keep-alive requests, many times faster than any client here, so the figures are the
@@ -11,7 +11,10 @@ client's), and its CPU is not counted. `--tls` serves HTTPS instead, with a cert
 checkout (e.g. the main branch), in the same run, rows marked `@base`: A against B under the same
 load. Each scenario runs in a fresh subprocess so CPU time and peak RSS belong to that scenario
 alone. The scheduled rows print the schedule's lag (ProbeStarted.schedule_lag, p50 and p99 over
-the measured window). Figures, not assertions: run it on a quiet machine and read the table.
+the measured window). `--windows N` splits each scheduled Lookout run's window into N equal parts
+and prints each part's CPU per probe: how far one process drifts from itself on this machine, the
+bound on any A/B closer than that. Figures, not assertions: run it on a quiet machine and read the
+table.
 """
 
 from __future__ import annotations
@@ -99,7 +102,13 @@ async def lookout_scheduled(url: str, services: int, seconds: float, concurrency
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        await asyncio.sleep(seconds)
+        windows = int(os.environ.get("LOOKOUT_BENCH_WINDOWS", "1"))
+        per_window: list[float] = []
+        for _ in range(windows):
+            window_cpu, window_probes = time.process_time(), sum(s.probes for s in engine.snapshot().services)
+            await asyncio.sleep(seconds / windows)
+            window_probes = sum(s.probes for s in engine.snapshot().services) - window_probes
+            per_window.append((time.process_time() - window_cpu) / max(window_probes, 1) * 1000)
         if profiler is not None:
             profiler.disable()
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
@@ -118,6 +127,7 @@ async def lookout_scheduled(url: str, services: int, seconds: float, concurrency
         "unprobed_services": unprobed,
         "lag_p50": percentile(lags, 0.5),
         "lag_p99": percentile(lags, 0.99),
+        "window_ms": per_window if windows > 1 else [],
     }
 
 
@@ -218,6 +228,9 @@ def main() -> None:
         type=Path,
         help="cProfile the measured window of the (last) plain `lookout` run into this file, print its top entries",
     )
+    parser.add_argument(
+        "--windows", type=int, default=1, help="print the CPU/probe of N equal parts of each scheduled Lookout window"
+    )
     parser.add_argument("--scenario", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scenario:
@@ -226,7 +239,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         tls_dir = Path(directory) if args.tls else None
         server, url = start_server(tls_dir)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "LOOKOUT_BENCH_WINDOWS": str(max(args.windows, 1))}
         if tls_dir is not None:
             env["SSL_CERT_FILE"] = str(tls_dir / "ca.pem")
         if args.baseline is not None:
@@ -284,6 +297,9 @@ def table(url: str, names: list[str], args: argparse.Namespace, env: dict[str, s
             else:
                 lag = f"{'':>24}"
             print(f"{name:<24}{size:>6}{rate:>10.0f}{per_probe:>14.3f}{ratio:>11}{lag}{row['peak_rss_mb']:>13.1f}")
+            if row.get("window_ms"):
+                parts = ", ".join(f"{ms:.3f}" for ms in row["window_ms"])
+                print(f"{'':<24}windows of {args.seconds / args.windows:g} s, CPU ms/probe: {parts}")
     print("lookout = scheduled engine (1s interval, all N services: N probes/s expected), lookout-fresh = the same")
     print("with fresh_connection: true (a new connection per probe, as blackbox_exporter makes);")
     print("lookout-saturated = run_once over all N back to back;")
